@@ -1,0 +1,52 @@
+# The two commands the README leads with: `make synth` and `make test`. Each installs what a
+# fresh machine lacks (the pinned CDK CLI and Node.js from npm, Go modules from the proxy).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# jsii and the CDK CLI run on the Node.js pinned in package.json, never on the machine's own
+# (Node 20 is past its end of life and makes jsii print a banner on every run).
+NODE_BIN := $(CURDIR)/node_modules/node/bin
+export PATH := $(NODE_BIN):$(PATH)
+export JSII_NODE := $(NODE_BIN)/node
+CDK := $(CURDIR)/node_modules/.bin/cdk
+TOOLS := node_modules/.installed
+
+.PHONY: help synth test test-go shellcheck bench update-snapshots fuzz clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+$(TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@# node_modules ships Go template files that would break `go ./...`: a go.mod of its own
+	@# makes the Go tool treat the folder as another module and skip it.
+	echo 'module nodemodules_excluded' > node_modules/go.mod
+	touch $@
+
+synth: $(TOOLS) ## Synthesize every environment into cdk.out/ (or one: make synth ENV=dev).
+	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
+	@ls cdk.out/*.template.json
+
+test: $(TOOLS) test-go shellcheck ## Run the whole test suite.
+
+test-go: $(TOOLS)
+	go vet ./...
+	go test ./...
+
+shellcheck: ## Lint every tracked shell script.
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck" >&2; exit 1; }
+	@files=$$(git ls-files -z '*.sh' '.ci/run' 'scripts/*' | xargs -0 -r grep -lE '^#!.*(ba)?sh' || true); \
+	 if [ -n "$$files" ]; then echo "shellcheck $$files" | tr '\n' ' '; echo; shellcheck $$files; fi
+
+update-snapshots: $(TOOLS) ## Rewrite test/testdata/*.template.json; review with git diff.
+	go test ./test -run TestSnapshot -update
+
+fuzz: ## Fuzz the config decoder for a minute.
+	go test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+bench: $(TOOLS) ## Measure warm test-suite time, synth time and peak memory.
+	scripts/bench.sh
+
+clean:
+	rm -rf cdk.out node_modules

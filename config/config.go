@@ -1,0 +1,265 @@
+// Package config is the typed, validated model of the environments this app deploys.
+//
+// It parses the "application" object of cdk.json's context (main hands it over as JSON bytes)
+// and never imports the CDK, so its tests and fuzz target run without a jsii runtime.
+//
+// Decoding is strict: an unknown key is an error, because a misspelt key that is silently
+// ignored leaves a production default in place without anyone noticing. Every error names the
+// environment, the key, the bad value and what is allowed.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ContextKey is the cdk.json context key that holds the application section.
+const ContextKey = "application"
+
+// EnvContextKey is the context key that selects a single environment (`cdk synth -c env=dev`).
+const EnvContextKey = "env"
+
+// DefaultAppName names the application when the section leaves "name" out.
+const DefaultAppName = "MyWebApp"
+
+// Config is the whole application section, validated and with defaults applied.
+type Config struct {
+	// Name is the application name: the `App` tag, the stack name prefix and part of resource names.
+	Name string
+	// Environments in the order cdk.json lists them.
+	Environments []Environment
+}
+
+// Environment is one deployment target: a stack named "<app>-<name>" bound to Account and Region.
+type Environment struct {
+	Name              string
+	Account           string
+	Region            string
+	AvailabilityZones []string
+	// InstanceType of the fleet, e.g. "t3.micro".
+	InstanceType string
+	MinCapacity  int
+	MaxCapacity  int
+	// DesiredCapacity is nil unless configured: a value in the template resets a fleet that has
+	// scaled on every deployment, and a reset downwards is a scale-in.
+	DesiredCapacity *int
+	// RevisionRetentionDays is how long superseded revision object versions are kept.
+	RevisionRetentionDays int
+	// RevisionEncryption is how revisions are encrypted at rest.
+	RevisionEncryption Encryption
+	// LogRetentionDays is how long access logs (S3, ALB) are kept before they expire.
+	LogRetentionDays int
+	// Destroy removes stateful resources (buckets and their objects) with the stack. Meant for
+	// throwaway environments; false keeps them (RETAIN) and turns on termination protection.
+	Destroy bool
+	// Tags are extra tags (cost allocation and the like) put on every taggable resource.
+	Tags map[string]string
+}
+
+// StackName is the CloudFormation stack name and construct id of this environment's stack.
+func (c *Config) StackName(env Environment) string { return c.Name + "-" + env.Name }
+
+// Encryption is the server-side encryption of the revision bucket.
+type Encryption string
+
+// Encryption choices.
+const (
+	// EncryptionS3 uses S3-managed keys (SSE-S3): no key policy to manage, no KMS cost.
+	EncryptionS3 Encryption = "s3"
+	// EncryptionKMS uses a customer-managed KMS key with rotation, for auditable key use.
+	EncryptionKMS Encryption = "kms"
+)
+
+// Defaults, documented in the README's configuration table.
+const (
+	DefaultInstanceType          = "t3.micro"
+	DefaultRevisionRetentionDays = 30
+	DefaultLogRetentionDays      = 90
+	DefaultRevisionEncryption    = EncryptionS3
+)
+
+// Parse decodes and validates the application section. On error it returns no Config and an
+// error that lists every problem found, one per line.
+func Parse(data []byte) (*Config, error) {
+	var raw rawConfig
+	if err := decodeStrict(data, &raw); err != nil {
+		return nil, describe("", err)
+	}
+	var errs []error
+	cfg := &Config{Name: DefaultAppName}
+	if raw.Name != nil {
+		cfg.Name = *raw.Name
+		if !appNamePattern.MatchString(cfg.Name) {
+			errs = append(errs, fieldErr("", "name", fmt.Sprintf("%q is not a valid application name", cfg.Name),
+				"use 1 to 32 letters, digits and hyphens, starting with a letter"))
+		}
+	}
+	if raw.Environments == nil {
+		errs = append(errs, fieldErr("", "environments", "is missing", `list at least one environment, e.g. [{"name": "dev", ...}]`))
+	} else if len(*raw.Environments) == 0 {
+		errs = append(errs, fieldErr("", "environments", "is empty", "list at least one environment"))
+	}
+	seen := map[string]int{}
+	if raw.Environments != nil {
+		for i, item := range *raw.Environments {
+			env, envErrs := parseEnvironment(i, item)
+			errs = append(errs, envErrs...)
+			if len(envErrs) > 0 {
+				continue
+			}
+			if first, dup := seen[env.Name]; dup {
+				errs = append(errs, fieldErr(envLabel(i, env.Name), "name",
+					fmt.Sprintf("%q is used by environments[%d] too", env.Name, first), "give every environment a unique name"))
+				continue
+			}
+			seen[env.Name] = i
+			if len(cfg.Name)+1+len(env.Name) > maxStackNameLen {
+				errs = append(errs, fieldErr(envLabel(i, env.Name), "name",
+					fmt.Sprintf("stack name %q is longer than %d characters", cfg.Name+"-"+env.Name, maxStackNameLen),
+					"shorten the application or environment name"))
+			}
+			cfg.Environments = append(cfg.Environments, env)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+// Select returns a copy of cfg holding only the named environment; an empty name keeps all.
+func (c *Config) Select(name string) (*Config, error) {
+	if name == "" {
+		return c, nil
+	}
+	var known []string
+	for _, env := range c.Environments {
+		if env.Name == name {
+			return &Config{Name: c.Name, Environments: []Environment{env}}, nil
+		}
+		known = append(known, env.Name)
+	}
+	return nil, fmt.Errorf("context %s: %q is not a configured environment; known: %s",
+		EnvContextKey, name, strings.Join(known, ", "))
+}
+
+// rawConfig mirrors the JSON. Pointers tell "missing" from "zero".
+type rawConfig struct {
+	Name         *string            `json:"name"`
+	Environments *[]json.RawMessage `json:"environments"`
+}
+
+type rawEnvironment struct {
+	Name                  *string           `json:"name"`
+	Account               *string           `json:"account"`
+	Region                *string           `json:"region"`
+	AvailabilityZones     *[]string         `json:"availabilityZones"`
+	InstanceType          *string           `json:"instanceType"`
+	MinCapacity           *int              `json:"minCapacity"`
+	MaxCapacity           *int              `json:"maxCapacity"`
+	DesiredCapacity       *int              `json:"desiredCapacity"`
+	RevisionRetentionDays *int              `json:"revisionRetentionDays"`
+	RevisionEncryption    *string           `json:"revisionEncryption"`
+	LogRetentionDays      *int              `json:"logRetentionDays"`
+	Destroy               *bool             `json:"destroy"`
+	Tags                  map[string]string `json:"tags"`
+}
+
+// decodeStrict decodes one JSON value into v, rejecting unknown keys and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// describe turns an encoding/json error into one that names the key and the fix.
+func describe(scope string, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fieldErr(scope, typeErr.Field, "has "+typeErr.Value, "use "+typeName(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr):
+		return fieldErr(scope, "", fmt.Sprintf("is not valid JSON (offset %d: %v)", syntaxErr.Offset, syntaxErr), "fix the JSON syntax")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		key := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fieldErr(scope, key, "is not a known key", "check its spelling against the README's configuration table")
+	default:
+		return fieldErr(scope, "", err.Error(), "use a JSON object")
+	}
+}
+
+func typeName(kind string) string {
+	switch kind {
+	case "int":
+		return "a whole number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "a list"
+	case "map", "struct", "ptr":
+		return "an object"
+	default:
+		return "a " + kind
+	}
+}
+
+// FieldError is one configuration problem, printed as
+// `environments[prod].maxCapacity: 1 is less than minCapacity 2 (make maxCapacity at least 2)`.
+type FieldError struct {
+	Scope   string // e.g. "environments[prod]"; empty at the top level
+	Key     string // e.g. "maxCapacity"; empty when the scope itself is wrong
+	Problem string
+	Fix     string
+}
+
+func (e *FieldError) Error() string {
+	path := e.Scope
+	if e.Key != "" {
+		if path != "" {
+			path += "."
+		}
+		path += e.Key
+	}
+	if path == "" {
+		path = ContextKey
+	}
+	msg := path + ": " + e.Problem
+	if e.Fix != "" {
+		msg += " (" + e.Fix + ")"
+	}
+	return msg
+}
+
+func fieldErr(scope, key, problem, fix string) error {
+	return &FieldError{Scope: scope, Key: key, Problem: problem, Fix: fix}
+}
+
+func envLabel(index int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("environments[%d]", index)
+	}
+	return fmt.Sprintf("environments[%s]", name)
+}
+
+// sortedKeys gives map keys in a stable order so errors and output do not flicker.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,47 @@
+// Package stacks composes the constructs into one stack per configured environment.
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/example/codedeploy-fleet/config"
+)
+
+// LoadConfig reads the application section from the app's context (cdk.json, or -c on the
+// command line), validates it and narrows it to the environment named by `-c env=NAME`, if any.
+func LoadConfig(app awscdk.App) (*config.Config, error) {
+	section := app.Node().TryGetContext(jsii.String(config.ContextKey))
+	if section == nil {
+		return nil, fmt.Errorf("cdk.json: context key %q is missing; add the application section described in the README", config.ContextKey)
+	}
+	data, err := json.Marshal(section)
+	if err != nil {
+		return nil, fmt.Errorf("cdk.json: context key %q: %w", config.ContextKey, err)
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	selected := ""
+	if v := app.Node().TryGetContext(jsii.String(config.EnvContextKey)); v != nil {
+		name, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("context %s: %v is not an environment name; use -c %s=NAME", config.EnvContextKey, v, config.EnvContextKey)
+		}
+		selected = name
+	}
+	return cfg.Select(selected)
+}
+
+// Build defines one EnvironmentStack per environment in cfg, in cfg's order.
+func Build(app awscdk.App, cfg *config.Config) []*EnvironmentStack {
+	out := make([]*EnvironmentStack, 0, len(cfg.Environments))
+	for _, env := range cfg.Environments {
+		out = append(out, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env))
+	}
+	return out
+}

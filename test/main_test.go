@@ -1,0 +1,123 @@
+// Package test holds the assertion, snapshot and cdk-nag tests over the synthesized templates.
+//
+// Every CDK test lives in this one package so the suite starts one jsii runtime, and the app is
+// built and synthesized once, in TestMain, from cdk.json's context: the same feature flags and
+// environments as `cdk synth`.
+package test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/example/codedeploy-fleet/config"
+	"github.com/example/codedeploy-fleet/stacks"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden templates in testdata/")
+
+// built is one synthesized environment, shared by every test.
+type built struct {
+	stack    *stacks.EnvironmentStack
+	template assertions.Template
+	json     map[string]any // the template as plain Go values, for checks that need no jsii call
+}
+
+var (
+	appConfig *config.Config
+	envs      []*built
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		if err := buildApp(); err != nil {
+			fmt.Fprintln(os.Stderr, "building the app:", err)
+			return 1
+		}
+		return m.Run()
+	}()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// buildApp synthesizes every environment in cdk.json once, with the AwsSolutions checks on.
+func buildApp() error {
+	context, err := cdkContext("../cdk.json")
+	if err != nil {
+		return err
+	}
+	outdir, err := os.MkdirTemp("", "cdk-test-")
+	if err != nil {
+		return err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Context: &context,
+		Outdir:  jsii.String(outdir),
+		// Template validation costs ~2 s a process; `make synth` keeps it on.
+		BuiltinCloudFormationValidation: jsii.Bool(false),
+	})
+	appConfig, err = stacks.LoadConfig(app)
+	if err != nil {
+		return err
+	}
+	all := stacks.Build(app, appConfig)
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{}), nil)
+	for _, s := range all {
+		tmpl := assertions.Template_FromStack(s.Stack, nil)
+		raw, err := json.Marshal(tmpl.ToJSON())
+		if err != nil {
+			return err
+		}
+		b := &built{stack: s, template: tmpl}
+		if err := json.Unmarshal(raw, &b.json); err != nil {
+			return err
+		}
+		envs = append(envs, b)
+	}
+	return nil
+}
+
+// cdkContext reads the "context" object of cdk.json, as the CDK CLI hands it to `cdk synth`.
+func cdkContext(path string) (map[string]any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return file.Context, nil
+}
+
+// forEachEnv runs fn as a subtest per environment.
+func forEachEnv(t *testing.T, fn func(t *testing.T, b *built)) {
+	t.Helper()
+	if len(envs) == 0 {
+		t.Fatal("no environment was synthesized")
+	}
+	for _, b := range envs {
+		t.Run(b.stack.Env.Name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
+// check runs a CDK assertion and turns its panic into a test error, so later checks still run.
+func check(t *testing.T, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Error(r)
+		}
+	}()
+	assertion()
+}

@@ -1,0 +1,74 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// TestSnapshot compares each environment's template with testdata/<stack>.template.json.
+// Snapshots guard refactors: a diff means the deployed infrastructure changes. Rewrite them with
+// `make update-snapshots` and review the change with `git diff test/testdata`.
+func TestSnapshot(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		got, err := normalizedTemplate(b.json)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata", *b.stack.StackName()+".template.json")
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (create it with `make update-snapshots`)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the synthesized template; if the change is intended, run "+
+				"`make update-snapshots` and review `git diff %s`", golden, golden)
+		}
+	})
+}
+
+// assetHash matches the content hashes CDK puts in asset keys: they change with the bytes of an
+// asset (a Lambda bundle, the revision zip), not with the code of this app.
+var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// normalizedTemplate is the template with what changes without a code change masked: asset
+// hashes and the bootstrap version check, which follows the CDK release, not this app.
+func normalizedTemplate(template map[string]any) ([]byte, error) {
+	raw, err := json.Marshal(template)
+	if err != nil {
+		return nil, err
+	}
+	var clone map[string]any
+	if err := json.Unmarshal(assetHash.ReplaceAll(raw, []byte("[ASSET HASH]")), &clone); err != nil {
+		return nil, err
+	}
+	if params, ok := clone["Parameters"].(map[string]any); ok {
+		delete(params, "BootstrapVersion")
+		if len(params) == 0 {
+			delete(clone, "Parameters")
+		}
+	}
+	if rules, ok := clone["Rules"].(map[string]any); ok {
+		delete(rules, "CheckBootstrapVersion")
+		if len(rules) == 0 {
+			delete(clone, "Rules")
+		}
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(clone); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
