@@ -46,7 +46,7 @@ fuzz: ## Fuzz the config decoder for a minute.
 	go test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
 bench: $(TOOLS) ## Measure warm test-suite time, synth time and peak memory.
-	scripts/bench.sh
+	scripts/dev/bench.sh
 
 clean:
 	rm -rf cdk.out node_modules

@@ -1,0 +1,204 @@
+package config
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// validEnv is a complete environment; bad cases below change one thing in it.
+func validEnv(name string) map[string]any {
+	return map[string]any{
+		"name":              name,
+		"account":           "123456789012",
+		"region":            "eu-west-1",
+		"availabilityZones": []any{"eu-west-1a", "eu-west-1b"},
+		"minCapacity":       2,
+		"maxCapacity":       4,
+	}
+}
+
+func section(envs ...map[string]any) map[string]any {
+	list := make([]any, len(envs))
+	for i, e := range envs {
+		list[i] = e
+	}
+	return map[string]any{"name": "MyWebApp", "environments": list}
+}
+
+func with(env map[string]any, key string, value any) map[string]any {
+	out := map[string]any{}
+	for k, v := range env {
+		out[k] = v
+	}
+	if value == nil {
+		delete(out, key)
+	} else {
+		out[key] = value
+	}
+	return out
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParseDefaults(t *testing.T) {
+	cfg, err := Parse(mustJSON(t, map[string]any{"environments": []any{validEnv("dev")}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != DefaultAppName {
+		t.Errorf("Name = %q, want %q", cfg.Name, DefaultAppName)
+	}
+	env := cfg.Environments[0]
+	checks := []struct {
+		key       string
+		got, want any
+	}{
+		{"instanceType", env.InstanceType, DefaultInstanceType},
+		{"revisionRetentionDays", env.RevisionRetentionDays, DefaultRevisionRetentionDays},
+		{"revisionEncryption", env.RevisionEncryption, DefaultRevisionEncryption},
+		{"logRetentionDays", env.LogRetentionDays, DefaultLogRetentionDays},
+		{"destroy", env.Destroy, false},
+		{"desiredCapacity", env.DesiredCapacity == nil, true},
+		{"minCapacity", env.MinCapacity, 2},
+		{"maxCapacity", env.MaxCapacity, 4},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.key, c.got, c.want)
+		}
+	}
+	if got := cfg.StackName(env); got != "MyWebApp-dev" {
+		t.Errorf("StackName = %q", got)
+	}
+}
+
+func TestParseKeepsOrderAndValues(t *testing.T) {
+	prod := with(with(with(validEnv("prod"), "desiredCapacity", 3), "destroy", false), "revisionEncryption", "kms")
+	cfg, err := Parse(mustJSON(t, section(with(validEnv("dev"), "destroy", true), prod)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Environments) != 2 || cfg.Environments[0].Name != "dev" || cfg.Environments[1].Name != "prod" {
+		t.Fatalf("environments = %+v, want dev then prod", cfg.Environments)
+	}
+	dev, p := cfg.Environments[0], cfg.Environments[1]
+	if !dev.Destroy || p.Destroy {
+		t.Errorf("destroy: dev %v, prod %v", dev.Destroy, p.Destroy)
+	}
+	if p.DesiredCapacity == nil || *p.DesiredCapacity != 3 {
+		t.Errorf("prod desiredCapacity = %v, want 3", p.DesiredCapacity)
+	}
+	if p.RevisionEncryption != EncryptionKMS {
+		t.Errorf("prod revisionEncryption = %q", p.RevisionEncryption)
+	}
+}
+
+// TestParseRejects holds one bad configuration per row, each with the error a user must see.
+func TestParseRejects(t *testing.T) {
+	dev := validEnv("dev")
+	cases := []struct {
+		name    string
+		section any
+		want    string
+	}{
+		{"not an object", []any{1}, "application: has array (use an object)"},
+		{"invalid JSON", json.RawMessage(`{"environments": [}`), "is not valid JSON"},
+		{"environments missing", map[string]any{"name": "MyWebApp"}, "environments: is missing"},
+		{"environments empty", section(), "environments: is empty"},
+		{"unknown top-level key", with(section(dev), "enviroments", []any{}), `enviroments: is not a known key`},
+		{"empty app name", with(section(dev), "name", ""), `name: "" is not a valid application name`},
+		{"app name with space", with(section(dev), "name", "My App"), `name: "My App" is not a valid application name`},
+		{"missing env name", section(with(dev, "name", nil)), "environments[0].name: is missing"},
+		{"bad env name", section(with(dev, "name", "Dev_1")), `environments[0].name: "Dev_1" is not a valid environment name`},
+		{"duplicate env names", section(dev, dev), `environments[dev].name: "dev" is used by environments[0] too`},
+		{"unknown env key", section(with(dev, "instnceType", "t3.micro")), `environments[dev].instnceType: is not a known key`},
+		{"missing account", section(with(dev, "account", nil)), "environments[dev].account: is missing"},
+		{"bad account id", section(with(dev, "account", "12345")), `environments[dev].account: "12345" is not an AWS account id`},
+		{"account as number", section(with(dev, "account", 123456789012)), "environments[dev].account: has number (use a string)"},
+		{"missing region", section(with(dev, "region", nil)), "environments[dev].region: is missing"},
+		{"bad region", section(with(dev, "region", "europe")), `environments[dev].region: "europe" is not an AWS region`},
+		{"zones missing", section(with(dev, "availabilityZones", nil)), "environments[dev].availabilityZones: is missing"},
+		{"zero zones", section(with(dev, "availabilityZones", []any{})), "environments[dev].availabilityZones: is empty"},
+		{"zone of another region", section(with(dev, "availabilityZones", []any{"eu-west-1a", "us-east-1b"})),
+			`environments[dev].availabilityZones: "us-east-1b" is not a zone of region eu-west-1`},
+		{"zone listed twice", section(with(dev, "availabilityZones", []any{"eu-west-1a", "eu-west-1a"})),
+			`environments[dev].availabilityZones: "eu-west-1a" is listed twice`},
+		{"zones not a list", section(with(dev, "availabilityZones", "eu-west-1a")), "environments[dev].availabilityZones: has string (use a list)"},
+		{"bad instance type", section(with(dev, "instanceType", "large")), `environments[dev].instanceType: "large" is not an EC2 instance type`},
+		{"missing minCapacity", section(with(dev, "minCapacity", nil)), "environments[dev].minCapacity: is missing"},
+		{"capacity as string", section(with(dev, "maxCapacity", "4")), "environments[dev].maxCapacity: has string (use a whole number)"},
+		{"fractional capacity", section(with(dev, "maxCapacity", 2.5)), "environments[dev].maxCapacity: has number 2.5 (use a whole number)"},
+		{"zero minCapacity", section(with(dev, "minCapacity", 0)), "environments[dev].minCapacity: 0 is less than 1"},
+		{"min greater than max", section(with(with(dev, "minCapacity", 2), "maxCapacity", 1)),
+			"environments[dev].maxCapacity: 1 is less than minCapacity 2 (make maxCapacity at least 2)"},
+		{"desired above max", section(with(dev, "desiredCapacity", 9)), "environments[dev].desiredCapacity: 9 is outside minCapacity..maxCapacity (2..4)"},
+		{"desired below min", section(with(dev, "desiredCapacity", 1)), "environments[dev].desiredCapacity: 1 is outside minCapacity..maxCapacity (2..4)"},
+		{"negative retention", section(with(dev, "revisionRetentionDays", -1)), "environments[dev].revisionRetentionDays: -1 is out of range (use 1 to 3650)"},
+		{"zero log retention", section(with(dev, "logRetentionDays", 0)), "environments[dev].logRetentionDays: 0 is out of range (use 1 to 3650)"},
+		{"unknown encryption", section(with(dev, "revisionEncryption", "aes")), `environments[dev].revisionEncryption: "aes" is not an encryption choice (use "s3" or "kms")`},
+		{"destroy as string", section(with(dev, "destroy", "yes")), "environments[dev].destroy: has string (use true or false)"},
+		{"reserved tag", section(with(dev, "tags", map[string]any{"App": "x"})), `environments[dev].tags: "App" is set by the stack itself`},
+		{"aws: tag", section(with(dev, "tags", map[string]any{"aws:cost": "x"})), `environments[dev].tags: "aws:cost" uses the reserved aws: prefix`},
+		{"stack name too long", with(section(with(dev, "name", "abcdefghijklmnop")), "name", "AnApplicationNameOfThirtyTwoChar"),
+			`environments[abcdefghijklmnop].name: stack name "AnApplicationNameOfThirtyTwoChar-abcdefghijklmnop" is longer than 48 characters`},
+		{"env not an object", map[string]any{"environments": []any{"dev"}}, "environments[0]: has string (use an object)"},
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data, isRaw := tc.section.(json.RawMessage)
+			if !isRaw {
+				data = mustJSON(t, tc.section)
+			}
+			cfg, err := Parse(data)
+			if err == nil {
+				t.Fatalf("accepted; want error %q", tc.want)
+			}
+			if cfg != nil {
+				t.Error("returned a config along with the error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n  %v\nwant it to contain:\n  %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	bad := with(with(validEnv("dev"), "account", "x"), "region", "y")
+	_, err := Parse(mustJSON(t, section(bad)))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"environments[dev].account", "environments[dev].region"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	cfg, err := Parse(mustJSON(t, section(validEnv("dev"), validEnv("prod"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := cfg.Select("")
+	if err != nil || len(all.Environments) != 2 {
+		t.Errorf("Select(\"\") = %v, %v; want both environments", all, err)
+	}
+	one, err := cfg.Select("prod")
+	if err != nil || len(one.Environments) != 1 || one.Environments[0].Name != "prod" {
+		t.Errorf("Select(prod) = %+v, %v", one, err)
+	}
+	if _, err := cfg.Select("staging"); err == nil || !strings.Contains(err.Error(), `"staging" is not a configured environment; known: dev, prod`) {
+		t.Errorf("Select(staging) error = %v", err)
+	}
+}
