@@ -58,7 +58,57 @@ type Environment struct {
 	Destroy bool
 	// Tags are extra tags (cost allocation and the like) put on every taggable resource.
 	Tags map[string]string
+
+	// OS of the fleet's instances.
+	OS OS
+	// DetailedMonitoring turns on 1-minute EC2 metrics (billed): faster scaling decisions.
+	DetailedMonitoring bool
+	// RootVolumeGiB is the size of each instance's encrypted gp3 root volume.
+	RootVolumeGiB int
+	// CPUTargetPercent is the average CPU the target-tracking policy scales the fleet towards.
+	CPUTargetPercent int
+	// HealthCheckGraceSeconds is how long a new instance may fail ELB health checks before the
+	// Auto Scaling group replaces it.
+	HealthCheckGraceSeconds int
+
+	// NotificationEmail, when set, is subscribed to the environment's notifications topic.
+	NotificationEmail string
+
+	Network      Network
+	LoadBalancer LoadBalancer
 }
+
+// Network is the VPC created for an environment.
+type Network struct {
+	// CIDR of the VPC.
+	CIDR string
+	// NATGateways in the public subnets; the private subnets' only way out to AWS endpoints
+	// and package repositories. One per zone survives a zone outage.
+	NATGateways int
+}
+
+// LoadBalancer is the internet-facing Application Load Balancer in front of the fleet.
+type LoadBalancer struct {
+	// AllowedCIDRs may reach the load balancer's listeners.
+	AllowedCIDRs []string
+	// CertificateARN, when set, adds an HTTPS listener and turns HTTP into a redirect.
+	CertificateARN string
+	// HealthCheckPath is requested on each instance by the target group's health check.
+	HealthCheckPath string
+	// DeregistrationDelaySeconds is how long a deregistering instance keeps in-flight requests.
+	DeregistrationDelaySeconds int
+}
+
+// OS is an instance operating system choice.
+type OS string
+
+// OS choices.
+const (
+	// AmazonLinux2 is what the design asks for; it reached end of support on 2026-06-30.
+	AmazonLinux2 OS = "amazon-linux-2"
+	// AmazonLinux2023 is supported until 2027-06-30 (standard) and 2029-06-30 (maintenance).
+	AmazonLinux2023 OS = "amazon-linux-2023"
+)
 
 // StackName is the CloudFormation stack name and construct id of this environment's stack.
 func (c *Config) StackName(env Environment) string { return c.Name + "-" + env.Name }
@@ -80,7 +130,19 @@ const (
 	DefaultRevisionRetentionDays = 30
 	DefaultLogRetentionDays      = 90
 	DefaultRevisionEncryption    = EncryptionS3
+	DefaultOS                    = AmazonLinux2
+	DefaultRootVolumeGiB         = 16
+	DefaultCPUTargetPercent      = 50
+	// Long enough for user data (agent install) plus the first CodeDeploy deployment.
+	DefaultHealthCheckGraceSeconds    = 600
+	DefaultVPCCIDR                    = "10.0.0.0/16"
+	DefaultNATGateways                = 1
+	DefaultHealthCheckPath            = "/"
+	DefaultDeregistrationDelaySeconds = 30
 )
+
+// DefaultAllowedCIDRs lets anyone reach the site.
+var DefaultAllowedCIDRs = []string{"0.0.0.0/0"}
 
 // Parse decodes and validates the application section. On error it returns no Config and an
 // error that lists every problem found, one per line.
@@ -167,6 +229,28 @@ type rawEnvironment struct {
 	LogRetentionDays      *int              `json:"logRetentionDays"`
 	Destroy               *bool             `json:"destroy"`
 	Tags                  map[string]string `json:"tags"`
+
+	OS                      *string `json:"os"`
+	DetailedMonitoring      *bool   `json:"detailedMonitoring"`
+	RootVolumeGiB           *int    `json:"rootVolumeGiB"`
+	CPUTargetPercent        *int    `json:"cpuTargetPercent"`
+	HealthCheckGraceSeconds *int    `json:"healthCheckGraceSeconds"`
+	NotificationEmail       *string `json:"notificationEmail"`
+	// Nested sections are decoded on their own, so an error names their full path.
+	Network      json.RawMessage `json:"network"`
+	LoadBalancer json.RawMessage `json:"loadBalancer"`
+}
+
+type rawNetwork struct {
+	CIDR        *string `json:"cidr"`
+	NATGateways *int    `json:"natGateways"`
+}
+
+type rawLoadBalancer struct {
+	AllowedCIDRs               *[]string `json:"allowedCidrs"`
+	CertificateARN             *string   `json:"certificateArn"`
+	HealthCheckPath            *string   `json:"healthCheckPath"`
+	DeregistrationDelaySeconds *int      `json:"deregistrationDelaySeconds"`
 }
 
 // decodeStrict decodes one JSON value into v, rejecting unknown keys and trailing data.

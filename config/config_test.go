@@ -68,6 +68,16 @@ func TestParseDefaults(t *testing.T) {
 		{"destroy", env.Destroy, false},
 		{"desiredCapacity", env.DesiredCapacity == nil, true},
 		{"minCapacity", env.MinCapacity, 2},
+		{"os", env.OS, AmazonLinux2},
+		{"rootVolumeGiB", env.RootVolumeGiB, DefaultRootVolumeGiB},
+		{"cpuTargetPercent", env.CPUTargetPercent, DefaultCPUTargetPercent},
+		{"healthCheckGraceSeconds", env.HealthCheckGraceSeconds, DefaultHealthCheckGraceSeconds},
+		{"network.cidr", env.Network.CIDR, "10.0.0.0/16"},
+		{"network.natGateways", env.Network.NATGateways, 1},
+		{"loadBalancer.allowedCidrs", strings.Join(env.LoadBalancer.AllowedCIDRs, ","), "0.0.0.0/0"},
+		{"loadBalancer.certificateArn", env.LoadBalancer.CertificateARN, ""},
+		{"loadBalancer.healthCheckPath", env.LoadBalancer.HealthCheckPath, "/"},
+		{"loadBalancer.deregistrationDelaySeconds", env.LoadBalancer.DeregistrationDelaySeconds, 30},
 		{"maxCapacity", env.MaxCapacity, 4},
 	}
 	for _, c := range checks {
@@ -142,13 +152,39 @@ func TestParseRejects(t *testing.T) {
 		{"desired above max", section(with(dev, "desiredCapacity", 9)), "environments[dev].desiredCapacity: 9 is outside minCapacity..maxCapacity (2..4)"},
 		{"desired below min", section(with(dev, "desiredCapacity", 1)), "environments[dev].desiredCapacity: 1 is outside minCapacity..maxCapacity (2..4)"},
 		{"negative retention", section(with(dev, "revisionRetentionDays", -1)), "environments[dev].revisionRetentionDays: -1 is out of range (use 1 to 3650)"},
-		{"zero log retention", section(with(dev, "logRetentionDays", 0)), "environments[dev].logRetentionDays: 0 is out of range (use 1 to 3650)"},
+		{"zero log retention", section(with(dev, "logRetentionDays", 0)), "environments[dev].logRetentionDays: 0 is not a CloudWatch Logs retention period"},
 		{"unknown encryption", section(with(dev, "revisionEncryption", "aes")), `environments[dev].revisionEncryption: "aes" is not an encryption choice (use "s3" or "kms")`},
 		{"destroy as string", section(with(dev, "destroy", "yes")), "environments[dev].destroy: has string (use true or false)"},
 		{"reserved tag", section(with(dev, "tags", map[string]any{"App": "x"})), `environments[dev].tags: "App" is set by the stack itself`},
 		{"aws: tag", section(with(dev, "tags", map[string]any{"aws:cost": "x"})), `environments[dev].tags: "aws:cost" uses the reserved aws: prefix`},
 		{"stack name too long", with(section(with(dev, "name", "abcdefghijklmnop")), "name", "AnApplicationNameOfThirtyTwoChar"),
 			`environments[abcdefghijklmnop].name: stack name "AnApplicationNameOfThirtyTwoChar-abcdefghijklmnop" is longer than 48 characters`},
+		// Fleet, network and load balancer (part 2).
+		{"unknown OS", section(with(dev, "os", "ubuntu")), `environments[dev].os: "ubuntu" is not a supported operating system (use "amazon-linux-2023" or "amazon-linux-2")`},
+		{"graviton type", section(with(dev, "instanceType", "t4g.small")), `environments[dev].instanceType: "t4g.small" is an arm64 (Graviton) type`},
+		{"root volume too small", section(with(dev, "rootVolumeGiB", 4)), "environments[dev].rootVolumeGiB: 4 is out of range (use 8 to 16384)"},
+		{"cpu target too high", section(with(dev, "cpuTargetPercent", 95)), "environments[dev].cpuTargetPercent: 95 is out of range (use 10 to 90)"},
+		{"grace too long", section(with(dev, "healthCheckGraceSeconds", 9000)), "environments[dev].healthCheckGraceSeconds: 9000 is out of range (use 60 to 7200)"},
+		{"log retention not a CloudWatch period", section(with(dev, "logRetentionDays", 10)), "environments[dev].logRetentionDays: 10 is not a CloudWatch Logs retention period"},
+		{"fewer instances than zones", section(with(with(dev, "minCapacity", 1), "maxCapacity", 1)), "environments[dev].maxCapacity: 1 is less than the 2 availability zones"},
+		{"unknown network key", section(with(dev, "network", map[string]any{"natGateway": 1})), `environments[dev].network.natGateway: is not a known key`},
+		{"network not an object", section(with(dev, "network", 1)), `environments[dev].network: has number (use an object)`},
+		{"VPC CIDR too large", section(with(dev, "network", map[string]any{"cidr": "10.0.0.0/8"})), `environments[dev].network.cidr: "10.0.0.0/8" is not an IPv4 network from /16 to /20`},
+		{"VPC CIDR host bits", section(with(dev, "network", map[string]any{"cidr": "10.0.0.1/16"})), `environments[dev].network.cidr: "10.0.0.1/16" is not an IPv4 network`},
+		{"no NAT gateway", section(with(dev, "network", map[string]any{"natGateways": 0})), "environments[dev].network.natGateways: 0 is out of range (use 1 (cheapest) to 2"},
+		{"more NAT gateways than zones", section(with(dev, "network", map[string]any{"natGateways": 3})), "environments[dev].network.natGateways: 3 is out of range"},
+		{"bad allowed CIDR", section(with(dev, "loadBalancer", map[string]any{"allowedCidrs": []any{"0.0.0.0/0", "10.1.2.300/32"}})),
+			`environments[dev].loadBalancer.allowedCidrs: "10.1.2.300/32" is not an IPv4 CIDR block`},
+		{"no allowed CIDRs", section(with(dev, "loadBalancer", map[string]any{"allowedCidrs": []any{}})), "environments[dev].loadBalancer.allowedCidrs: is empty"},
+		{"bad certificate ARN", section(with(dev, "loadBalancer", map[string]any{"certificateArn": "arn:aws:iam::123456789012:server-certificate/x"})),
+			`environments[dev].loadBalancer.certificateArn: "arn:aws:iam::123456789012:server-certificate/x" is not an ACM certificate ARN`},
+		{"certificate from another region", section(with(dev, "loadBalancer", map[string]any{"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"})),
+			"environments[dev].loadBalancer.certificateArn: certificate is in us-east-1, not eu-west-1"},
+		{"health check path", section(with(dev, "loadBalancer", map[string]any{"healthCheckPath": "health"})), `environments[dev].loadBalancer.healthCheckPath: "health" is not a URL path`},
+		{"deregistration delay too long", section(with(dev, "loadBalancer", map[string]any{"deregistrationDelaySeconds": 4000})),
+			"environments[dev].loadBalancer.deregistrationDelaySeconds: 4000 is out of range (use 0 to 3600)"},
+		{"deregistration delay negative", section(with(dev, "loadBalancer", map[string]any{"deregistrationDelaySeconds": -5})),
+			"environments[dev].loadBalancer.deregistrationDelaySeconds: -5 is out of range"},
 		{"env not an object", map[string]any{"environments": []any{"dev"}}, "environments[0]: has string (use an object)"},
 	}
 
@@ -200,5 +236,16 @@ func TestSelect(t *testing.T) {
 	}
 	if _, err := cfg.Select("staging"); err == nil || !strings.Contains(err.Error(), `"staging" is not a configured environment; known: dev, prod`) {
 		t.Errorf("Select(staging) error = %v", err)
+	}
+}
+
+func TestIsArmInstanceType(t *testing.T) {
+	for typ, want := range map[string]bool{
+		"t3.micro": false, "t4g.micro": true, "m7gd.large": true, "c7gn.xlarge": true, "x2gd.medium": true,
+		"g5.xlarge": false, "g5g.xlarge": true, "m7i-flex.large": false, "g4dn.xlarge": false, "inf2.xlarge": false,
+	} {
+		if got := isArmInstanceType(typ); got != want {
+			t.Errorf("isArmInstanceType(%q) = %v, want %v", typ, got, want)
+		}
 	}
 }

@@ -3,7 +3,9 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -16,6 +18,7 @@ var (
 	instanceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	tagKeyPattern       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	tagValuePattern     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+	emailPattern        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // maxStackNameLen keeps "<app>-<env>" well under CloudFormation's 128 and leaves room for the
@@ -65,13 +68,142 @@ func parseEnvironment(index int, data json.RawMessage) (Environment, []error) {
 
 	v.capacity(&env, raw.MinCapacity, raw.MaxCapacity)
 	v.atLeast("revisionRetentionDays", env.RevisionRetentionDays, 1, 3650)
-	v.atLeast("logRetentionDays", env.LogRetentionDays, 1, 3650)
 	if env.RevisionEncryption != EncryptionS3 && env.RevisionEncryption != EncryptionKMS {
 		v.fail("revisionEncryption", fmt.Sprintf("%q is not an encryption choice", env.RevisionEncryption),
 			fmt.Sprintf("use %q or %q", EncryptionS3, EncryptionKMS))
 	}
 	v.tags(env.Tags)
+	v.fleet(&env, raw)
+	env.Network = v.network(raw.Network, len(env.AvailabilityZones))
+	env.LoadBalancer = v.loadBalancer(raw.LoadBalancer, env)
 	return env, v.errs
+}
+
+// CloudWatch Logs accepts only these retention periods.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+func (v *validator) fleet(env *Environment, raw rawEnvironment) {
+	env.OS = OS(withDefault(raw.OS, string(DefaultOS)))
+	env.DetailedMonitoring = withDefault(raw.DetailedMonitoring, false)
+	env.RootVolumeGiB = withDefault(raw.RootVolumeGiB, DefaultRootVolumeGiB)
+	env.CPUTargetPercent = withDefault(raw.CPUTargetPercent, DefaultCPUTargetPercent)
+	env.HealthCheckGraceSeconds = withDefault(raw.HealthCheckGraceSeconds, DefaultHealthCheckGraceSeconds)
+	env.NotificationEmail = withDefault(raw.NotificationEmail, "")
+	if env.NotificationEmail != "" && !emailPattern.MatchString(env.NotificationEmail) {
+		v.fail("notificationEmail", fmt.Sprintf("%q is not an e-mail address", env.NotificationEmail), "use name@example.com, or leave it out")
+	}
+
+	if env.OS != AmazonLinux2 && env.OS != AmazonLinux2023 {
+		v.fail("os", fmt.Sprintf("%q is not a supported operating system", env.OS),
+			fmt.Sprintf("use %q or %q", AmazonLinux2023, AmazonLinux2))
+	}
+	// The AMIs are x86_64: a Graviton (arm64) type would not boot them.
+	if isArmInstanceType(env.InstanceType) {
+		v.fail("instanceType", fmt.Sprintf("%q is an arm64 (Graviton) type", env.InstanceType),
+			"use an x86_64 type such as t3.micro or m7i.large")
+	}
+	// Amazon Linux AMIs ship an 8 GiB root snapshot; the volume may not be smaller.
+	v.atLeast("rootVolumeGiB", env.RootVolumeGiB, 8, 16384)
+	v.atLeast("cpuTargetPercent", env.CPUTargetPercent, 10, 90)
+	// The Auto Scaling and lifecycle-hook limit is 7200 s.
+	v.atLeast("healthCheckGraceSeconds", env.HealthCheckGraceSeconds, 60, 7200)
+	if !slices.Contains(logRetentionDays, env.LogRetentionDays) {
+		v.fail("logRetentionDays", fmt.Sprintf("%d is not a CloudWatch Logs retention period", env.LogRetentionDays),
+			fmt.Sprintf("use one of %v", logRetentionDays))
+	}
+	// A zone the fleet can never reach wastes a NAT gateway and spreads nothing.
+	if zones := len(env.AvailabilityZones); zones > 0 && env.MaxCapacity > 0 && env.MaxCapacity < zones {
+		v.fail("maxCapacity", fmt.Sprintf("%d is less than the %d availability zones", env.MaxCapacity, zones),
+			"list fewer zones or raise maxCapacity, so every zone can hold an instance")
+	}
+}
+
+// isArmInstanceType reports Graviton families: a "g" among the attribute letters after the
+// generation digit (t4g, m7gd, c7gn, x2gd), not a leading "g" (g5 is an x86 GPU family).
+func isArmInstanceType(instanceType string) bool {
+	family, _, _ := strings.Cut(instanceType, ".")
+	i := strings.IndexAny(family, "0123456789")
+	if i < 0 {
+		return false
+	}
+	attrs := strings.TrimLeft(family[i:], "0123456789")
+	attrs, _, _ = strings.Cut(attrs, "-") // m7i-flex
+	return strings.Contains(attrs, "g")
+}
+
+func (v *validator) network(data json.RawMessage, zones int) Network {
+	var raw rawNetwork
+	sub := &validator{scope: v.scope + ".network"}
+	defer func() { v.errs = append(v.errs, sub.errs...) }()
+	if len(data) > 0 {
+		if err := decodeStrict(data, &raw); err != nil {
+			sub.errs = append(sub.errs, describe(sub.scope, err))
+			return Network{}
+		}
+	}
+	n := Network{
+		CIDR:        withDefault(raw.CIDR, DefaultVPCCIDR),
+		NATGateways: withDefault(raw.NATGateways, DefaultNATGateways),
+	}
+	if prefix, err := netip.ParsePrefix(n.CIDR); err != nil || !prefix.Addr().Is4() || prefix.Masked() != prefix || prefix.Bits() < 16 || prefix.Bits() > 20 {
+		sub.fail("cidr", fmt.Sprintf("%q is not an IPv4 network from /16 to /20", n.CIDR),
+			`use a private range such as "10.0.0.0/16" (host bits zero); the subnets need the room`)
+	}
+	// Instances sit in private subnets: without a NAT gateway they reach neither CodeDeploy nor
+	// their package repositories.
+	if n.NATGateways < 1 || (zones > 0 && n.NATGateways > zones) {
+		sub.fail("natGateways", fmt.Sprintf("%d is out of range", n.NATGateways),
+			fmt.Sprintf("use 1 (cheapest) to %d (one per availability zone, survives a zone outage)", max(zones, 1)))
+	}
+	return n
+}
+
+var (
+	certificateARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):([0-9]{12}):certificate/[0-9a-f-]{36}$`)
+	healthPathPattern     = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$`)
+)
+
+func (v *validator) loadBalancer(data json.RawMessage, env Environment) LoadBalancer {
+	var raw rawLoadBalancer
+	sub := &validator{scope: v.scope + ".loadBalancer"}
+	defer func() { v.errs = append(v.errs, sub.errs...) }()
+	if len(data) > 0 {
+		if err := decodeStrict(data, &raw); err != nil {
+			sub.errs = append(sub.errs, describe(sub.scope, err))
+			return LoadBalancer{}
+		}
+	}
+	lb := LoadBalancer{
+		AllowedCIDRs:               withDefault(raw.AllowedCIDRs, DefaultAllowedCIDRs),
+		CertificateARN:             withDefault(raw.CertificateARN, ""),
+		HealthCheckPath:            withDefault(raw.HealthCheckPath, DefaultHealthCheckPath),
+		DeregistrationDelaySeconds: withDefault(raw.DeregistrationDelaySeconds, DefaultDeregistrationDelaySeconds),
+	}
+	if len(lb.AllowedCIDRs) == 0 {
+		sub.fail("allowedCidrs", "is empty", `list who may reach the site, e.g. ["0.0.0.0/0"] for everyone`)
+	}
+	for _, cidr := range lb.AllowedCIDRs {
+		if prefix, err := netip.ParsePrefix(cidr); err != nil || !prefix.Addr().Is4() || prefix.Masked() != prefix {
+			sub.fail("allowedCidrs", fmt.Sprintf("%q is not an IPv4 CIDR block", cidr), `use e.g. "203.0.113.0/24" with the host bits zero`)
+		}
+	}
+	if lb.CertificateARN != "" {
+		m := certificateARNPattern.FindStringSubmatch(lb.CertificateARN)
+		switch {
+		case m == nil:
+			sub.fail("certificateArn", fmt.Sprintf("%q is not an ACM certificate ARN", lb.CertificateARN),
+				"use arn:aws:acm:REGION:ACCOUNT:certificate/ID, or leave it out for HTTP only")
+		case env.Region != "" && m[1] != env.Region:
+			sub.fail("certificateArn", fmt.Sprintf("certificate is in %s, not %s", m[1], env.Region),
+				"a load balancer can only use a certificate from its own region")
+		}
+	}
+	if len(lb.HealthCheckPath) > 1024 || !healthPathPattern.MatchString(lb.HealthCheckPath) {
+		sub.fail("healthCheckPath", fmt.Sprintf("%q is not a URL path", lb.HealthCheckPath), `use a path starting with "/", e.g. "/health"`)
+	}
+	// The target group's limits. Above a few minutes, every OneAtATime step waits that long.
+	sub.atLeast("deregistrationDelaySeconds", lb.DeregistrationDelaySeconds, 0, 3600)
+	return lb
 }
 
 // peekName returns the environment's name if it is a string, for labelling errors only.

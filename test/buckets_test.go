@@ -29,22 +29,16 @@ func TestRevisionBucket(t *testing.T) {
 		sse := "Properties.BucketEncryption.ServerSideEncryptionConfiguration.0."
 		switch env.RevisionEncryption {
 		case config.EncryptionKMS:
-			key := resourcesOfType(b, "AWS::KMS::Key")
-			if len(key) != 1 {
-				t.Fatalf("want one KMS key for revisions, found %d", len(key))
-			}
-			for keyID, k := range key {
-				expect(t, bucket, sse+"ServerSideEncryptionByDefault.SSEAlgorithm", "aws:kms")
-				expect(t, bucket, sse+"ServerSideEncryptionByDefault.KMSMasterKeyID", getAtt(keyID, "Arn"))
-				expect(t, bucket, sse+"BucketKeyEnabled", true)
-				expect(t, k, "Properties.EnableKeyRotation", true)
-				expectRemoval(t, b, keyID, env.Destroy)
-			}
+			expect(t, bucket, sse+"ServerSideEncryptionByDefault.SSEAlgorithm", "aws:kms")
+			expect(t, bucket, sse+"BucketKeyEnabled", true)
+			keyRef, _ := at(bucket, path("Properties.BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault.KMSMasterKeyID.Fn::GetAtt.0")...).(string)
+			key := resource(t, b, keyRef)
+			expect(t, key, "Type", "AWS::KMS::Key")
+			expect(t, key, "Properties.EnableKeyRotation", true)
+			expectRemoval(t, b, keyRef, env.Destroy)
 		default:
 			expect(t, bucket, sse+"ServerSideEncryptionByDefault.SSEAlgorithm", "AES256")
-			if n := len(resourcesOfType(b, "AWS::KMS::Key")); n != 0 {
-				t.Errorf("S3-managed encryption should create no KMS key, found %d", n)
-			}
+			expect(t, bucket, sse+"ServerSideEncryptionByDefault.KMSMasterKeyID", nil)
 		}
 
 		rule := at(bucket, path("Properties.LifecycleConfiguration.Rules.0")...)

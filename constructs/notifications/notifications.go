@@ -1,0 +1,75 @@
+// Package notifications defines an environment's operational SNS topic and the EventBridge rules
+// that feed it (scaling failures, CodeDeploy state changes).
+package notifications
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Props configures the notifications topic. The zero value is valid.
+type Props struct {
+	// Email, when set, subscribes this address (it must confirm the subscription). Default: none.
+	Email string
+	// Destroy removes the topic's key with the stack. Default: false (retained).
+	Destroy bool
+}
+
+// Notifications is the topic and its key.
+type Notifications struct {
+	constructs.Construct
+	Topic awssns.Topic
+	Key   awskms.Key
+}
+
+// New defines the topic. Messages are encrypted with a customer-managed key: EventBridge can
+// publish to a topic encrypted with it (it cannot with the AWS-managed alias/aws/sns key).
+func New(scope constructs.Construct, id string, props Props) *Notifications {
+	n := &Notifications{}
+	constructs.NewConstruct_Override(n, scope, jsii.String(id))
+	removal := awscdk.RemovalPolicy_RETAIN
+	if props.Destroy {
+		removal = awscdk.RemovalPolicy_DESTROY
+	}
+	n.Key = awskms.NewKey(n, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the operational notifications topic"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     removal,
+	})
+	// EventBridge encrypts what it publishes with this key; only for this account's rules.
+	n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowEventBridgeToPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		// In a key policy, "*" means this key.
+		Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(n).Account()},
+		},
+	}), jsii.Bool(false))
+	n.Topic = awssns.NewTopic(n, jsii.String("Default"), &awssns.TopicProps{
+		MasterKey:  n.Key,
+		EnforceSSL: jsii.Bool(true),
+	})
+	if props.Email != "" {
+		n.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
+	}
+	return n
+}
+
+// Forward adds an EventBridge rule that sends events matching pattern to the topic.
+func (n *Notifications) Forward(id, description string, pattern *awsevents.EventPattern) awsevents.Rule {
+	rule := awsevents.NewRule(n, jsii.String(id), &awsevents.RuleProps{
+		Description:  jsii.String(description),
+		EventPattern: pattern,
+	})
+	rule.AddTarget(awseventstargets.NewSnsTopic(n.Topic, nil))
+	return rule
+}
