@@ -76,6 +76,46 @@ type Environment struct {
 
 	Network      Network
 	LoadBalancer LoadBalancer
+	Deployment   Deployment
+}
+
+// Deployment is how CodeDeploy rolls a revision out to the fleet.
+type Deployment struct {
+	// Config is the rollout policy.
+	Config DeploymentConfig
+	// MinimumHealthyHosts applies to DeploymentConfigCustom only.
+	MinimumHealthyHosts MinimumHealthyHosts
+	// Alarms that stop and roll back a deployment.
+	Alarms Alarms
+}
+
+// DeploymentConfig is a rollout policy.
+type DeploymentConfig string
+
+// Rollout policies.
+const (
+	// DeploymentOneAtATime is CodeDeployDefault.OneAtATime: the safest, the slowest.
+	DeploymentOneAtATime DeploymentConfig = "one-at-a-time"
+	// DeploymentHalfAtATime is CodeDeployDefault.HalfAtATime.
+	DeploymentHalfAtATime DeploymentConfig = "half-at-a-time"
+	// DeploymentCustom keeps MinimumHealthyHosts in service throughout.
+	DeploymentCustom DeploymentConfig = "custom"
+)
+
+// MinimumHealthyHosts is either a count or a percentage of the fleet; exactly one is set.
+type MinimumHealthyHosts struct {
+	Count   *int
+	Percent *int
+}
+
+// Alarms are the CloudWatch alarms attached to the deployment group.
+type Alarms struct {
+	// Target5xxCount is the number of HTTP 5xx responses from targets in a minute that alarms.
+	Target5xxCount int
+	// UnhealthyHosts is the number of unhealthy targets that alarms.
+	UnhealthyHosts int
+	// P99LatencySeconds, when above zero, alarms on the targets' p99 response time.
+	P99LatencySeconds float64
 }
 
 // Network is the VPC created for an environment.
@@ -139,6 +179,9 @@ const (
 	DefaultNATGateways                = 1
 	DefaultHealthCheckPath            = "/"
 	DefaultDeregistrationDelaySeconds = 30
+	DefaultDeploymentConfig           = DeploymentOneAtATime
+	DefaultTarget5xxCount             = 5
+	DefaultUnhealthyHosts             = 1
 )
 
 // DefaultAllowedCIDRs lets anyone reach the site.
@@ -239,11 +282,29 @@ type rawEnvironment struct {
 	// Nested sections are decoded on their own, so an error names their full path.
 	Network      json.RawMessage `json:"network"`
 	LoadBalancer json.RawMessage `json:"loadBalancer"`
+	Deployment   json.RawMessage `json:"deployment"`
 }
 
 type rawNetwork struct {
 	CIDR        *string `json:"cidr"`
 	NATGateways *int    `json:"natGateways"`
+}
+
+type rawDeployment struct {
+	Config              *string          `json:"config"`
+	MinimumHealthyHosts *json.RawMessage `json:"minimumHealthyHosts"`
+	Alarms              *json.RawMessage `json:"alarms"`
+}
+
+type rawMinimumHealthyHosts struct {
+	Count   *int `json:"count"`
+	Percent *int `json:"percent"`
+}
+
+type rawAlarms struct {
+	Target5xxCount    *int     `json:"target5xxCount"`
+	UnhealthyHosts    *int     `json:"unhealthyHosts"`
+	P99LatencySeconds *float64 `json:"p99LatencySeconds"`
 }
 
 type rawLoadBalancer struct {

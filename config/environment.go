@@ -76,7 +76,90 @@ func parseEnvironment(index int, data json.RawMessage) (Environment, []error) {
 	v.fleet(&env, raw)
 	env.Network = v.network(raw.Network, len(env.AvailabilityZones))
 	env.LoadBalancer = v.loadBalancer(raw.LoadBalancer, env)
+	env.Deployment = v.deployment(raw.Deployment, env.MinCapacity)
 	return env, v.errs
+}
+
+// section decodes a nested object strictly into out, reporting errors under scope.
+func (v *validator) section(scope string, data []byte, out any) bool {
+	if len(data) == 0 {
+		return true
+	}
+	if err := decodeStrict(data, out); err != nil {
+		v.errs = append(v.errs, describe(scope, err))
+		return false
+	}
+	return true
+}
+
+func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment {
+	scope := v.scope + ".deployment"
+	sub := &validator{scope: scope}
+	defer func() { v.errs = append(v.errs, sub.errs...) }()
+	var raw rawDeployment
+	if !sub.section(scope, data, &raw) {
+		return Deployment{}
+	}
+	d := Deployment{Config: DeploymentConfig(withDefault(raw.Config, string(DefaultDeploymentConfig)))}
+	switch d.Config {
+	case DeploymentOneAtATime, DeploymentHalfAtATime:
+		if raw.MinimumHealthyHosts != nil {
+			sub.fail("minimumHealthyHosts", fmt.Sprintf("is set but config is %q", d.Config),
+				fmt.Sprintf("remove it, or use config %q", DeploymentCustom))
+		}
+	case DeploymentCustom:
+		d.MinimumHealthyHosts = sub.minimumHealthyHosts(raw.MinimumHealthyHosts, minCapacity)
+	default:
+		sub.fail("config", fmt.Sprintf("%q is not a deployment configuration", d.Config),
+			fmt.Sprintf("use %q, %q or %q", DeploymentOneAtATime, DeploymentHalfAtATime, DeploymentCustom))
+	}
+
+	var alarms rawAlarms
+	if raw.Alarms != nil && !sub.section(scope+".alarms", *raw.Alarms, &alarms) {
+		return d
+	}
+	d.Alarms = Alarms{
+		Target5xxCount:    withDefault(alarms.Target5xxCount, DefaultTarget5xxCount),
+		UnhealthyHosts:    withDefault(alarms.UnhealthyHosts, DefaultUnhealthyHosts),
+		P99LatencySeconds: withDefault(alarms.P99LatencySeconds, 0),
+	}
+	al := &validator{scope: scope + ".alarms"}
+	if d.Alarms.Target5xxCount <= 0 {
+		al.fail("target5xxCount", fmt.Sprintf("%d is not above 0", d.Alarms.Target5xxCount), "use the number of 5xx responses per minute that should stop a deployment, e.g. 5")
+	}
+	if d.Alarms.UnhealthyHosts <= 0 {
+		al.fail("unhealthyHosts", fmt.Sprintf("%d is not above 0", d.Alarms.UnhealthyHosts), "use the number of unhealthy instances that should stop a deployment, e.g. 1")
+	}
+	if p := d.Alarms.P99LatencySeconds; p < 0 || p > 60 {
+		al.fail("p99LatencySeconds", fmt.Sprintf("%g is out of range", p), "use 0 (no latency alarm) or up to 60 seconds")
+	}
+	sub.errs = append(sub.errs, al.errs...)
+	return d
+}
+
+func (v *validator) minimumHealthyHosts(data *json.RawMessage, minCapacity int) MinimumHealthyHosts {
+	scope := v.scope + ".minimumHealthyHosts"
+	if data == nil {
+		v.fail("minimumHealthyHosts", "is missing", `config "custom" needs {"count": N} or {"percent": N}`)
+		return MinimumHealthyHosts{}
+	}
+	var raw rawMinimumHealthyHosts
+	if !v.section(scope, *data, &raw) {
+		return MinimumHealthyHosts{}
+	}
+	m := MinimumHealthyHosts{Count: raw.Count, Percent: raw.Percent}
+	switch {
+	case (m.Count == nil) == (m.Percent == nil):
+		v.fail("minimumHealthyHosts", "needs exactly one of count and percent", `use {"count": N} or {"percent": N}`)
+	case m.Count != nil && (*m.Count < 0 || *m.Count >= minCapacity):
+		// With as many healthy hosts required as the fleet's smallest size, no instance could
+		// ever be taken out to deploy to.
+		v.fail("minimumHealthyHosts.count", fmt.Sprintf("%d is out of range", *m.Count),
+			fmt.Sprintf("use 0 to %d (less than minCapacity %d)", minCapacity-1, minCapacity))
+	case m.Percent != nil && (*m.Percent < 0 || *m.Percent > 99):
+		v.fail("minimumHealthyHosts.percent", fmt.Sprintf("%d is out of range", *m.Percent), "use 0 to 99")
+	}
+	return m
 }
 
 // CloudWatch Logs accepts only these retention periods.
@@ -135,11 +218,8 @@ func (v *validator) network(data json.RawMessage, zones int) Network {
 	var raw rawNetwork
 	sub := &validator{scope: v.scope + ".network"}
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
-	if len(data) > 0 {
-		if err := decodeStrict(data, &raw); err != nil {
-			sub.errs = append(sub.errs, describe(sub.scope, err))
-			return Network{}
-		}
+	if !sub.section(sub.scope, data, &raw) {
+		return Network{}
 	}
 	n := Network{
 		CIDR:        withDefault(raw.CIDR, DefaultVPCCIDR),
@@ -167,11 +247,8 @@ func (v *validator) loadBalancer(data json.RawMessage, env Environment) LoadBala
 	var raw rawLoadBalancer
 	sub := &validator{scope: v.scope + ".loadBalancer"}
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
-	if len(data) > 0 {
-		if err := decodeStrict(data, &raw); err != nil {
-			sub.errs = append(sub.errs, describe(sub.scope, err))
-			return LoadBalancer{}
-		}
+	if !sub.section(sub.scope, data, &raw) {
+		return LoadBalancer{}
 	}
 	lb := LoadBalancer{
 		AllowedCIDRs:               withDefault(raw.AllowedCIDRs, DefaultAllowedCIDRs),

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodedeploy"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -14,6 +15,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/example/codedeploy-fleet/config"
+	"github.com/example/codedeploy-fleet/constructs/deploygroup"
 	"github.com/example/codedeploy-fleet/constructs/fleet"
 	"github.com/example/codedeploy-fleet/constructs/logbucket"
 	"github.com/example/codedeploy-fleet/constructs/network"
@@ -31,6 +33,7 @@ type EnvironmentStack struct {
 	Fleet     *fleet.Fleet
 	// Notifications is the environment's operational topic.
 	Notifications *notifications.Notifications
+	Deployment    *deploygroup.DeploymentGroup
 }
 
 // NewEnvironmentStack defines the stack of env, bound to its account and region.
@@ -114,6 +117,65 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 			DetailType: jsii.Strings("EC2 Instance Launch Unsuccessful", "EC2 Instance Terminate Unsuccessful"),
 			Detail:     &map[string]any{"AutoScalingGroupName": []any{s.Fleet.Group.AutoScalingGroupName()}},
 		})
+	s.Deployment = deploygroup.New(stack, "Deployment", deploygroup.Props{
+		ApplicationName:     id,
+		DeploymentGroupName: id + "-fleet",
+		Group:               s.Fleet.Group,
+		LaunchTemplate:      s.Fleet.LaunchTemplate,
+		InstanceRole:        s.Fleet.Role,
+		Subnets:             s.Fleet.Subnets,
+		SecurityGroups:      []awsec2.ISecurityGroup{s.Fleet.InstanceSecurityGroup},
+		TargetGroup:         s.Fleet.TargetGroup,
+		Rollout:             rollout(env.Deployment),
+		Alarms: deploygroup.Alarms{
+			Target5xxCount: env.Deployment.Alarms.Target5xxCount,
+			UnhealthyHosts: env.Deployment.Alarms.UnhealthyHosts,
+			P99Latency:     time.Duration(env.Deployment.Alarms.P99LatencySeconds * float64(time.Second)),
+		},
+	})
+	s.Deployment.GrantGetDeployment(s.Fleet.Role)
+	s.Notifications.Forward("DeploymentEvents", "CodeDeploy deployment outcomes and instance failures of this environment",
+		&awsevents.EventPattern{
+			Source:     jsii.Strings("aws.codedeploy"),
+			DetailType: jsii.Strings("CodeDeploy Deployment State-change Notification"),
+			Detail: &map[string]any{
+				"application":     []any{id},
+				"deploymentGroup": []any{id + "-fleet"},
+				"state":           []any{"FAILURE", "SUCCESS", "STOP"},
+			},
+		})
+	s.Notifications.Forward("InstanceFailures", "CodeDeploy instance failures of this environment",
+		&awsevents.EventPattern{
+			Source:     jsii.Strings("aws.codedeploy"),
+			DetailType: jsii.Strings("CodeDeploy Instance State-change Notification"),
+			Detail: &map[string]any{
+				"application":     []any{id},
+				"deploymentGroup": []any{id + "-fleet"},
+				"state":           []any{"FAILURE"},
+			},
+		})
+	alarmNames := []any{}
+	for _, a := range s.Deployment.Alarms {
+		alarmNames = append(alarmNames, a.AlarmName())
+	}
+	s.Notifications.Forward("AlarmChanges", "Deployment alarms changing state", &awsevents.EventPattern{
+		Source:     jsii.Strings("aws.cloudwatch"),
+		DetailType: jsii.Strings("CloudWatch Alarm State Change"),
+		Detail:     &map[string]any{"alarmName": alarmNames},
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ApplicationName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("CodeDeploy application"),
+		Value:       s.Deployment.Application.ApplicationName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("DeploymentGroupName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("CodeDeploy deployment group"),
+		Value:       s.Deployment.Group.DeploymentGroupName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("NotificationsTopicArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("SNS topic for deployment outcomes, instance failures, alarms and scaling failures"),
+		Value:       s.Notifications.Topic.TopicArn(),
+	})
+
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Fleet.Group, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-AS3"),
 		Reason: jsii.String("Scaling failures reach the notifications topic through the ScalingFailures EventBridge " +
@@ -126,6 +188,19 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Value:       s.Fleet.SiteURL(),
 	})
 	return s
+}
+
+func rollout(d config.Deployment) deploygroup.Rollout {
+	switch {
+	case d.Config == config.DeploymentHalfAtATime:
+		return deploygroup.Rollout{HalfAtATime: true}
+	case d.Config == config.DeploymentCustom && d.MinimumHealthyHosts.Count != nil:
+		return deploygroup.Rollout{MinimumHealthyHosts: awscodedeploy.MinimumHealthyHosts_Count(jsii.Number(float64(*d.MinimumHealthyHosts.Count)))}
+	case d.Config == config.DeploymentCustom:
+		return deploygroup.Rollout{MinimumHealthyHosts: awscodedeploy.MinimumHealthyHosts_Percentage(jsii.Number(float64(*d.MinimumHealthyHosts.Percent)))}
+	default:
+		return deploygroup.Rollout{}
+	}
 }
 
 // revisionKey is the customer-managed key for revisions, or nil for S3-managed encryption.

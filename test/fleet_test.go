@@ -484,7 +484,7 @@ func TestInstanceRole(t *testing.T) {
 		for _, a := range []string{
 			"s3:GetObject", "s3:GetObjectVersion", "ssm:UpdateInstanceInformation",
 			"ssmmessages:CreateControlChannel", "ssmmessages:OpenDataChannel", "ec2messages:GetMessages",
-			"logs:CreateLogStream", "logs:PutLogEvents",
+			"logs:CreateLogStream", "logs:PutLogEvents", "codedeploy:GetDeployment",
 		} {
 			if !granted[a] {
 				t.Errorf("instance role lacks %s", a)
@@ -525,6 +525,8 @@ func allowedResource(action string, resource any, env config.Environment, revisi
 		return resource == fmt.Sprintf(partitionRegion, "ec2")+"instance/*"
 	case strings.HasPrefix(action, "ssmmessages:") || strings.HasPrefix(action, "ec2messages:"):
 		return resource == "*" // no resource-level permissions exist for these
+	case action == "codedeploy:GetDeployment":
+		return resource == fmt.Sprintf(partitionRegion, "codedeploy")+"deploymentgroup:"+appConfig.StackName(env)+"/"+appConfig.StackName(env)+"-fleet"
 	case action == "logs:CreateLogStream" || action == "logs:PutLogEvents":
 		id, _ := at(resource, "Fn::GetAtt", "0").(string)
 		return logGroups[id]

@@ -77,6 +77,12 @@ type Fleet struct {
 	LoadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
 	TargetGroup  awselasticloadbalancingv2.ApplicationTargetGroup
 	Group        awsautoscaling.AutoScalingGroup
+	// LaunchTemplate the group launches instances from.
+	LaunchTemplate awsec2.LaunchTemplate
+	// InstanceSecurityGroup is the instances' security group.
+	InstanceSecurityGroup awsec2.SecurityGroup
+	// Subnets the instances run in.
+	Subnets []awsec2.ISubnet
 	// Role is the instance role. Add deployment-specific permissions to it (the deployment
 	// group's GetDeployment, revision reads) with grants on the resources they concern.
 	Role awsiam.Role
@@ -182,6 +188,8 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 			CpuType: awsec2.AmazonLinuxCpuType_X86_64,
 		})
 	}
+	f.InstanceSecurityGroup = instanceSG
+	f.Subnets = *p.Vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}).Subnets
 	template := awsec2.NewLaunchTemplate(f, jsii.String("LaunchTemplate"), &awsec2.LaunchTemplateProps{
 		// Resolved from the public SSM parameter when CloudFormation deploys: no lookup at synth.
 		MachineImage:            image,
@@ -203,13 +211,14 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 		}},
 	})
 
+	f.LaunchTemplate = template
 	var desired *float64
 	if p.DesiredCapacity != nil {
 		desired = jsii.Number(float64(*p.DesiredCapacity))
 	}
 	f.Group = awsautoscaling.NewAutoScalingGroup(f, jsii.String("Group"), &awsautoscaling.AutoScalingGroupProps{
 		Vpc:             p.Vpc,
-		VpcSubnets:      &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		VpcSubnets:      &awsec2.SubnetSelection{Subnets: &f.Subnets},
 		LaunchTemplate:  template,
 		MinCapacity:     jsii.Number(float64(p.MinCapacity)),
 		MaxCapacity:     jsii.Number(float64(p.MaxCapacity)),

@@ -1,0 +1,321 @@
+// Package deploygroup defines the CodeDeploy application and server deployment group that roll
+// revisions out to an Auto Scaling group behind an ALB target group: explicit rollout policy,
+// automatic rollback, alarms, the termination hook, traffic control, and a least-privilege
+// service role instead of the managed AWSCodeDeployRole.
+package deploygroup
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodedeploy"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Rollout is the deployment configuration.
+type Rollout struct {
+	// HalfAtATime uses CodeDeployDefault.HalfAtATime. Default: false (CodeDeployDefault.OneAtATime).
+	HalfAtATime bool
+	// MinimumHealthyHosts, when set, defines a custom configuration instead: a count or a
+	// percentage of the fleet that stays in service. Default: nil.
+	MinimumHealthyHosts awscodedeploy.MinimumHealthyHosts
+}
+
+// Alarms are the thresholds of the alarms that stop and roll back a deployment.
+type Alarms struct {
+	// Target5xxCount is the number of 5xx responses from targets in a minute. Default: 5.
+	Target5xxCount int
+	// UnhealthyHosts is the number of unhealthy targets. Default: 1.
+	UnhealthyHosts int
+	// P99Latency adds an alarm on the targets' p99 response time when above zero. Default: 0 (off).
+	P99Latency time.Duration
+}
+
+// Props configures a deployment group. Every field without a default is required.
+type Props struct {
+	// ApplicationName and DeploymentGroupName are explicit so the group's ARN is known at
+	// synthesis: the service role's trust condition and the instance role name it without
+	// creating a dependency cycle.
+	ApplicationName, DeploymentGroupName string
+	// Group is the Auto Scaling group deployed to.
+	Group awsautoscaling.AutoScalingGroup
+	// LaunchTemplate and InstanceRole are what Auto Scaling launches with; CodeDeploy needs to be
+	// allowed to launch with them (ec2:RunInstances, iam:PassRole).
+	LaunchTemplate awsec2.ILaunchTemplate
+	InstanceRole   awsiam.IRole
+	// Subnets and SecurityGroups the instances are launched into.
+	Subnets        []awsec2.ISubnet
+	SecurityGroups []awsec2.ISecurityGroup
+	// TargetGroup CodeDeploy deregisters each instance from while it deploys to it.
+	TargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
+	// Rollout policy. Default: CodeDeployDefault.OneAtATime.
+	Rollout Rollout
+	// Alarms thresholds. Default: see Alarms.
+	Alarms Alarms
+}
+
+// DeploymentGroup is the application, the group, its alarms and its service role.
+type DeploymentGroup struct {
+	constructs.Construct
+	Application awscodedeploy.ServerApplication
+	Group       awscodedeploy.ServerDeploymentGroup
+	Config      awscodedeploy.IServerDeploymentConfig
+	Alarms      []awscloudwatch.Alarm
+	Role        awsiam.Role
+	// Policy holds the service role's permissions; the group depends on it.
+	Policy awsiam.Policy
+	arn    string
+}
+
+// New defines the deployment group.
+func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
+	p := withDefaults(id, props)
+	d := &DeploymentGroup{}
+	// Override makes the Go struct itself the construct, so it can be a scope for others.
+	constructs.NewConstruct_Override(d, scope, jsii.String(id))
+	stack := awscdk.Stack_Of(d)
+	d.arn = *stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("codedeploy"), Resource: jsii.String("deploymentgroup"),
+		ResourceName: jsii.String(p.ApplicationName + "/" + p.DeploymentGroupName), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	applicationGroups := stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("codedeploy"), Resource: jsii.String("deploymentgroup"),
+		ResourceName: jsii.String(p.ApplicationName + "/*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+
+	d.Application = awscodedeploy.NewServerApplication(d, jsii.String("Application"), &awscodedeploy.ServerApplicationProps{
+		ApplicationName: jsii.String(p.ApplicationName),
+	})
+	d.Config = deploymentConfig(d, p.Rollout)
+	d.Alarms = d.defineAlarms(p)
+
+	d.Role = awsiam.NewRole(d, jsii.String("ServiceRole"), &awsiam.RoleProps{
+		Description: jsii.String("CodeDeploy in-place deployments to " + p.ApplicationName + "/" + p.DeploymentGroupName),
+		// Confused-deputy protection: only CodeDeploy acting for this account's deployment
+		// groups of this application may assume the role.
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("codedeploy.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+				"ArnLike":      map[string]any{"aws:SourceArn": applicationGroups},
+			},
+		}),
+	})
+	d.Policy = awsiam.NewPolicy(d, jsii.String("ServicePolicy"), &awsiam.PolicyProps{
+		Statements: d.serviceStatements(p),
+	})
+	d.Policy.AttachToRole(d.Role)
+	cdknag.NagSuppressions_AddResourceSuppressions(d.Policy, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Describe* and tag:GetResources support no resource-level permissions. ec2:RunInstances " +
+			"and ec2:CreateTags name instances, volumes and network interfaces that do not exist yet and an AMI resolved " +
+			"at deploy time, all limited to this account and region; CreateTags only as part of RunInstances. The " +
+			"autoscaling ARN's wildcard is the group's UUID, which CloudFormation does not expose."),
+		AppliesTo: &[]any{
+			"Resource::*",
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:[a-z<>:-]+:ec2:[a-z0-9-]+:(\d{12})?:(instance|volume|network-interface|image)\/\*$/`)},
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:[a-z<>:-]+:autoscaling:[a-z0-9-]+:\d{12}:autoScalingGroup:\*:autoScalingGroupName\/<[A-Za-z0-9]+>$/`)},
+		},
+	}}, jsii.Bool(true))
+
+	loadBalancer := awscodedeploy.LoadBalancer_Application(p.TargetGroup)
+	alarms := make([]interfacesawscloudwatch.IAlarmRef, len(d.Alarms))
+	for i, a := range d.Alarms {
+		alarms[i] = a
+	}
+	d.Group = awscodedeploy.NewServerDeploymentGroup(d, jsii.String("Default"), &awscodedeploy.ServerDeploymentGroupProps{
+		Application:         d.Application,
+		DeploymentGroupName: jsii.String(p.DeploymentGroupName),
+		// Immutable to the L2: it attaches the managed AWSCodeDeployRole (40 actions on "*") to
+		// any role it may change. The inline policy above is all the role gets.
+		Role:              d.Role.WithoutPolicyUpdates(nil),
+		AutoScalingGroups: &[]awsautoscaling.IAutoScalingGroup{p.Group},
+		// Written explicitly: the L2 leaves DeploymentConfigName out otherwise, and the rollout
+		// policy is too important to be an implicit service default.
+		DeploymentConfig: d.Config,
+		// The fleet's user data installs and starts the agent; the L2's script has broken on new
+		// distributions before.
+		InstallAgent: jsii.Bool(false),
+		// Traffic control: CodeDeploy deregisters an instance from the target group before
+		// ApplicationStop and registers it again after ValidateService.
+		LoadBalancers: &[]awscodedeploy.LoadBalancer{loadBalancer},
+		Alarms:        &alarms,
+		// If CloudWatch cannot be polled, the deployment stops: deploying blind is worse than
+		// retrying later.
+		IgnorePollAlarmsFailure: jsii.Bool(false),
+		AutoRollback: &awscodedeploy.AutoRollbackConfig{
+			FailedDeployment:  jsii.Bool(true),
+			StoppedDeployment: jsii.Bool(true),
+			DeploymentInAlarm: jsii.Bool(true),
+		},
+		// On scale-in, CodeDeploy runs a termination deployment (BlockTraffic, ApplicationStop from
+		// the last successful revision) before the instance is terminated.
+		TerminationHook: jsii.Bool(true),
+	})
+	cfn := d.Group.Node().DefaultChild().(awscdk.CfnResource)
+	// Instances launched while a deployment runs get the last successful revision from the
+	// launch hook; UPDATE then deploys the new revision to them in a follow-up deployment, so no
+	// instance is left on the old version (IGNORE would leave them until the next deployment).
+	cfn.AddPropertyOverride(jsii.String("OutdatedInstancesStrategy"), jsii.String("UPDATE"))
+	// CodeDeploy must never see the role without its permissions.
+	d.Group.Node().AddDependency(d.Policy)
+	return d
+}
+
+// Arn is the deployment group's ARN, built from its names (no reference, so no dependency).
+func (d *DeploymentGroup) Arn() *string { return jsii.String(d.arn) }
+
+// GrantGetDeployment lets grantee read this group's deployments (codedeploy:GetDeployment): the
+// stop script asks who created the running deployment to recognise a scale-in termination.
+func (d *DeploymentGroup) GrantGetDeployment(grantee awsiam.IGrantable) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("codedeploy:GetDeployment"),
+		ResourceArns: jsii.Strings(d.arn),
+	})
+}
+
+func deploymentConfig(scope constructs.Construct, r Rollout) awscodedeploy.IServerDeploymentConfig {
+	switch {
+	case r.MinimumHealthyHosts != nil:
+		return awscodedeploy.NewServerDeploymentConfig(scope, jsii.String("Config"), &awscodedeploy.ServerDeploymentConfigProps{
+			MinimumHealthyHosts: r.MinimumHealthyHosts,
+		})
+	case r.HalfAtATime:
+		return awscodedeploy.ServerDeploymentConfig_HALF_AT_A_TIME()
+	default:
+		return awscodedeploy.ServerDeploymentConfig_ONE_AT_A_TIME()
+	}
+}
+
+// defineAlarms creates the alarms that gate deployments. Each looks at a minute at a time and
+// needs two bad minutes out of three, so one stray error does not roll back a good revision.
+func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
+	name := p.ApplicationName + "-" + p.DeploymentGroupName
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	metrics := p.TargetGroup.Metrics()
+	alarm := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64) awscloudwatch.Alarm {
+		return awscloudwatch.NewAlarm(d, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(name + "-" + suffix),
+			AlarmDescription:   jsii.String(description + " Attached to the deployment group: stops and rolls back a deployment."),
+			Metric:             metric,
+			Threshold:          jsii.Number(threshold),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(3),
+			DatapointsToAlarm:  jsii.Number(2),
+			// No requests means no errors: a quiet site must not block deployments.
+			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	}
+	alarms := []awscloudwatch.Alarm{
+		alarm("Target5xx", "target-5xx", "HTTP 5xx responses from the fleet.",
+			metrics.HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT,
+				&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
+			float64(p.Alarms.Target5xxCount)),
+		alarm("UnhealthyHosts", "unhealthy-hosts", "Instances failing the target group health check.",
+			metrics.UnhealthyHostCount(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
+			float64(p.Alarms.UnhealthyHosts)),
+	}
+	if p.Alarms.P99Latency > 0 {
+		alarms = append(alarms, alarm("P99Latency", "p99-latency", "Slow responses (p99) from the fleet.",
+			metrics.TargetResponseTime(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("p99")}),
+			p.Alarms.P99Latency.Seconds()))
+	}
+	return alarms
+}
+
+// serviceStatements is everything CodeDeploy needs for in-place deployments to this group with
+// traffic control, alarms and the termination hook, scoped to this group's resources wherever
+// AWS supports resource-level permissions. The README explains each statement.
+func (d *DeploymentGroup) serviceStatements(p Props) *[]awsiam.PolicyStatement {
+	stack := awscdk.Stack_Of(d)
+	ec2Arn := func(resource string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String(resource), ResourceName: jsii.String("*")})
+	}
+	var subnets, groups []*string
+	for _, s := range p.Subnets {
+		subnets = append(subnets, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("subnet"), ResourceName: s.SubnetId()}))
+	}
+	for _, g := range p.SecurityGroups {
+		groups = append(groups, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("security-group"), ResourceName: g.SecurityGroupId()}))
+	}
+	alarmArns := make([]*string, len(d.Alarms))
+	for i, a := range d.Alarms {
+		alarmArns[i] = a.AlarmArn()
+	}
+	statement := func(sid string, actions []string, resources []*string, conditions map[string]any) awsiam.PolicyStatement {
+		props := &awsiam.PolicyStatementProps{Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: &resources}
+		if conditions != nil {
+			props.Conditions = &conditions
+		}
+		return awsiam.NewPolicyStatement(props)
+	}
+
+	statements := []awsiam.PolicyStatement{
+		// Lifecycle hooks: CodeDeploy installs its launch and termination hooks on the group and
+		// completes (or heartbeats) the lifecycle actions once it has deployed to an instance.
+		// Suspend/Resume, tags and UpdateAutoScalingGroup are in AWSCodeDeployRole for in-place
+		// deployments too; which ones it calls is unconfirmed, and on this one group they cost little.
+		statement("ManageThisAutoScalingGroup", []string{
+			"autoscaling:PutLifecycleHook", "autoscaling:DeleteLifecycleHook",
+			"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat",
+			"autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses",
+			"autoscaling:CreateOrUpdateTags", "autoscaling:UpdateAutoScalingGroup",
+		}, []*string{p.Group.AutoScalingGroupArn()}, nil),
+		// Traffic control on this target group only.
+		statement("TrafficControl", []string{
+			"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
+		}, []*string{p.TargetGroup.TargetGroupArn()}, nil),
+		statement("ReadDeploymentAlarms", []string{"cloudwatch:DescribeAlarms"}, alarmArns, nil),
+		// Auto Scaling launches with a launch template under the caller's permissions when
+		// CodeDeploy updates the group (CodeDeploy user guide: RunInstances, CreateTags, PassRole).
+		// Scoped to this template, subnets and security groups; the AMI comes from an SSM
+		// parameter at deploy time and new instances, volumes and interfaces have no IDs yet.
+		statement("LaunchWithThisTemplate", []string{"ec2:RunInstances"}, append(append([]*string{
+			stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("launch-template"), ResourceName: p.LaunchTemplate.LaunchTemplateId()}),
+			stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Account: jsii.String(""), Resource: jsii.String("image"), ResourceName: jsii.String("*")}),
+			ec2Arn("instance"), ec2Arn("volume"), ec2Arn("network-interface"),
+		}, subnets...), groups...), nil),
+		statement("TagAtLaunchOnly", []string{"ec2:CreateTags"},
+			[]*string{ec2Arn("instance"), ec2Arn("volume"), ec2Arn("network-interface")},
+			map[string]any{"StringEquals": map[string]any{"ec2:CreateAction": "RunInstances"}}),
+		statement("PassTheInstanceRoleToEc2", []string{"iam:PassRole"}, []*string{p.InstanceRole.RoleArn()},
+			map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}}),
+		// Discovery: none of these actions supports resource-level permissions, so "*" is the
+		// only resource they accept (Service Authorization Reference).
+		statement("DiscoverFleetState", []string{
+			"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeLifecycleHooks", "autoscaling:DescribeScalingActivities",
+			"ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "tag:GetResources",
+			"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes",
+			"elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeLoadBalancers",
+			"elasticloadbalancing:DescribeLoadBalancerAttributes",
+		}, []*string{jsii.String("*")}, nil),
+	}
+	return &statements
+}
+
+func withDefaults(id string, p Props) Props {
+	if p.ApplicationName == "" || p.DeploymentGroupName == "" || p.Group == nil || p.LaunchTemplate == nil ||
+		p.InstanceRole == nil || p.TargetGroup == nil || len(p.Subnets) == 0 || len(p.SecurityGroups) == 0 {
+		panic(fmt.Sprintf("deploygroup.New(%s): ApplicationName, DeploymentGroupName, Group, LaunchTemplate, "+
+			"InstanceRole, TargetGroup, Subnets and SecurityGroups are required", id))
+	}
+	if p.Alarms.Target5xxCount == 0 {
+		p.Alarms.Target5xxCount = 5
+	}
+	if p.Alarms.UnhealthyHosts == 0 {
+		p.Alarms.UnhealthyHosts = 1
+	}
+	if p.Alarms.Target5xxCount < 0 || p.Alarms.UnhealthyHosts < 0 || p.Alarms.P99Latency < 0 {
+		panic(fmt.Sprintf("deploygroup.New(%s): alarm thresholds must be positive", id))
+	}
+	return p
+}

@@ -1,0 +1,270 @@
+package test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/example/codedeploy-fleet/config"
+)
+
+func TestDeploymentGroup(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env, dep := b.stack.Env, b.stack.Deployment
+		name := appConfig.StackName(env)
+		app := resource(t, b, logicalID(t, b, dep.Application))
+		expect(t, app, "Properties.ApplicationName", name)
+		expect(t, app, "Properties.ComputePlatform", "Server")
+
+		groupID := logicalID(t, b, dep.Group)
+		group := resource(t, b, groupID)
+		expect(t, group, "Properties.DeploymentGroupName", name+"-fleet")
+		expect(t, group, "Properties.ApplicationName", ref(logicalID(t, b, dep.Application)))
+		expect(t, group, "Properties.AutoScalingGroups", []any{ref(logicalID(t, b, b.stack.Fleet.Group))})
+
+		switch env.Deployment.Config {
+		case config.DeploymentOneAtATime:
+			expect(t, group, "Properties.DeploymentConfigName", "CodeDeployDefault.OneAtATime")
+		case config.DeploymentHalfAtATime:
+			expect(t, group, "Properties.DeploymentConfigName", "CodeDeployDefault.HalfAtATime")
+		case config.DeploymentCustom:
+			configID, _ := at(group, "Properties", "DeploymentConfigName", "Ref").(string)
+			cfg := resource(t, b, configID)
+			expect(t, cfg, "Type", "AWS::CodeDeploy::DeploymentConfig")
+			m := env.Deployment.MinimumHealthyHosts
+			if m.Count != nil {
+				expect(t, cfg, "Properties.MinimumHealthyHosts", map[string]any{"Type": "HOST_COUNT", "Value": *m.Count})
+			} else {
+				expect(t, cfg, "Properties.MinimumHealthyHosts", map[string]any{"Type": "FLEET_PERCENT", "Value": *m.Percent})
+			}
+		}
+
+		expect(t, group, "Properties.AutoRollbackConfiguration", map[string]any{"Enabled": true, "Events": []any{
+			"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"}})
+		expect(t, group, "Properties.TerminationHookEnabled", true)
+		expect(t, group, "Properties.OutdatedInstancesStrategy", "UPDATE")
+		expect(t, group, "Properties.DeploymentStyle.DeploymentOption", "WITH_TRAFFIC_CONTROL")
+		expect(t, group, "Properties.LoadBalancerInfo.TargetGroupInfoList", []any{map[string]any{
+			"Name": getAtt(logicalID(t, b, b.stack.Fleet.TargetGroup), "TargetGroupName")}})
+
+		// Every alarm is attached, and the polling failure does not let a deployment go on blind.
+		expect(t, group, "Properties.AlarmConfiguration.Enabled", true)
+		expect(t, group, "Properties.AlarmConfiguration.IgnorePollAlarmFailure", false)
+		var attached []any
+		for _, a := range dep.Alarms {
+			attached = append(attached, map[string]any{"Name": ref(logicalID(t, b, a))})
+		}
+		expect(t, group, "Properties.AlarmConfiguration.Alarms", attached)
+
+		roleID := logicalID(t, b, dep.Role)
+		expect(t, group, "Properties.ServiceRoleArn", getAtt(roleID, "Arn"))
+		dependsOn := strings.Join(toStrings(asList(group["DependsOn"])), ",")
+		if policyID := logicalID(t, b, dep.Policy); !strings.Contains(dependsOn, policyID) {
+			t.Errorf("deployment group DependsOn %q lacks the service policy %s", dependsOn, policyID)
+		}
+		for _, output := range []string{"ApplicationName", "DeploymentGroupName", "NotificationsTopicArn"} {
+			if at(b.json, "Outputs", output) == nil {
+				t.Errorf("output %s is missing", output)
+			}
+		}
+	})
+}
+
+func toStrings(list []any) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i], _ = v.(string)
+	}
+	return out
+}
+
+func TestDeploymentAlarms(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env, dep := b.stack.Env, b.stack.Deployment
+		name := appConfig.StackName(env) + "-" + appConfig.StackName(env) + "-fleet"
+		want := map[string]struct {
+			metric, statistic string
+			threshold         float64
+		}{
+			name + "-target-5xx":      {"HTTPCode_Target_5XX_Count", "Sum", float64(env.Deployment.Alarms.Target5xxCount)},
+			name + "-unhealthy-hosts": {"UnHealthyHostCount", "Maximum", float64(env.Deployment.Alarms.UnhealthyHosts)},
+		}
+		if env.Deployment.Alarms.P99LatencySeconds > 0 {
+			want[name+"-p99-latency"] = struct {
+				metric, statistic string
+				threshold         float64
+			}{"TargetResponseTime", "p99", env.Deployment.Alarms.P99LatencySeconds}
+		}
+		if len(dep.Alarms) != len(want) {
+			t.Errorf("%d alarms, want %d", len(dep.Alarms), len(want))
+		}
+		for _, a := range dep.Alarms {
+			alarm := resource(t, b, logicalID(t, b, a))
+			alarmName, _ := at(alarm, "Properties", "AlarmName").(string)
+			w, ok := want[alarmName]
+			if !ok {
+				t.Errorf("unexpected alarm %q", alarmName)
+				continue
+			}
+			expect(t, alarm, "Properties.Namespace", "AWS/ApplicationELB")
+			expect(t, alarm, "Properties.MetricName", w.metric)
+			expect(t, alarm, "Properties.Threshold", w.threshold)
+			expect(t, alarm, "Properties.ComparisonOperator", "GreaterThanOrEqualToThreshold")
+			expect(t, alarm, "Properties.Period", 60)
+			expect(t, alarm, "Properties.TreatMissingData", "notBreaching")
+			if w.statistic == "p99" {
+				expect(t, alarm, "Properties.ExtendedStatistic", "p99")
+			} else {
+				expect(t, alarm, "Properties.Statistic", w.statistic)
+			}
+			dims := map[string]bool{}
+			for _, d := range asList(at(alarm, "Properties", "Dimensions")) {
+				dims[at(d, "Name").(string)] = true
+			}
+			if !dims["TargetGroup"] || !dims["LoadBalancer"] {
+				t.Errorf("%s does not watch this environment's target group: dimensions %v", alarmName, dims)
+			}
+		}
+	})
+}
+
+// serviceActions is the CodeDeploy service role's whole permission model: each allowed action
+// and the kind of resource it may name. Anything else fails TestServiceRole.
+var serviceActions = map[string]string{
+	"autoscaling:PutLifecycleHook": "asg", "autoscaling:DeleteLifecycleHook": "asg",
+	"autoscaling:CompleteLifecycleAction": "asg", "autoscaling:RecordLifecycleActionHeartbeat": "asg",
+	"autoscaling:SuspendProcesses": "asg", "autoscaling:ResumeProcesses": "asg",
+	"autoscaling:CreateOrUpdateTags": "asg", "autoscaling:UpdateAutoScalingGroup": "asg",
+	"elasticloadbalancing:RegisterTargets": "tg", "elasticloadbalancing:DeregisterTargets": "tg",
+	"cloudwatch:DescribeAlarms": "alarm",
+	"ec2:RunInstances":          "launch",
+	"ec2:CreateTags":            "launch",
+	"iam:PassRole":              "instance-role",
+	"autoscaling:DescribeAutoScalingGroups": "*", "autoscaling:DescribeLifecycleHooks": "*",
+	"autoscaling:DescribeScalingActivities": "*", "ec2:DescribeInstances": "*", "ec2:DescribeInstanceStatus": "*",
+	"tag:GetResources": "*", "elasticloadbalancing:DescribeTargetGroups": "*",
+	"elasticloadbalancing:DescribeTargetGroupAttributes": "*", "elasticloadbalancing:DescribeTargetHealth": "*",
+	"elasticloadbalancing:DescribeLoadBalancers": "*", "elasticloadbalancing:DescribeLoadBalancerAttributes": "*",
+}
+
+func TestServiceRole(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env, dep := b.stack.Env, b.stack.Deployment
+		roleID := logicalID(t, b, dep.Role)
+		role := resource(t, b, roleID)
+		expect(t, role, "Properties.ManagedPolicyArns", nil)
+		expect(t, role, "Properties.Policies", nil)
+		expect(t, role, "Properties.AssumeRolePolicyDocument.Statement", []any{map[string]any{
+			"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": map[string]any{"Service": "codedeploy.amazonaws.com"},
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": env.Account},
+				"ArnLike": map[string]any{"aws:SourceArn": "arn:aws:codedeploy:" + env.Region + ":" + env.Account +
+					":deploymentgroup:" + appConfig.StackName(env) + "/*"},
+			},
+		}})
+
+		asgArn := map[string]any{"Fn::Join": []any{"", []any{
+			"arn:aws:autoscaling:" + env.Region + ":" + env.Account + ":autoScalingGroup:*:autoScalingGroupName/",
+			ref(logicalID(t, b, b.stack.Fleet.Group))}}}
+		tgArn := ref(logicalID(t, b, b.stack.Fleet.TargetGroup))
+		instanceRoleArn := getAtt(logicalID(t, b, b.stack.Fleet.Role), "Arn")
+		alarmArns := map[string]bool{}
+		for _, a := range dep.Alarms {
+			alarmArns[logicalID(t, b, a)] = true
+		}
+		seen := map[string]bool{}
+		for _, st := range statements(t, b, roleID) {
+			for _, a := range asList(st["Action"]) {
+				action := a.(string)
+				seen[action] = true
+				kind, known := serviceActions[action]
+				if !known {
+					t.Errorf("service role has %s, which an in-place deployment does not need", action)
+					continue
+				}
+				for _, r := range asList(st["Resource"]) {
+					ok := false
+					switch kind {
+					case "*":
+						ok = r == "*"
+					case "asg":
+						ok = reflectEqual(r, asgArn)
+					case "tg":
+						ok = reflectEqual(r, tgArn)
+					case "alarm":
+						id, _ := at(r, "Fn::GetAtt", "0").(string)
+						ok = alarmArns[id]
+					case "instance-role":
+						ok = reflectEqual(r, instanceRoleArn) && reflectEqual(st["Condition"],
+							map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}})
+					case "launch":
+						s, isString := r.(string)
+						ok = !isString || (s != "*" && strings.Contains(s, ":"+env.Region+":"))
+						if action == "ec2:CreateTags" {
+							ok = ok && reflectEqual(st["Condition"], map[string]any{"StringEquals": map[string]any{"ec2:CreateAction": "RunInstances"}})
+						}
+					}
+					if !ok {
+						t.Errorf("%s on %s is wider than it needs", action, show(r))
+					}
+				}
+			}
+		}
+		for action := range serviceActions {
+			if !seen[action] {
+				t.Errorf("service role lacks %s", action)
+			}
+		}
+	})
+}
+
+func TestNotifications(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env, n := b.stack.Env, b.stack.Notifications
+		topicID := logicalID(t, b, n.Topic)
+		topic := resource(t, b, topicID)
+		expect(t, topic, "Properties.KmsMasterKeyId", getAtt(logicalID(t, b, n.Key), "Arn"))
+		expect(t, resource(t, b, logicalID(t, b, n.Key)), "Properties.EnableKeyRotation", true)
+
+		tlsOnly := false
+		for _, p := range resourcesOfType(b, "AWS::SNS::TopicPolicy") {
+			for _, st := range asList(at(p, path("Properties.PolicyDocument.Statement")...)) {
+				tlsOnly = tlsOnly || (at(st, "Effect") == "Deny" &&
+					reflectEqual(at(st, "Condition"), map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}))
+			}
+		}
+		if !tlsOnly {
+			t.Error("topic policy does not deny publishing without TLS")
+		}
+
+		deployments := false
+		for _, rule := range resourcesOfType(b, "AWS::Events::Rule") {
+			targets := asList(at(rule, "Properties", "Targets"))
+			if len(targets) != 1 || !reflectEqual(at(targets[0], "Arn"), ref(topicID)) {
+				t.Errorf("rule %v does not target the topic", at(rule, "Properties", "Description"))
+			}
+			pattern := at(rule, "Properties", "EventPattern")
+			if reflectEqual(at(pattern, "detail-type"), []any{"CodeDeploy Deployment State-change Notification"}) {
+				deployments = true
+				expect(t, pattern.(map[string]any), "detail.state", []any{"FAILURE", "SUCCESS", "STOP"})
+				expect(t, pattern.(map[string]any), "detail.deploymentGroup", []any{appConfig.StackName(env) + "-fleet"})
+			}
+		}
+		if !deployments {
+			t.Error("no rule forwards CodeDeploy deployment state changes")
+		}
+
+		subscriptions := resourcesOfType(b, "AWS::SNS::Subscription")
+		if env.NotificationEmail == "" && len(subscriptions) != 0 {
+			t.Errorf("%d subscriptions without notificationEmail", len(subscriptions))
+		}
+		if env.NotificationEmail != "" {
+			found := false
+			for _, s := range subscriptions {
+				found = found || (at(s, "Properties", "Protocol") == "email" && at(s, "Properties", "Endpoint") == env.NotificationEmail)
+			}
+			if !found {
+				t.Errorf("no e-mail subscription for %s", env.NotificationEmail)
+			}
+		}
+	})
+}
