@@ -26,7 +26,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	stacks.Build(app, cfg)
+	// cdk synth runs at the repository root: the revision is ./assets.
+	if _, err := stacks.Build(app, cfg, stacks.Options{RevisionDir: "assets"}); err != nil {
+		return err
+	}
 	app.Synth(nil)
 	return nil
 }

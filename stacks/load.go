@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/example/codedeploy-fleet/appspec"
 	"github.com/example/codedeploy-fleet/config"
 )
 
@@ -37,11 +38,26 @@ func LoadConfig(app awscdk.App) (*config.Config, error) {
 	return cfg.Select(selected)
 }
 
-// Build defines one EnvironmentStack per environment in cfg, in cfg's order.
-func Build(app awscdk.App, cfg *config.Config) []*EnvironmentStack {
+// MaxApplicationStopSeconds caps the revision's ApplicationStop timeout: a scale-in termination
+// deployment must finish well inside the termination lifecycle hook's heartbeat timeout.
+const MaxApplicationStopSeconds = 300
+
+// Options are what Build needs besides the configuration.
+type Options struct {
+	// RevisionDir is the application revision (appspec.yml at its root). Relative paths are
+	// relative to the working directory: "assets" for `cdk synth` at the repository root.
+	RevisionDir string
+}
+
+// Build validates the revision, then defines one EnvironmentStack per environment in cfg, in
+// cfg's order. A bad revision is an error before any stack exists, so nothing is synthesized.
+func Build(app awscdk.App, cfg *config.Config, opts Options) ([]*EnvironmentStack, error) {
+	if _, err := appspec.Validate(opts.RevisionDir, appspec.Options{MaxApplicationStopSeconds: MaxApplicationStopSeconds}); err != nil {
+		return nil, fmt.Errorf("the application revision is not valid:\n%w", err)
+	}
 	out := make([]*EnvironmentStack, 0, len(cfg.Environments))
 	for _, env := range cfg.Environments {
 		out = append(out, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env))
 	}
-	return out
+	return out, nil
 }

@@ -46,10 +46,11 @@ func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 // runApp runs the app with context (JSON, as the CDK CLI passes it) and returns its exit code,
 // its standard error and the templates it wrote.
-func runApp(t *testing.T, contextJSON string) (code int, stderr string, templates []string) {
+func runApp(t *testing.T, dir, contextJSON string) (code int, stderr string, templates []string) {
 	t.Helper()
 	outdir := t.TempDir()
 	cmd := exec.Command(buildAppBinary(t))
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+contextJSON, "CDK_OUTDIR="+outdir, "CDK_VALIDATION=false")
 	var errBuf strings.Builder
 	cmd.Stderr = &errBuf
@@ -94,21 +95,37 @@ func TestAppCommandLine(t *testing.T) {
 		t.Fatal("cdk.json's prod environment no longer has maxCapacity 6; update this test's bad input")
 	}
 
+	// A copy of the revision whose appspec quotes the version, which the agent rejects.
+	badRevision := t.TempDir()
+	if err := os.CopyFS(filepath.Join(badRevision, "assets"), os.DirFS("../assets")); err != nil {
+		t.Fatal(err)
+	}
+	appspecPath := filepath.Join(badRevision, "assets", "appspec.yml")
+	spec, err := os.ReadFile(appspecPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(appspecPath, []byte(strings.Replace(string(spec), "version: 0.0", `version: "0.0"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	cases := []struct {
 		name          string
+		dir           string
 		context       string
 		wantCode      int
 		wantStderr    string
 		wantTemplates []string
 	}{
-		{"one environment", withContext(map[string]any{"env": "dev"}), 0, "", []string{"MyWebApp-dev.template.json"}},
-		{"unknown environment", withContext(map[string]any{"env": "staging"}), 1, `"staging" is not a configured environment; known: dev, prod`, nil},
-		{"invalid config", withContext(map[string]any{"application": json.RawMessage(badApp)}), 1, "environments[prod].maxCapacity: 1 is less than minCapacity 3", nil},
-		{"no application section", withContext(map[string]any{"application": nil}), 1, `context key "application" is missing`, nil},
+		{"one environment", "..", withContext(map[string]any{"env": "dev"}), 0, "", []string{"MyWebApp-dev.template.json"}},
+		{"unknown environment", "..", withContext(map[string]any{"env": "staging"}), 1, `"staging" is not a configured environment; known: dev, prod`, nil},
+		{"invalid config", "..", withContext(map[string]any{"application": json.RawMessage(badApp)}), 1, "environments[prod].maxCapacity: 1 is less than minCapacity 3", nil},
+		{"no application section", "..", withContext(map[string]any{"application": nil}), 1, `context key "application" is missing`, nil},
+		{"invalid revision", badRevision, withContext(nil), 1, `assets/appspec.yml:3: version: "0.0" is not the number 0.0`, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stderr, templates := runApp(t, tc.context)
+			code, stderr, templates := runApp(t, tc.dir, tc.context)
 			if code != tc.wantCode {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
 			}

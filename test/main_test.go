@@ -75,7 +75,10 @@ func buildApp() error {
 	if err != nil {
 		return err
 	}
-	all := stacks.Build(app, appConfig)
+	all, err := stacks.Build(app, appConfig, stacks.Options{RevisionDir: "../assets"})
+	if err != nil {
+		return err
+	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{}), nil)
 	// One synthesis for every test; the templates come from its cloud assembly.
 	assembly := app.Synth(nil)

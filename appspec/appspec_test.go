@@ -1,0 +1,137 @@
+package appspec
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedRevisionIsValid(t *testing.T) {
+	spec, err := Validate("../assets", Options{MaxApplicationStopSeconds: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.OS != "linux" || spec.FileExistsBehavior != "OVERWRITE" {
+		t.Errorf("os %q, file_exists_behavior %q", spec.OS, spec.FileExistsBehavior)
+	}
+	for _, event := range []string{"BeforeInstall", "ApplicationStart", "ValidateService", "ApplicationStop"} {
+		scripts := spec.Hooks[event]
+		if len(scripts) == 0 {
+			t.Errorf("%s has no script", event)
+		}
+		for _, s := range scripts {
+			if s.TimeoutSeconds == DefaultTimeoutSeconds || s.RunAs == "" {
+				t.Errorf("%s: %s has timeout %d and runas %q: set both deliberately", event, s.Location, s.TimeoutSeconds, s.RunAs)
+			}
+		}
+	}
+	if stop := spec.Hooks["ApplicationStop"]; len(stop) != 1 || stop[0].TimeoutSeconds != 300 {
+		t.Errorf("ApplicationStop = %+v, want one script with a 300 s timeout", stop)
+	}
+}
+
+const good = `version: 0.0
+os: linux
+files:
+  - source: index.html
+    destination: /var/www/html/
+hooks:
+  ApplicationStop:
+    - location: scripts/stop.sh
+      timeout: 300
+      runas: root
+`
+
+// revision writes a revision with appspec and the files good refers to; the script is executable
+// unless a case says otherwise.
+func revision(t *testing.T, appspec string, scriptMode os.FileMode) string {
+	t.Helper()
+	dir := t.TempDir()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, FileName), []byte(appspec), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "index.html"), []byte("<h1>hi</h1>"), 0o644))
+	must(os.MkdirAll(filepath.Join(dir, "scripts"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "scripts", "stop.sh"), []byte("#!/bin/bash\n"), scriptMode))
+	return dir
+}
+
+func TestGoodPasses(t *testing.T) {
+	if _, err := Validate(revision(t, good, 0o755), Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	replace := func(old, new string) string {
+		if !strings.Contains(good, old) {
+			t.Fatalf("test input: %q is not in the good appspec", old)
+		}
+		return strings.Replace(good, old, new, 1)
+	}
+	cases := []struct {
+		name, appspec string
+		mode          os.FileMode
+		opts          Options
+		want          string
+	}{
+		{"version as string", replace("version: 0.0", `version: "0.0"`), 0o755, Options{}, `:1: version: "0.0" is not the number 0.0`},
+		{"version 1.0", replace("version: 0.0", "version: 1.0"), 0o755, Options{}, ":1: version: 1.0 is not 0.0"},
+		{"version missing", replace("version: 0.0\n", ""), 0o755, Options{}, "version: is missing"},
+		{"windows", replace("os: linux", "os: windows"), 0o755, Options{}, `:2: os: "windows" is not linux`},
+		{"misspelt timeout", replace("timeout: 300", "tiemout: 300"), 0o755, Options{},
+			":9: hooks.ApplicationStop[0].tiemout: is not a known key (did you mean timeout? The agent ignores unknown keys silently)"},
+		{"zero timeout", replace("timeout: 300", "timeout: 0"), 0o755, Options{}, `hooks.ApplicationStop[0].timeout: "0" is not a positive whole number of seconds`},
+		{"timeout as text", replace("timeout: 300", "timeout: 5m"), 0o755, Options{}, `hooks.ApplicationStop[0].timeout: "5m" is not a positive whole number of seconds`},
+		{"event sum over 3600", replace("      runas: root\n", "      runas: root\n    - location: scripts/stop.sh\n"), 0o755, Options{},
+			"hooks.ApplicationStop: script timeouts add up to 3900 s, more than CodeDeploy's 3600 s per event"},
+		{"unknown event", replace("ApplicationStop:", "ApplicationStopp:"), 0o755, Options{},
+			"hooks.ApplicationStopp: is not an EC2 lifecycle event (did you mean ApplicationStop?"},
+		{"reserved event", replace("ApplicationStop:", "Install:"), 0o755, Options{}, "hooks.Install: is reserved for the CodeDeploy agent"},
+		{"location missing", replace("    - location: scripts/stop.sh\n      timeout", "    - timeout"), 0o755, Options{}, "hooks.ApplicationStop[0].location: is missing"},
+		{"script missing", replace("scripts/stop.sh", "scripts/start.sh"), 0o755, Options{}, `hooks.ApplicationStop[0].location: "scripts/start.sh" does not exist in the revision`},
+		{"script not executable", good, 0o644, Options{}, `hooks.ApplicationStop[0].location: "scripts/stop.sh" is not executable`},
+		{"script outside revision", replace("scripts/stop.sh", "../stop.sh"), 0o755, Options{}, `"../stop.sh" is outside the revision`},
+		{"bad runas", replace("runas: root", "runas: Root User"), 0o755, Options{}, `hooks.ApplicationStop[0].runas: "Root User" is not a user name`},
+		{"bad file_exists_behavior", good + "file_exists_behavior: REPLACE\n", 0o755, Options{}, `file_exists_behavior: "REPLACE" is not a known behaviour (use DISALLOW, OVERWRITE or RETAIN)`},
+		{"source missing", replace("source: index.html", "source: home.html"), 0o755, Options{}, `files[0].source: "home.html" does not exist in the revision`},
+		{"relative destination", replace("destination: /var/www/html/", "destination: var/www/html"), 0o755, Options{}, `files[0].destination: "var/www/html" is not an absolute path`},
+		{"anchor and alias", replace("hooks:\n  ApplicationStop:\n    - location", "x: &stop scripts/stop.sh\nhooks:\n  ApplicationStop:\n    - location") + "  AfterInstall:\n    - location: *stop\n", 0o755, Options{},
+			"uses a YAML anchor or alias"},
+		{"permissions without object", good + "permissions:\n  - mode: 644\n", 0o755, Options{}, "permissions[0].object: is missing"},
+		{"permissions mode as string", good + "permissions:\n  - object: /var/www/html\n    mode: \"644\"\n", 0o755, Options{}, `permissions[0].mode: "644" is not a numeric mode`},
+		{"unknown top-level key", good + "hook:\n  x: y\n", 0o755, Options{}, "hook: is not a known key (did you mean hooks?"},
+		{"not YAML", "version: 0.0\nos: [linux\n", 0o755, Options{}, "is not valid YAML"},
+		{"stop longer than termination hook allows", replace("timeout: 300", "timeout: 900"), 0o755, Options{MaxApplicationStopSeconds: 300},
+			"hooks.ApplicationStop[0].timeout: 900 s is more than 300 s"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := revision(t, tc.appspec, tc.mode)
+			spec, err := Validate(dir, tc.opts)
+			if err == nil {
+				t.Fatalf("accepted; want %q", tc.want)
+			}
+			if spec != nil {
+				t.Error("returned a spec along with the error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n  %v\nwant it to contain:\n  %s", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), filepath.Join(dir, FileName)) {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestMissingAppspec(t *testing.T) {
+	_, err := Validate(t.TempDir(), Options{})
+	if err == nil || !strings.Contains(err.Error(), "a revision needs appspec.yml at its root") {
+		t.Errorf("error = %v", err)
+	}
+}

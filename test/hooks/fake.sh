@@ -1,0 +1,46 @@
+#!/bin/bash
+# One fake for every program the hook scripts call on an instance. It is linked under each
+# program's name into a directory put first on PATH; it records each call in $FAKE_LOG and
+# behaves as the FAKE_* variables of the test say.
+set -euo pipefail
+name=$(basename "$0")
+printf '%s %s\n' "$name" "$*" >>"$FAKE_LOG"
+
+case "$name" in
+  aws)
+    case "${FAKE_AWS:-user}" in
+      fail) echo "An error occurred (AccessDeniedException) when calling the GetDeployment operation" >&2; exit 254 ;;
+      hang) exec sleep 600 ;;
+      *) echo "${FAKE_AWS:-user}" ;;
+    esac
+    ;;
+  curl)
+    if [[ " $* " == *" -X PUT "* && "$*" == *"/latest/api/token"* ]]; then
+      echo "TOKEN-v2"
+    elif [[ "$*" == *"X-aws-ec2-metadata-token: TOKEN-v2"* && "$*" == *"/placement/region"* ]]; then
+      echo "eu-west-1"
+    else
+      echo "curl: (22) The requested URL returned error: 401" >&2
+      exit 22
+    fi
+    ;;
+  systemctl)
+    if [[ "$*" == "is-active --quiet httpd" ]]; then
+      [ "${FAKE_HTTPD_ACTIVE:-1}" = 1 ]
+    fi
+    ;;
+  pgrep)
+    # httpd processes disappear after FAKE_HTTPD_EXITS_AFTER checks ("never": they stay).
+    count_file="$FAKE_LOG.pgrep"
+    count=$(( $(cat "$count_file" 2>/dev/null || echo 0) + 1 ))
+    echo "$count" >"$count_file"
+    limit=${FAKE_HTTPD_EXITS_AFTER:-1}
+    [ "$limit" = never ] || [ "$count" -le "$limit" ]
+    ;;
+  rpm)
+    [ "${FAKE_HTTPD_INSTALLED:-1}" = 1 ] && echo "httpd-2.4.62-1.amzn2023.x86_64"
+    [ "${FAKE_HTTPD_INSTALLED:-1}" = 1 ]
+    ;;
+  apachectl|sync|dnf|yum) ;;
+  *) echo "fake: no behaviour for $name" >&2; exit 99 ;;
+esac
