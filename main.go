@@ -26,8 +26,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// cdk synth runs at the repository root: the revision is ./assets.
-	if _, err := stacks.Build(app, cfg, stacks.Options{RevisionDir: "assets"}); err != nil {
+	// cdk synth runs at the repository root.
+	if _, err := stacks.Build(app, cfg, stacks.Options{RevisionDir: "assets", ModuleRoot: "."}); err != nil {
 		return err
 	}
 	app.Synth(nil)

@@ -77,6 +77,16 @@ type Environment struct {
 	Network      Network
 	LoadBalancer LoadBalancer
 	Deployment   Deployment
+	Delivery     Delivery
+}
+
+// Delivery is what `cdk deploy` does with the revision in assets/.
+type Delivery struct {
+	// DeployOnCdkDeploy creates a CodeDeploy deployment whenever the revision changes and waits
+	// for it; false only uploads the revision.
+	DeployOnCdkDeploy bool
+	// TimeoutMinutes bounds the wait; past it, the stack operation fails.
+	TimeoutMinutes int
 }
 
 // Deployment is how CodeDeploy rolls a revision out to the fleet.
@@ -182,6 +192,7 @@ const (
 	DefaultDeploymentConfig           = DeploymentOneAtATime
 	DefaultTarget5xxCount             = 5
 	DefaultUnhealthyHosts             = 1
+	DefaultDeliveryTimeoutMinutes     = 30
 )
 
 // DefaultAllowedCIDRs lets anyone reach the site.
@@ -283,6 +294,12 @@ type rawEnvironment struct {
 	Network      json.RawMessage `json:"network"`
 	LoadBalancer json.RawMessage `json:"loadBalancer"`
 	Deployment   json.RawMessage `json:"deployment"`
+	Delivery     json.RawMessage `json:"delivery"`
+}
+
+type rawDelivery struct {
+	DeployOnCdkDeploy *bool `json:"deployOnCdkDeploy"`
+	TimeoutMinutes    *int  `json:"timeoutMinutes"`
 }
 
 type rawNetwork struct {

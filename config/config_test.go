@@ -82,6 +82,8 @@ func TestParseDefaults(t *testing.T) {
 		{"deployment.alarms.target5xxCount", env.Deployment.Alarms.Target5xxCount, 5},
 		{"deployment.alarms.unhealthyHosts", env.Deployment.Alarms.UnhealthyHosts, 1},
 		{"deployment.alarms.p99LatencySeconds", env.Deployment.Alarms.P99LatencySeconds, 0.0},
+		{"delivery.deployOnCdkDeploy", env.Delivery.DeployOnCdkDeploy, true},
+		{"delivery.timeoutMinutes", env.Delivery.TimeoutMinutes, 30},
 		{"maxCapacity", env.MaxCapacity, 4},
 	}
 	for _, c := range checks {
@@ -212,6 +214,10 @@ func TestParseRejects(t *testing.T) {
 			"environments[dev].deployment.alarms.p99LatencySeconds: -0.5 is out of range"},
 		{"unknown alarm key", section(with(dev, "deployment", map[string]any{"alarms": map[string]any{"target5xx": 3}})),
 			`environments[dev].deployment.alarms.target5xx: is not a known key`},
+		{"delivery timeout too long", section(with(dev, "delivery", map[string]any{"timeoutMinutes": 180})),
+			"environments[dev].delivery.timeoutMinutes: 180 is out of range (use 5 to 120)"},
+		{"delivery switch as string", section(with(dev, "delivery", map[string]any{"deployOnCdkDeploy": "yes"})),
+			"environments[dev].delivery.deployOnCdkDeploy: has string (use true or false)"},
 		{"bad e-mail", section(with(dev, "notificationEmail", "ops")), `environments[dev].notificationEmail: "ops" is not an e-mail address`},
 		{"env not an object", map[string]any{"environments": []any{"dev"}}, "environments[0]: has string (use an object)"},
 	}

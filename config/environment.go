@@ -77,7 +77,25 @@ func parseEnvironment(index int, data json.RawMessage) (Environment, []error) {
 	env.Network = v.network(raw.Network, len(env.AvailabilityZones))
 	env.LoadBalancer = v.loadBalancer(raw.LoadBalancer, env)
 	env.Deployment = v.deployment(raw.Deployment, env.MinCapacity)
+	env.Delivery = v.delivery(raw.Delivery)
 	return env, v.errs
+}
+
+func (v *validator) delivery(data json.RawMessage) Delivery {
+	sub := &validator{scope: v.scope + ".delivery"}
+	defer func() { v.errs = append(v.errs, sub.errs...) }()
+	var raw rawDelivery
+	if !sub.section(sub.scope, data, &raw) {
+		return Delivery{}
+	}
+	d := Delivery{
+		DeployOnCdkDeploy: withDefault(raw.DeployOnCdkDeploy, true),
+		TimeoutMinutes:    withDefault(raw.TimeoutMinutes, DefaultDeliveryTimeoutMinutes),
+	}
+	// The custom resource provider waits at most two hours; less than 5 minutes cannot fit even a
+	// one-instance OneAtATime deployment.
+	sub.atLeast("timeoutMinutes", d.TimeoutMinutes, 5, 120)
+	return d
 }
 
 // section decodes a nested object strictly into out, reporting errors under scope.

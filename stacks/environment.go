@@ -15,6 +15,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/example/codedeploy-fleet/config"
+	"github.com/example/codedeploy-fleet/constructs/delivery"
 	"github.com/example/codedeploy-fleet/constructs/deploygroup"
 	"github.com/example/codedeploy-fleet/constructs/fleet"
 	"github.com/example/codedeploy-fleet/constructs/logbucket"
@@ -34,10 +35,11 @@ type EnvironmentStack struct {
 	// Notifications is the environment's operational topic.
 	Notifications *notifications.Notifications
 	Deployment    *deploygroup.DeploymentGroup
+	Delivery      *delivery.Delivery
 }
 
 // NewEnvironmentStack defines the stack of env, bound to its account and region.
-func NewEnvironmentStack(scope constructs.Construct, id, appName string, env config.Environment) *EnvironmentStack {
+func NewEnvironmentStack(scope constructs.Construct, id, appName string, env config.Environment, opts Options) *EnvironmentStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
 		Env: &awscdk.Environment{
 			Account: jsii.String(env.Account),
@@ -48,6 +50,11 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		// step (turn protection off) first.
 		TerminationProtection: jsii.Bool(!env.Destroy),
 	})
+	// The VPC checks its zones against the stack's, which for a stack bound to an account would
+	// be looked up in that account. Configuration lists them, so synthesis asks no one: this is
+	// the context entry `cdk context` would otherwise cache in cdk.context.json.
+	zonesKey := fmt.Sprintf("availability-zones:account=%s:region=%s", env.Account, env.Region)
+	stack.Node().SetContext(jsii.String(zonesKey), env.AvailabilityZones)
 	tags := awscdk.Tags_Of(stack)
 	tags.Add(jsii.String("App"), jsii.String(appName), nil)
 	tags.Add(jsii.String("Environment"), jsii.String(env.Name), nil)
@@ -60,10 +67,11 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		ExpirationDays: env.LogRetentionDays,
 		Destroy:        env.Destroy,
 	})
+	key := revisionKey(stack, env)
 	s.Revisions = revisionbucket.New(stack, "Revisions", revisionbucket.Props{
 		AccessLogs:     s.Logs,
 		NoncurrentDays: env.RevisionRetentionDays,
-		EncryptionKey:  revisionKey(stack, env),
+		EncryptionKey:  key,
 		Destroy:        env.Destroy,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("RevisionBucketName"), &awscdk.CfnOutputProps{
@@ -174,6 +182,27 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 	awscdk.NewCfnOutput(stack, jsii.String("NotificationsTopicArn"), &awscdk.CfnOutputProps{
 		Description: jsii.String("SNS topic for deployment outcomes, instance failures, alarms and scaling failures"),
 		Value:       s.Notifications.Topic.TopicArn(),
+	})
+
+	s.Delivery = delivery.New(stack, "Delivery", delivery.Props{
+		RevisionDir:      opts.RevisionDir,
+		ModuleRoot:       opts.ModuleRoot,
+		Bucket:           s.Revisions.Bucket,
+		Prefix:           s.Revisions.Prefix,
+		KMSKey:           key,
+		Application:      s.Deployment.Application,
+		DeploymentGroup:  s.Deployment.Group,
+		Config:           s.Deployment.Config,
+		Deploy:           env.Delivery.DeployOnCdkDeploy,
+		Timeout:          time.Duration(env.Delivery.TimeoutMinutes) * time.Minute,
+		LogRetentionDays: env.LogRetentionDays,
+		// The first deployment needs the instances, the target group's listener, the deployment
+		// group and every permission in place.
+		DependsOn: []constructs.IConstruct{s.Fleet, s.Deployment, s.Revisions},
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("RevisionObjectKey"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Object key of the revision this stack deployed"),
+		Value:       jsii.String(s.Delivery.Key()),
 	})
 
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Fleet.Group, &[]*cdknag.NagPackSuppression{{

@@ -47,6 +47,9 @@ type Options struct {
 	// RevisionDir is the application revision (appspec.yml at its root). Relative paths are
 	// relative to the working directory: "assets" for `cdk synth` at the repository root.
 	RevisionDir string
+	// ModuleRoot is the Go module's root, where the deployment handler is built: "." for
+	// `cdk synth`, ".." for the tests in test/.
+	ModuleRoot string
 }
 
 // Build validates the revision, then defines one EnvironmentStack per environment in cfg, in
@@ -57,7 +60,7 @@ func Build(app awscdk.App, cfg *config.Config, opts Options) ([]*EnvironmentStac
 	}
 	out := make([]*EnvironmentStack, 0, len(cfg.Environments))
 	for _, env := range cfg.Environments {
-		out = append(out, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env))
+		out = append(out, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env, opts))
 	}
 	return out, nil
 }

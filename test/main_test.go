@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -33,6 +34,8 @@ type built struct {
 var (
 	appConfig *config.Config
 	envs      []*built
+	// missingContext lists the context lookups synthesis asked for; there must be none.
+	missingContext []string
 )
 
 func TestMain(m *testing.M) {
@@ -65,6 +68,9 @@ func buildApp() error {
 	// what users get. Here it would abort the suite inside TestMain; off, the findings stay on the
 	// constructs and TestNag reports each one. It changes reporting only, not the templates.
 	context["@aws-cdk/core:annotationsInValidationReport"] = false
+	// No bundling: the handler's Go build is tested on its own (constructs/delivery), and
+	// building it here would cost every test run a cross-compile.
+	context["aws:cdk:bundling-stacks"] = []any{}
 	app := awscdk.NewApp(&awscdk.AppProps{
 		Context: &context,
 		Outdir:  jsii.String(outdir),
@@ -75,13 +81,28 @@ func buildApp() error {
 	if err != nil {
 		return err
 	}
-	all, err := stacks.Build(app, appConfig, stacks.Options{RevisionDir: "../assets"})
+	all, err := stacks.Build(app, appConfig, stacks.Options{RevisionDir: "../assets", ModuleRoot: ".."})
 	if err != nil {
 		return err
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{}), nil)
 	// One synthesis for every test; the templates come from its cloud assembly.
 	assembly := app.Synth(nil)
+	manifest, err := os.ReadFile(filepath.Join(*assembly.Directory(), "manifest.json"))
+	if err != nil {
+		return err
+	}
+	var parsed struct {
+		Missing []struct {
+			Key string `json:"key"`
+		} `json:"missing"`
+	}
+	if err := json.Unmarshal(manifest, &parsed); err != nil {
+		return err
+	}
+	for _, m := range parsed.Missing {
+		missingContext = append(missingContext, m.Key)
+	}
 	for _, s := range all {
 		raw, err := json.Marshal(assembly.GetStackArtifact(s.ArtifactId()).Template())
 		if err != nil {

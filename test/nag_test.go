@@ -21,6 +21,25 @@ func TestNag(t *testing.T) {
 	})
 }
 
+// TestNoErrorAnnotations fails on any error annotation, cdk-nag's or not: `cdk synth` refuses
+// to write templates with one (a missing context lookup, for instance).
+func TestNoErrorAnnotations(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		errs := assertions.Annotations_FromStack(b.stack.Stack).FindError(jsii.String("*"), assertions.Match_AnyValue())
+		for _, m := range *errs {
+			t.Errorf("error at %s: %v", *m.Id, m.Entry.Data)
+		}
+	})
+}
+
+// TestNoLookups fails when synthesis needs a context lookup: without credentials, `cdk synth`
+// would stop with "Need to perform AWS calls", and with them it would depend on the account.
+func TestNoLookups(t *testing.T) {
+	for _, key := range missingContext {
+		t.Errorf("synthesis looks up %s; configure the value instead", key)
+	}
+}
+
 // TestNagGate proves the gate above can fail: a bucket with none of the protections must be
 // reported. Without this, a nag pack that silently stopped running would look like a pass.
 func TestNagGate(t *testing.T) {

@@ -1,0 +1,306 @@
+// Package deployer is the logic of the custom resource that deploys the stack's revision during
+// `cdk deploy`: on create and whenever the revision changes it copies the revision into the
+// revision bucket, registers it and creates a CodeDeploy deployment; then it polls the deployment
+// until it ends, and fails (so CloudFormation rolls back) when it fails or is stopped. On delete
+// it does nothing to the fleet.
+//
+// It follows the CDK custom resource provider framework: OnEvent starts the work, IsComplete is
+// called every query interval until it reports completion or returns an error.
+package deployer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
+	cdtypes "github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// CodeDeploy is the part of the CodeDeploy API the deployer uses.
+type CodeDeploy interface {
+	RegisterApplicationRevision(context.Context, *codedeploy.RegisterApplicationRevisionInput, ...func(*codedeploy.Options)) (*codedeploy.RegisterApplicationRevisionOutput, error)
+	CreateDeployment(context.Context, *codedeploy.CreateDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error)
+	GetDeployment(context.Context, *codedeploy.GetDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentOutput, error)
+	ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error)
+	BatchGetDeploymentTargets(context.Context, *codedeploy.BatchGetDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentTargetsOutput, error)
+}
+
+// S3 is the part of the S3 API the deployer uses.
+type S3 interface {
+	CopyObject(context.Context, *s3.CopyObjectInput, ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+}
+
+// Event is a custom resource event as the provider framework passes it.
+type Event struct {
+	RequestType           string         `json:"RequestType"`
+	PhysicalResourceID    string         `json:"PhysicalResourceId,omitempty"`
+	ResourceProperties    Properties     `json:"ResourceProperties"`
+	OldResourceProperties *Properties    `json:"OldResourceProperties,omitempty"`
+	Data                  map[string]any `json:"Data,omitempty"`
+}
+
+// Properties are the custom resource's properties (CloudFormation passes them as strings).
+type Properties struct {
+	ApplicationName     string `json:"ApplicationName"`
+	DeploymentGroupName string `json:"DeploymentGroupName"`
+	SourceBucket        string `json:"SourceBucket"`
+	SourceKey           string `json:"SourceKey"`
+	RevisionBucket      string `json:"RevisionBucket"`
+	RevisionKey         string `json:"RevisionKey"`
+	// Deploy is "true" to create a deployment, anything else to only upload the revision.
+	Deploy string `json:"Deploy"`
+	// TimeoutMinutes bounds the wait for the deployment.
+	TimeoutMinutes string `json:"TimeoutMinutes"`
+}
+
+// Response is what OnEvent and IsComplete return to the framework.
+type Response struct {
+	PhysicalResourceID string         `json:"PhysicalResourceId,omitempty"`
+	IsComplete         bool           `json:"IsComplete"`
+	Data               map[string]any `json:"Data,omitempty"`
+}
+
+// Data keys.
+const (
+	DataDeploymentID = "DeploymentId"
+	DataDeadline     = "Deadline"
+)
+
+// Deployer holds the clients and the clock.
+type Deployer struct {
+	CodeDeploy CodeDeploy
+	S3         S3
+	// Now and Sleep are replaced in tests.
+	Now   func() time.Time
+	Sleep func(context.Context, time.Duration) error
+	// Retries is how many times a throttled call is retried. Default: 5.
+	Retries int
+}
+
+// New returns a Deployer with the real clock.
+func New(cd CodeDeploy, s S3) *Deployer {
+	return &Deployer{CodeDeploy: cd, S3: s, Now: time.Now, Sleep: sleep, Retries: 5}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// OnEvent handles Create, Update and Delete.
+func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
+	p := e.ResourceProperties
+	if e.RequestType == "Delete" {
+		// Deleting the stack (or replacing this resource with a newer revision) must not touch
+		// the fleet or its deployment history.
+		return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
+	}
+	if e.RequestType != "Create" && e.RequestType != "Update" {
+		return Response{}, fmt.Errorf("unknown request type %q", e.RequestType)
+	}
+	if err := p.validate(); err != nil {
+		return Response{}, err
+	}
+	// The physical ID names the revision: a new revision replaces the resource, and the old
+	// one's Delete is the no-op above.
+	id := p.ApplicationName + "/" + p.DeploymentGroupName + "/" + p.RevisionKey
+
+	source := p.SourceBucket + "/" + p.SourceKey
+	if err := d.retry(ctx, "s3 CopyObject", func() error {
+		_, err := d.S3.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket: aws.String(p.RevisionBucket), Key: aws.String(p.RevisionKey), CopySource: aws.String(source),
+		})
+		return err
+	}); err != nil {
+		return Response{}, fmt.Errorf("copying the revision from s3://%s to s3://%s/%s: %w", source, p.RevisionBucket, p.RevisionKey, err)
+	}
+	location := &cdtypes.RevisionLocation{
+		RevisionType: cdtypes.RevisionLocationTypeS3,
+		S3Location: &cdtypes.S3Location{
+			Bucket: aws.String(p.RevisionBucket), Key: aws.String(p.RevisionKey), BundleType: cdtypes.BundleTypeZip,
+		},
+	}
+	if err := d.retry(ctx, "RegisterApplicationRevision", func() error {
+		_, err := d.CodeDeploy.RegisterApplicationRevision(ctx, &codedeploy.RegisterApplicationRevisionInput{
+			ApplicationName: aws.String(p.ApplicationName), Revision: location,
+			Description: aws.String("uploaded by cdk deploy"),
+		})
+		return err
+	}); err != nil {
+		return Response{}, fmt.Errorf("registering the revision with %s: %w", p.ApplicationName, err)
+	}
+	if p.Deploy != "true" {
+		return Response{PhysicalResourceID: id}, nil
+	}
+
+	var out *codedeploy.CreateDeploymentOutput
+	if err := d.retry(ctx, "CreateDeployment", func() (err error) {
+		out, err = d.CodeDeploy.CreateDeployment(ctx, &codedeploy.CreateDeploymentInput{
+			ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+			Revision: location, Description: aws.String("cdk deploy of " + p.RevisionKey),
+		})
+		return err
+	}); err != nil {
+		return Response{}, fmt.Errorf("creating a deployment to %s/%s: %w", p.ApplicationName, p.DeploymentGroupName, err)
+	}
+	minutes, _ := timeoutMinutes(p.TimeoutMinutes)
+	deadline := d.Now().Add(time.Duration(minutes) * time.Minute)
+	return Response{PhysicalResourceID: id, Data: map[string]any{
+		DataDeploymentID: aws.ToString(out.DeploymentId),
+		DataDeadline:     deadline.UTC().Format(time.RFC3339),
+	}}, nil
+}
+
+// IsComplete reports whether the deployment OnEvent started has succeeded. A failed or stopped
+// deployment is an error naming the deployment, the failing instance and lifecycle event.
+func (d *Deployer) IsComplete(ctx context.Context, e Event) (Response, error) {
+	id, _ := e.Data[DataDeploymentID].(string)
+	if e.RequestType == "Delete" || id == "" {
+		return Response{IsComplete: true}, nil
+	}
+	var out *codedeploy.GetDeploymentOutput
+	if err := d.retry(ctx, "GetDeployment", func() (err error) {
+		out, err = d.CodeDeploy.GetDeployment(ctx, &codedeploy.GetDeploymentInput{DeploymentId: aws.String(id)})
+		return err
+	}); err != nil {
+		return Response{}, fmt.Errorf("reading deployment %s: %w", id, err)
+	}
+	info := out.DeploymentInfo
+	if info == nil {
+		return Response{}, fmt.Errorf("deployment %s: CodeDeploy returned no deployment information", id)
+	}
+	switch info.Status {
+	case cdtypes.DeploymentStatusSucceeded:
+		return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: id}}, nil
+	case cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
+		return Response{}, d.failure(ctx, id, info)
+	}
+	if deadline, err := time.Parse(time.RFC3339, fmt.Sprint(e.Data[DataDeadline])); err == nil && d.Now().After(deadline) {
+		return Response{}, fmt.Errorf("deployment %s is still %s after the configured timeout (delivery.timeoutMinutes); "+
+			"it goes on in CodeDeploy and rolls back by itself if it fails: follow it with scripts/fleetctl deploy --follow %s",
+			id, info.Status, id)
+	}
+	return Response{IsComplete: false}, nil
+}
+
+// failure describes a failed or stopped deployment with the first failing instance's lifecycle
+// event, script and log tail, so the CloudFormation event says what to fix.
+func (d *Deployer) failure(ctx context.Context, id string, info *cdtypes.DeploymentInfo) error {
+	msg := fmt.Sprintf("deployment %s %s", id, strings.ToLower(string(info.Status)))
+	if ei := info.ErrorInformation; ei != nil {
+		msg += fmt.Sprintf(": %s: %s", ei.Code, aws.ToString(ei.Message))
+	}
+	if detail := d.failedTarget(ctx, id); detail != "" {
+		msg += "; " + detail
+	}
+	return errors.New(msg)
+}
+
+func (d *Deployer) failedTarget(ctx context.Context, id string) string {
+	var list *codedeploy.ListDeploymentTargetsOutput
+	if err := d.retry(ctx, "ListDeploymentTargets", func() (err error) {
+		list, err = d.CodeDeploy.ListDeploymentTargets(ctx, &codedeploy.ListDeploymentTargetsInput{
+			DeploymentId:  aws.String(id),
+			TargetFilters: map[string][]string{string(cdtypes.TargetFilterNameTargetStatus): {string(cdtypes.TargetStatusFailed)}},
+		})
+		return err
+	}); err != nil || len(list.TargetIds) == 0 {
+		return ""
+	}
+	var targets *codedeploy.BatchGetDeploymentTargetsOutput
+	if err := d.retry(ctx, "BatchGetDeploymentTargets", func() (err error) {
+		targets, err = d.CodeDeploy.BatchGetDeploymentTargets(ctx, &codedeploy.BatchGetDeploymentTargetsInput{
+			DeploymentId: aws.String(id), TargetIds: list.TargetIds[:1],
+		})
+		return err
+	}); err != nil || len(targets.DeploymentTargets) == 0 || targets.DeploymentTargets[0].InstanceTarget == nil {
+		return "instance " + list.TargetIds[0] + " failed"
+	}
+	target := targets.DeploymentTargets[0].InstanceTarget
+	for _, ev := range target.LifecycleEvents {
+		if ev.Status != cdtypes.LifecycleEventStatusFailed {
+			continue
+		}
+		detail := fmt.Sprintf("instance %s failed at %s", aws.ToString(target.TargetId), aws.ToString(ev.LifecycleEventName))
+		if dg := ev.Diagnostics; dg != nil {
+			detail += fmt.Sprintf(" (%s, script %s): %s", dg.ErrorCode, aws.ToString(dg.ScriptName), aws.ToString(dg.Message))
+			if tail := strings.TrimSpace(aws.ToString(dg.LogTail)); tail != "" {
+				lines := strings.Split(tail, "\n")
+				detail += " | log tail: " + strings.Join(lines[max(0, len(lines)-5):], " / ")
+			}
+		}
+		return detail
+	}
+	return "instance " + aws.ToString(target.TargetId) + " failed"
+}
+
+// retry runs call again while AWS throttles it, waiting 1, 2, 4, ... s, up to d.Retries times.
+func (d *Deployer) retry(ctx context.Context, what string, call func() error) error {
+	wait := time.Second
+	for attempt := 0; ; attempt++ {
+		err := call()
+		if err == nil || !throttled(err) || attempt >= d.Retries {
+			if err != nil && throttled(err) {
+				return fmt.Errorf("%s still throttled after %d retries: %w", what, attempt, err)
+			}
+			return err
+		}
+		if err := d.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		wait *= 2
+	}
+}
+
+func throttled(err error) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode() {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown":
+		return true
+	}
+	return false
+}
+
+func (p Properties) validate() error {
+	var missing []string
+	for name, v := range map[string]string{
+		"ApplicationName": p.ApplicationName, "DeploymentGroupName": p.DeploymentGroupName,
+		"SourceBucket": p.SourceBucket, "SourceKey": p.SourceKey, "RevisionBucket": p.RevisionBucket, "RevisionKey": p.RevisionKey,
+	} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("custom resource properties missing: %s", strings.Join(missing, ", "))
+	}
+	if _, err := timeoutMinutes(p.TimeoutMinutes); err != nil {
+		return err
+	}
+	return nil
+}
+
+func timeoutMinutes(s string) (int, error) {
+	var m int
+	if _, err := fmt.Sscan(s, &m); err != nil || m <= 0 {
+		return 0, fmt.Errorf("TimeoutMinutes %q is not a positive number of minutes", s)
+	}
+	return m, nil
+}

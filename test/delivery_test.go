@@ -1,0 +1,116 @@
+package test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/example/codedeploy-fleet/revision"
+)
+
+func TestDelivery(t *testing.T) {
+	pkg, err := revision.Zip("../assets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env, d := b.stack.Env, b.stack.Delivery
+		cr := resource(t, b, logicalID(t, b, d.Resource))
+		expect(t, cr, "Type", "Custom::RevisionDeployment")
+		props := cr["Properties"].(map[string]any)
+		wantKey := "revisions/" + pkg.SHA256 + ".zip"
+		for key, want := range map[string]any{
+			"ApplicationName":     ref(logicalID(t, b, b.stack.Deployment.Application)),
+			"DeploymentGroupName": ref(logicalID(t, b, b.stack.Deployment.Group)),
+			"RevisionBucket":      ref(logicalID(t, b, b.stack.Revisions.Bucket)),
+			"RevisionKey":         wantKey,
+			"Deploy":              strconv.FormatBool(env.Delivery.DeployOnCdkDeploy),
+			"TimeoutMinutes":      strconv.Itoa(env.Delivery.TimeoutMinutes),
+		} {
+			if !reflectEqual(props[key], want) {
+				t.Errorf("%s = %s, want %s", key, show(props[key]), show(want))
+			}
+		}
+		if key, _ := props["SourceKey"].(string); !strings.HasSuffix(key, ".zip") {
+			t.Errorf("SourceKey %s is not the packaged zip", show(props["SourceKey"]))
+		}
+		check(t, func() {
+			b.template.HasOutput(stringPtr("RevisionObjectKey"), map[string]any{"Value": wantKey})
+		})
+
+		// The first deployment waits for the fleet, the deployment group and all permissions.
+		dependsOn := map[string]bool{}
+		for _, id := range toStrings(asList(cr["DependsOn"])) {
+			dependsOn[id] = true
+		}
+		for name, id := range map[string]string{
+			"Auto Scaling group":   logicalID(t, b, b.stack.Fleet.Group),
+			"deployment group":     logicalID(t, b, b.stack.Deployment.Group),
+			"service policy":       logicalID(t, b, b.stack.Deployment.Policy),
+			"listener's target":    logicalID(t, b, b.stack.Fleet.TargetGroup),
+			"instance role policy": logicalID(t, b, b.stack.Fleet.Role.Node().FindChild(stringPtr("DefaultPolicy"))),
+		} {
+			if !dependsOn[id] {
+				t.Errorf("the deployment does not wait for the %s (%s)", name, id)
+			}
+		}
+
+		for fn, mode := range map[string]string{logicalID(t, b, d.OnEvent): "on-event", logicalID(t, b, d.IsComplete): "is-complete"} {
+			f := resource(t, b, fn)
+			expect(t, f, "Properties.Runtime", "provided.al2023")
+			expect(t, f, "Properties.Architectures", []any{"arm64"})
+			expect(t, f, "Properties.Handler", "bootstrap")
+			expect(t, f, "Properties.Environment.Variables.DEPLOYER_MODE", mode)
+		}
+	})
+}
+
+// handlerActions is the handlers' whole permission model, by role.
+func TestDeliveryPermissions(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env, d := b.stack.Env, b.stack.Delivery
+		groupArn := "arn:aws:codedeploy:" + env.Region + ":" + env.Account + ":deploymentgroup:"
+		want := map[string]map[string]bool{
+			logicalID(t, b, d.OnEvent.Role()): {
+				"s3:GetObject": true, "s3:PutObject": true, "codedeploy:RegisterApplicationRevision": true,
+				"codedeploy:GetApplicationRevision": true, "codedeploy:CreateDeployment": true,
+				"codedeploy:GetDeploymentConfig": true, "logs:CreateLogStream": true, "logs:PutLogEvents": true,
+				"kms:GenerateDataKey": env.RevisionEncryption == "kms",
+			},
+			logicalID(t, b, d.IsComplete.Role()): {
+				"codedeploy:GetDeployment": true, "codedeploy:ListDeploymentTargets": true,
+				"codedeploy:BatchGetDeploymentTargets": true, "logs:CreateLogStream": true, "logs:PutLogEvents": true,
+			},
+		}
+		for roleID, allowed := range want {
+			role := resource(t, b, roleID)
+			expect(t, role, "Properties.ManagedPolicyArns", nil)
+			seen := map[string]bool{}
+			for _, st := range statements(t, b, roleID) {
+				for _, a := range asList(st["Action"]) {
+					action := a.(string)
+					seen[action] = true
+					if !allowed[action] {
+						t.Errorf("%s has %s", roleID, action)
+					}
+					for _, r := range asList(st["Resource"]) {
+						if r == "*" {
+							t.Errorf("%s: %s on *", roleID, action)
+						}
+						if s, ok := r.(string); ok && strings.HasPrefix(action, "codedeploy:") && strings.Contains(s, ":deploymentgroup:") &&
+							!strings.HasPrefix(s, groupArn) {
+							t.Errorf("%s: %s on another account's or region's group %s", roleID, action, s)
+						}
+					}
+				}
+			}
+			for action, need := range allowed {
+				if need && !seen[action] {
+					t.Errorf("%s lacks %s", roleID, action)
+				}
+			}
+		}
+	})
+}
+
+func stringPtr(s string) *string { return &s }
