@@ -425,3 +425,22 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Seconds an instance needs, in the estimate below: user data until the agent runs, and one
+// instance's in-place deployment (deregistration, httpd install, start, validation,
+// re-registration).
+const (
+	bootstrapSeconds          = 180
+	instanceDeploymentSeconds = 150
+)
+
+// FirstDeploymentSeconds estimates how long the last of the first instances waits, after
+// launch, for the first deployment to reach it. Until then it fails ELB health checks, so the
+// health check grace period must be longer or the group replaces instances mid-deployment.
+func (e Environment) FirstDeploymentSeconds() int {
+	batches := e.MinCapacity // one at a time, and the worst case of a custom minimum
+	if e.Deployment.Config == DeploymentHalfAtATime {
+		batches = min(2, e.MinCapacity)
+	}
+	return bootstrapSeconds + batches*instanceDeploymentSeconds
+}

@@ -283,3 +283,18 @@ func TestIsArmInstanceType(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstDeploymentSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		min  int
+		cfg  DeploymentConfig
+		want int
+	}{
+		{1, DeploymentOneAtATime, 330}, {3, DeploymentOneAtATime, 630}, {4, DeploymentHalfAtATime, 480}, {1, DeploymentHalfAtATime, 330},
+	} {
+		env := Environment{MinCapacity: tc.min, Deployment: Deployment{Config: tc.cfg}}
+		if got := env.FirstDeploymentSeconds(); got != tc.want {
+			t.Errorf("min %d, %s: %d s, want %d", tc.min, tc.cfg, got, tc.want)
+		}
+	}
+}

@@ -86,6 +86,12 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		FlowLogRetentionDays: env.LogRetentionDays,
 		Destroy:              env.Destroy,
 	})
+	if need := env.FirstDeploymentSeconds(); env.HealthCheckGraceSeconds < need {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("stacks:health-check-grace"), jsii.String(fmt.Sprintf(
+			"healthCheckGraceSeconds %d is shorter than the ~%d s the first deployment needs to reach all %d instances: "+
+				"the Auto Scaling group may replace instances that are still waiting for it. Raise it to at least %d.",
+			env.HealthCheckGraceSeconds, need, env.MinCapacity, need)), nil)
+	}
 	deregistration := time.Duration(env.LoadBalancer.DeregistrationDelaySeconds) * time.Second
 	s.Fleet = fleet.New(stack, "Fleet", fleet.Props{
 		Vpc:                 s.Vpc,

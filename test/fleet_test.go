@@ -533,3 +533,21 @@ func allowedResource(action string, resource any, env config.Environment, revisi
 	}
 	return false
 }
+
+// TestGracePeriodFitsFirstDeployment: the shipped and fixture environments size the grace period
+// so the first deployment reaches every instance before the group gives up on it, and a short
+// one is flagged at synthesis.
+func TestGracePeriodFitsFirstDeployment(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env := b.stack.Env
+		warned := len(*assertions.Annotations_FromStack(b.stack.Stack).FindWarning(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String("healthCheckGraceSeconds .* is shorter than.*")))) > 0
+		short := env.HealthCheckGraceSeconds < env.FirstDeploymentSeconds()
+		if warned != short {
+			t.Errorf("grace %d s, first deployment ~%d s: warning shown %v", env.HealthCheckGraceSeconds, env.FirstDeploymentSeconds(), warned)
+		}
+		if short {
+			t.Errorf("environment %s ships a grace period too short for its first deployment", env.Name)
+		}
+	})
+}
