@@ -34,10 +34,11 @@ test-go: $(TOOLS)
 	go vet ./...
 	go test ./...
 
-shellcheck: ## Lint every tracked shell script.
+shellcheck: ## Lint every tracked shell script (any file with a sh or bash shebang).
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck" >&2; exit 1; }
-	@files=$$(git ls-files -z '*.sh' '.ci/run' 'scripts/*' | xargs -0 -r grep -lE '^#!.*(ba)?sh' || true); \
-	 if [ -n "$$files" ]; then echo "shellcheck $$files" | tr '\n' ' '; echo; shellcheck $$files; fi
+	@files=$$(git ls-files | while read -r f; do \
+	   [ -f "$$f" ] && head -n 1 "$$f" | grep -qE '^#!.*[/ ](ba)?sh$$' && echo "$$f" || true; done); \
+	 echo "shellcheck" $$files; shellcheck $$files
 
 update-snapshots: $(TOOLS) ## Rewrite test/testdata/*.template.json; review with git diff.
 	go test ./test -run TestSnapshot -update

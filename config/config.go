@@ -444,3 +444,19 @@ func (e Environment) FirstDeploymentSeconds() int {
 	}
 	return bootstrapSeconds + batches*instanceDeploymentSeconds
 }
+
+// ApplicationSection returns the raw application section of a cdk.json file, for tools that read
+// the configuration outside the CDK app (the operator CLI).
+func ApplicationSection(cdkJSON []byte) ([]byte, error) {
+	var file struct {
+		Context map[string]json.RawMessage `json:"context"`
+	}
+	if err := json.Unmarshal(cdkJSON, &file); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	section, ok := file.Context[ContextKey]
+	if !ok {
+		return nil, fmt.Errorf("context key %q is missing", ContextKey)
+	}
+	return section, nil
+}

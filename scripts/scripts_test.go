@@ -42,3 +42,15 @@ func TestBenchArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetctlWrapper runs the operator CLI the way operators do, through scripts/fleetctl.
+func TestFleetctlWrapper(t *testing.T) {
+	code, out := run(t, "fleetctl", "--help")
+	if code != 0 || !strings.Contains(out, "scale-in-test") {
+		t.Errorf("exit %d, output %q", code, out)
+	}
+	code, out = run(t, "fleetctl", "deploy", "--env", "nowhere")
+	if code != 2 || !strings.Contains(out, `"nowhere" is not a configured environment`) {
+		t.Errorf("exit %d, output %q; want a usage error", code, out)
+	}
+}

@@ -218,6 +218,10 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 			"without a key grant to the Auto Scaling service-linked role. Successful launches and terminations are " +
 			"reported by CodeDeploy's deployment notifications."),
 	}}, jsii.Bool(true))
+	awscdk.NewCfnOutput(stack, jsii.String("AutoScalingGroupName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The fleet's Auto Scaling group (scripts/fleetctl scale-in-test)"),
+		Value:       s.Fleet.Group.AutoScalingGroupName(),
+	})
 	awscdk.NewCfnOutput(stack, jsii.String("SiteURL"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Where the application is served"),
 		Value:       s.Fleet.SiteURL(),

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/example/codedeploy-fleet/appspec"
+	"github.com/example/codedeploy-fleet/revision"
+)
+
+func packageCmd(args []string, out io.Writer) error {
+	fs := flags("package", "Packages a revision directory into a deterministic zip: the same content gives the same bytes\n"+
+		"and the same key (revisions/<sha256>.zip) as the one cdk deploy uploads.", out)
+	dir := fs.String("dir", "assets", "revision directory (appspec.yml at its root)")
+	output := fs.String("out", "", "write the zip here (default: only print the hash and key)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pkg, err := validatedPackage(*dir)
+	if err != nil {
+		return err
+	}
+	if *output != "" {
+		if err := os.WriteFile(*output, pkg.Zip, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "wrote %s (%d bytes)\n", *output, len(pkg.Zip))
+	}
+	fmt.Fprintf(out, "sha256 %s\nkey    %s\n", pkg.SHA256, pkg.Key("revisions/"))
+	return nil
+}
+
+// validatedPackage checks the revision as synthesis does, then zips it.
+func validatedPackage(dir string) (revision.Package, error) {
+	if _, err := appspec.Validate(dir, appspec.Options{MaxApplicationStopSeconds: 300}); err != nil {
+		return revision.Package{}, usageError{fmt.Errorf("the revision is not valid:\n%w", err)}
+	}
+	return revision.Zip(dir)
+}
+
+func deployCmd(args []string, out io.Writer) error {
+	fs := flags("deploy", "Uploads a revision to the environment's revision bucket, deploys it with CodeDeploy and shows\n"+
+		"each instance's lifecycle events until the deployment ends. Exits 1 if it fails or is stopped.", out)
+	ef := addEnvFlags(fs)
+	dir := fs.String("dir", "assets", "revision directory (appspec.yml at its root)")
+	follow := fs.String("follow", "", "follow this existing deployment (d-XXXXXXXXX) instead of creating one")
+	poll := fs.Duration("poll", 5*time.Second, "how often to poll CodeDeploy")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *follow != "" && !strings.HasPrefix(*follow, "d-") {
+		return usagef("--follow %q is not a deployment id (d-XXXXXXXXX)", *follow)
+	}
+	if *poll < time.Second {
+		return usagef("--poll %v is too short; use 1s or more", *poll)
+	}
+	if _, _, err := ef.environment(); err != nil {
+		return err
+	}
+	var pkg revision.Package
+	if *follow == "" {
+		var err error
+		if pkg, err = validatedPackage(*dir); err != nil {
+			return err
+		}
+	}
+	t, err := ef.resolve(out, "RevisionBucketName", "ApplicationName", "DeploymentGroupName")
+	if err != nil {
+		return err
+	}
+	id := *follow
+	if id == "" {
+		if id, err = t.createDeployment(pkg, out); err != nil {
+			return err
+		}
+	}
+	return t.followDeployment(id, *poll, out)
+}
+
+func (t *target) createDeployment(pkg revision.Package, out io.Writer) (string, error) {
+	bucket, key := t.outputs["RevisionBucketName"], pkg.Key("revisions/")
+	file := filepath.Join(os.TempDir(), filepath.Base(key))
+	if err := os.WriteFile(file, pkg.Zip, 0o644); err != nil {
+		return "", err
+	}
+	defer os.Remove(file)
+	if err := t.aws.read(nil, "s3api", "head-object", "--bucket", bucket, "--key", key); err == nil {
+		fmt.Fprintf(out, "s3://%s/%s is already uploaded\n", bucket, key)
+	} else {
+		fmt.Fprintf(out, "uploading s3://%s/%s\n", bucket, key)
+		if err := t.aws.write(nil, "s3", "cp", file, "s3://"+bucket+"/"+key); err != nil {
+			return "", err
+		}
+	}
+	var created struct{ DeploymentId string }
+	if err := t.aws.write(&created, "deploy", "create-deployment",
+		"--application-name", t.outputs["ApplicationName"], "--deployment-group-name", t.outputs["DeploymentGroupName"],
+		"--s3-location", fmt.Sprintf("bucket=%s,key=%s,bundleType=zip", bucket, key),
+		"--description", "fleetctl deploy "+key); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(out, "created deployment %s\n", created.DeploymentId)
+	return created.DeploymentId, nil
+}
+
+// deploymentInfo is the part of get-deployment fleetctl reads.
+type deploymentInfo struct {
+	DeploymentInfo struct {
+		Status           string
+		Creator          string
+		ErrorInformation *struct{ Code, Message string }
+	}
+}
+
+type lifecycleEvent struct {
+	LifecycleEventName string
+	Status             string
+	Diagnostics        *struct{ ErrorCode, ScriptName, Message, LogTail string }
+}
+
+type instanceTarget struct {
+	TargetId        string
+	Status          string
+	LifecycleEvents []lifecycleEvent
+}
+
+// followDeployment prints a line whenever an instance's lifecycle event changes status, until
+// the deployment ends. A failed or stopped deployment is an error naming the failing instance,
+// event and the tail of its hook log.
+func (t *target) followDeployment(id string, poll time.Duration, out io.Writer) error {
+	start := now()
+	seen := map[string]string{}
+	for {
+		var d deploymentInfo
+		if err := t.aws.read(&d, "deploy", "get-deployment", "--deployment-id", id); err != nil {
+			return err
+		}
+		targets, err := t.targets(id)
+		if err != nil {
+			return err
+		}
+		for _, target := range targets {
+			for _, ev := range target.LifecycleEvents {
+				k := target.TargetId + " " + ev.LifecycleEventName
+				if ev.Status != "" && seen[k] != ev.Status {
+					seen[k] = ev.Status
+					fmt.Fprintf(out, "%7s  %-21s %-20s %s\n", elapsed(start), target.TargetId, ev.LifecycleEventName, ev.Status)
+				}
+			}
+		}
+		status := d.DeploymentInfo.Status
+		switch status {
+		case "Succeeded":
+			fmt.Fprintf(out, "%7s  deployment %s succeeded\n", elapsed(start), id)
+			return nil
+		case "Failed", "Stopped":
+			return deploymentError(id, status, d, targets)
+		}
+		sleep(poll)
+	}
+}
+
+func (t *target) targets(id string) ([]instanceTarget, error) {
+	var list struct{ TargetIds []string }
+	if err := t.aws.read(&list, "deploy", "list-deployment-targets", "--deployment-id", id); err != nil {
+		return nil, err
+	}
+	if len(list.TargetIds) == 0 {
+		return nil, nil
+	}
+	var got struct {
+		DeploymentTargets []struct{ InstanceTarget *instanceTarget }
+	}
+	args := append([]string{"deploy", "batch-get-deployment-targets", "--deployment-id", id, "--target-ids"}, list.TargetIds...)
+	if err := t.aws.read(&got, args...); err != nil {
+		return nil, err
+	}
+	var out []instanceTarget
+	for _, dt := range got.DeploymentTargets {
+		if dt.InstanceTarget != nil {
+			out = append(out, *dt.InstanceTarget)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TargetId < out[j].TargetId })
+	return out, nil
+}
+
+func deploymentError(id, status string, d deploymentInfo, targets []instanceTarget) error {
+	msg := fmt.Sprintf("deployment %s %s", id, strings.ToLower(status))
+	if ei := d.DeploymentInfo.ErrorInformation; ei != nil {
+		msg += fmt.Sprintf(": %s: %s", ei.Code, ei.Message)
+	}
+	for _, target := range targets {
+		for _, ev := range target.LifecycleEvents {
+			if ev.Status != "Failed" {
+				continue
+			}
+			msg += fmt.Sprintf("\ninstance %s failed at %s", target.TargetId, ev.LifecycleEventName)
+			if dg := ev.Diagnostics; dg != nil {
+				msg += fmt.Sprintf(" (%s, %s): %s\nlog tail:\n%s", dg.ErrorCode, dg.ScriptName, dg.Message, strings.TrimRight(dg.LogTail, "\n"))
+			}
+		}
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+func elapsed(start time.Time) string {
+	d := now().Sub(start).Round(time.Second)
+	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
