@@ -32,6 +32,20 @@ type Config struct {
 	Name string
 	// Environments in the order cdk.json lists them.
 	Environments []Environment
+	// Pipeline, when set, adds a CodePipeline that deploys every environment in order.
+	Pipeline *Pipeline
+}
+
+// Pipeline is the optional CDK Pipelines stack.
+type Pipeline struct {
+	// Account and Region the pipeline runs in.
+	Account, Region string
+	// ConnectionARN is a CodeConnections (CodeStar) connection to the source repository.
+	ConnectionARN string
+	// Repository is "owner/name" on the connection's provider.
+	Repository string
+	// Branch that triggers the pipeline.
+	Branch string
 }
 
 // Environment is one deployment target: a stack named "<app>-<name>" bound to Account and Region.
@@ -58,6 +72,8 @@ type Environment struct {
 	Destroy bool
 	// Tags are extra tags (cost allocation and the like) put on every taggable resource.
 	Tags map[string]string
+	// Production environments wait for a manual approval in the pipeline.
+	Production bool
 
 	// OS of the fleet's instances.
 	OS OS
@@ -241,11 +257,19 @@ func Parse(data []byte) (*Config, error) {
 			cfg.Environments = append(cfg.Environments, env)
 		}
 	}
+	if len(raw.Pipeline) > 0 && string(raw.Pipeline) != "null" {
+		var pipelineErrs []error
+		cfg.Pipeline, pipelineErrs = parsePipeline(raw.Pipeline)
+		errs = append(errs, pipelineErrs...)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
 }
+
+// PipelineStackName is the pipeline stack's name.
+func (c *Config) PipelineStackName() string { return c.Name + "-pipeline" }
 
 // Select returns a copy of cfg holding only the named environment; an empty name keeps all.
 func (c *Config) Select(name string) (*Config, error) {
@@ -255,6 +279,7 @@ func (c *Config) Select(name string) (*Config, error) {
 	var known []string
 	for _, env := range c.Environments {
 		if env.Name == name {
+			// One environment for a fast loop: no pipeline, which would synthesize all of them.
 			return &Config{Name: c.Name, Environments: []Environment{env}}, nil
 		}
 		known = append(known, env.Name)
@@ -267,6 +292,15 @@ func (c *Config) Select(name string) (*Config, error) {
 type rawConfig struct {
 	Name         *string            `json:"name"`
 	Environments *[]json.RawMessage `json:"environments"`
+	Pipeline     json.RawMessage    `json:"pipeline"`
+}
+
+type rawPipeline struct {
+	Account       *string `json:"account"`
+	Region        *string `json:"region"`
+	ConnectionARN *string `json:"connectionArn"`
+	Repository    *string `json:"repository"`
+	Branch        *string `json:"branch"`
 }
 
 type rawEnvironment struct {
@@ -283,6 +317,7 @@ type rawEnvironment struct {
 	LogRetentionDays      *int              `json:"logRetentionDays"`
 	Destroy               *bool             `json:"destroy"`
 	Tags                  map[string]string `json:"tags"`
+	Production            *bool             `json:"production"`
 
 	OS                      *string `json:"os"`
 	DetailedMonitoring      *bool   `json:"detailedMonitoring"`

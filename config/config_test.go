@@ -218,6 +218,15 @@ func TestParseRejects(t *testing.T) {
 			"environments[dev].delivery.timeoutMinutes: 180 is out of range (use 5 to 120)"},
 		{"delivery switch as string", section(with(dev, "delivery", map[string]any{"deployOnCdkDeploy": "yes"})),
 			"environments[dev].delivery.deployOnCdkDeploy: has string (use true or false)"},
+		// Pipeline (part 6).
+		{"pipeline without connection", with(section(dev), "pipeline", map[string]any{"account": "123456789012", "region": "eu-west-1", "repository": "org/repo"}),
+			"pipeline.connectionArn: is missing"},
+		{"pipeline bad connection", with(section(dev), "pipeline", map[string]any{"account": "123456789012", "region": "eu-west-1", "repository": "org/repo",
+			"connectionArn": "arn:aws:iam::123456789012:role/x"}), `pipeline.connectionArn: "arn:aws:iam::123456789012:role/x" is not a CodeConnections connection ARN`},
+		{"pipeline bad repository", with(section(dev), "pipeline", map[string]any{"account": "123456789012", "region": "eu-west-1", "repository": "repo",
+			"connectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/12345678-1234-1234-1234-123456789012"}), `pipeline.repository: "repo" is not owner/name`},
+		{"pipeline unknown key", with(section(dev), "pipeline", map[string]any{"acount": "123456789012"}), "pipeline.acount: is not a known key"},
+		{"production as string", section(with(dev, "production", "yes")), "environments[dev].production: has string (use true or false)"},
 		{"bad e-mail", section(with(dev, "notificationEmail", "ops")), `environments[dev].notificationEmail: "ops" is not an e-mail address`},
 		{"env not an object", map[string]any{"environments": []any{"dev"}}, "environments[0]: has string (use an object)"},
 	}
@@ -296,5 +305,29 @@ func TestFirstDeploymentSeconds(t *testing.T) {
 		if got := env.FirstDeploymentSeconds(); got != tc.want {
 			t.Errorf("min %d, %s: %d s, want %d", tc.min, tc.cfg, got, tc.want)
 		}
+	}
+}
+
+func TestParsePipeline(t *testing.T) {
+	withPipeline := with(section(validEnv("dev"), with(validEnv("prod"), "production", true)), "pipeline", map[string]any{
+		"account": "123456789012", "region": "eu-west-1", "repository": "org/repo",
+		"connectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/12345678-1234-1234-1234-123456789012",
+	})
+	cfg, err := Parse(mustJSON(t, withPipeline))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Pipeline == nil || cfg.Pipeline.Branch != "main" || cfg.Pipeline.Repository != "org/repo" {
+		t.Errorf("pipeline = %+v", cfg.Pipeline)
+	}
+	if cfg.Environments[0].Production || !cfg.Environments[1].Production {
+		t.Error("production flags not kept")
+	}
+	if cfg.PipelineStackName() != "MyWebApp-pipeline" {
+		t.Errorf("PipelineStackName = %q", cfg.PipelineStackName())
+	}
+	without, err := Parse(mustJSON(t, section(validEnv("dev"))))
+	if err != nil || without.Pipeline != nil {
+		t.Errorf("no pipeline section: %+v, %v", without.Pipeline, err)
 	}
 }

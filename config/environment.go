@@ -48,6 +48,7 @@ func parseEnvironment(index int, data json.RawMessage) (Environment, []error) {
 		Destroy:               withDefault(raw.Destroy, false),
 		DesiredCapacity:       raw.DesiredCapacity,
 		Tags:                  raw.Tags,
+		Production:            withDefault(raw.Production, false),
 	}
 
 	if raw.Name != nil && !envNamePattern.MatchString(env.Name) {
@@ -415,4 +416,44 @@ func (v *validator) tags(tags map[string]string) {
 			v.fail("tags", fmt.Sprintf("value %q of %q is not a valid tag value", tags[key], key), "use up to 256 letters, digits, spaces and _.:/=+-@")
 		}
 	}
+}
+
+var (
+	connectionARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$`)
+	repositoryPattern    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+)
+
+func parsePipeline(data json.RawMessage) (*Pipeline, []error) {
+	v := &validator{scope: "pipeline"}
+	var raw rawPipeline
+	if !v.section("pipeline", data, &raw) {
+		return nil, v.errs
+	}
+	p := &Pipeline{
+		Account:       v.requiredString("account", raw.Account),
+		Region:        v.requiredString("region", raw.Region),
+		ConnectionARN: v.requiredString("connectionArn", raw.ConnectionARN),
+		Repository:    v.requiredString("repository", raw.Repository),
+		Branch:        withDefault(raw.Branch, "main"),
+	}
+	if raw.Account != nil && !accountPattern.MatchString(p.Account) {
+		v.fail("account", fmt.Sprintf("%q is not an AWS account id", p.Account), "use the 12-digit account id, as a string")
+	}
+	if raw.Region != nil && !regionPattern.MatchString(p.Region) {
+		v.fail("region", fmt.Sprintf("%q is not an AWS region", p.Region), `use a region code such as "eu-west-1"`)
+	}
+	if raw.ConnectionARN != nil && !connectionARNPattern.MatchString(p.ConnectionARN) {
+		v.fail("connectionArn", fmt.Sprintf("%q is not a CodeConnections connection ARN", p.ConnectionARN),
+			"create a connection in the console (Developer Tools > Connections) and copy its ARN")
+	}
+	if raw.Repository != nil && !repositoryPattern.MatchString(p.Repository) {
+		v.fail("repository", fmt.Sprintf("%q is not owner/name", p.Repository), `use e.g. "my-org/codedeploy-fleet"`)
+	}
+	if p.Branch == "" || strings.ContainsAny(p.Branch, " ~^:?*[\\") {
+		v.fail("branch", fmt.Sprintf("%q is not a branch name", p.Branch), `use e.g. "main"`)
+	}
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	return p, nil
 }

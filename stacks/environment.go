@@ -41,6 +41,8 @@ type EnvironmentStack struct {
 // NewEnvironmentStack defines the stack of env, bound to its account and region.
 func NewEnvironmentStack(scope constructs.Construct, id, appName string, env config.Environment, opts Options) *EnvironmentStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
+		// Explicit, so the stack has this name inside a pipeline stage too.
+		StackName: jsii.String(id),
 		Env: &awscdk.Environment{
 			Account: jsii.String(env.Account),
 			Region:  jsii.String(env.Region),

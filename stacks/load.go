@@ -52,15 +52,27 @@ type Options struct {
 	ModuleRoot string
 }
 
+// Built is everything Build defined.
+type Built struct {
+	// Environments, one stack each, in cfg's order: what `cdk deploy <App>-<env>` deploys.
+	Environments []*EnvironmentStack
+	// Pipeline is nil unless the configuration has a pipeline section.
+	Pipeline *PipelineStack
+}
+
 // Build validates the revision, then defines one EnvironmentStack per environment in cfg, in
-// cfg's order. A bad revision is an error before any stack exists, so nothing is synthesized.
-func Build(app awscdk.App, cfg *config.Config, opts Options) ([]*EnvironmentStack, error) {
+// cfg's order, and the pipeline when configured. A bad revision is an error before any stack
+// exists, so nothing is synthesized.
+func Build(app awscdk.App, cfg *config.Config, opts Options) (*Built, error) {
 	if _, err := appspec.Validate(opts.RevisionDir, appspec.Options{MaxApplicationStopSeconds: MaxApplicationStopSeconds}); err != nil {
 		return nil, fmt.Errorf("the application revision is not valid:\n%w", err)
 	}
-	out := make([]*EnvironmentStack, 0, len(cfg.Environments))
+	b := &Built{}
 	for _, env := range cfg.Environments {
-		out = append(out, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env, opts))
+		b.Environments = append(b.Environments, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env, opts))
 	}
-	return out, nil
+	if cfg.Pipeline != nil {
+		b.Pipeline = NewPipelineStack(app, cfg, opts)
+	}
+	return b, nil
 }

@@ -119,6 +119,8 @@ func TestAppCommandLine(t *testing.T) {
 		wantTemplates []string
 	}{
 		{"one environment", "..", withContext(map[string]any{"env": "dev"}), 0, "", []string{"MyWebApp-dev.template.json"}},
+		// cdk.json has no pipeline section: no pipeline stack.
+		{"every environment", "..", withContext(nil), 0, "", []string{"MyWebApp-dev.template.json", "MyWebApp-prod.template.json"}},
 		{"unknown environment", "..", withContext(map[string]any{"env": "staging"}), 1, `"staging" is not a configured environment; known: dev, prod`, nil},
 		{"invalid config", "..", withContext(map[string]any{"application": json.RawMessage(badApp)}), 1, "environments[prod].maxCapacity: 1 is less than minCapacity 3", nil},
 		{"no application section", "..", withContext(map[string]any{"application": nil}), 1, `context key "application" is missing`, nil},

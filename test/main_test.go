@@ -34,6 +34,11 @@ type built struct {
 var (
 	appConfig *config.Config
 	envs      []*built
+	// pipeline is the pipeline stack of the fixture's pipeline section; pipelineJSON its
+	// template and stageJSON its stages' stack templates, by environment name.
+	pipeline     *stacks.PipelineStack
+	pipelineJSON map[string]any
+	stageJSON    = map[string]map[string]any{}
 	// missingContext lists the context lookups synthesis asked for; there must be none.
 	missingContext []string
 )
@@ -81,13 +86,28 @@ func buildApp() error {
 	if err != nil {
 		return err
 	}
-	all, err := stacks.Build(app, appConfig, stacks.Options{RevisionDir: "../assets", ModuleRoot: ".."})
+	result, err := stacks.Build(app, appConfig, stacks.Options{RevisionDir: "../assets", ModuleRoot: ".."})
 	if err != nil {
 		return err
 	}
+	all := result.Environments
+	pipeline = result.Pipeline
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{}), nil)
 	// One synthesis for every test; the templates come from its cloud assembly.
 	assembly := app.Synth(nil)
+	if pipeline != nil {
+		if pipelineJSON, err = templateJSON(assembly.GetStackArtifact(pipeline.ArtifactId()).Template()); err != nil {
+			return err
+		}
+		for _, stage := range pipeline.Stages {
+			nested := assembly.GetNestedAssembly(stage.ArtifactId())
+			tmpl, err := templateJSON(nested.GetStackArtifact(stage.Environment.ArtifactId()).Template())
+			if err != nil {
+				return err
+			}
+			stageJSON[stage.Environment.Env.Name] = tmpl
+		}
+	}
 	manifest, err := os.ReadFile(filepath.Join(*assembly.Directory(), "manifest.json"))
 	if err != nil {
 		return err
@@ -118,8 +138,19 @@ func buildApp() error {
 	return nil
 }
 
+// templateJSON turns a template from the cloud assembly into plain Go values.
+func templateJSON(template any) (map[string]any, error) {
+	raw, err := json.Marshal(template)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(raw, &out)
+}
+
 // addFixtureEnvironments appends test-only environments to cdk.json's: they exercise settings
-// the shipped configuration leaves at defaults (HTTPS, restricted CIDRs, a desired capacity).
+// the shipped configuration leaves at defaults (HTTPS, restricted CIDRs, a desired capacity), and
+// a pipeline section.
 func addFixtureEnvironments(context map[string]any, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -127,6 +158,7 @@ func addFixtureEnvironments(context map[string]any, path string) error {
 	}
 	var fixture struct {
 		Environments []any `json:"environments"`
+		Pipeline     any   `json:"pipeline"`
 	}
 	if err := json.Unmarshal(data, &fixture); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -137,6 +169,9 @@ func addFixtureEnvironments(context map[string]any, path string) error {
 	}
 	envs, _ := app["environments"].([]any)
 	app["environments"] = append(envs, fixture.Environments...)
+	if fixture.Pipeline != nil {
+		app["pipeline"] = fixture.Pipeline
+	}
 	return nil
 }
 

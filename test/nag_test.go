@@ -19,6 +19,19 @@ func TestNag(t *testing.T) {
 			t.Error(finding)
 		}
 	})
+	t.Run("pipeline", func(t *testing.T) {
+		if pipeline == nil {
+			t.Fatal("the fixture configures a pipeline, but none was built")
+		}
+		for _, finding := range nagFindings(pipeline.Stack) {
+			t.Error(finding)
+		}
+		for _, stage := range pipeline.Stages {
+			for _, finding := range nagFindings(stage.Environment.Stack) {
+				t.Error(finding)
+			}
+		}
+	})
 }
 
 // TestNoErrorAnnotations fails on any error annotation, cdk-nag's or not: `cdk synth` refuses

@@ -14,11 +14,24 @@ import (
 // `make update-snapshots` and review the change with `git diff test/testdata`.
 func TestSnapshot(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
-		got, err := normalizedTemplate(b.json)
+		compareSnapshot(t, *b.stack.StackName(), b.json)
+	})
+	t.Run("pipeline", func(t *testing.T) {
+		if pipelineJSON == nil {
+			t.Fatal("no pipeline was built from the fixture")
+		}
+		compareSnapshot(t, appConfig.PipelineStackName(), pipelineJSON)
+	})
+}
+
+func compareSnapshot(t *testing.T, name string, template map[string]any) {
+	t.Helper()
+	{
+		got, err := normalizedTemplate(template)
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", *b.stack.StackName()+".template.json")
+		golden := filepath.Join("testdata", name+".template.json")
 		if *update {
 			if err := os.WriteFile(golden, got, 0o644); err != nil {
 				t.Fatal(err)
@@ -33,7 +46,7 @@ func TestSnapshot(t *testing.T) {
 			t.Errorf("%s differs from the synthesized template; if the change is intended, run "+
 				"`make update-snapshots` and review `git diff %s`", golden, golden)
 		}
-	})
+	}
 }
 
 // assetHash matches the content hashes CDK puts in asset keys: they change with the bytes of an

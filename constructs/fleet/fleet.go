@@ -302,7 +302,36 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 			Open:                jsii.Bool(false),
 		})
 	}
+	stableRuleIDs(instanceSG, albSG)
 	return f
+}
+
+// stableRuleIDs renames the security group rules the load balancer wiring creates. CDK names
+// them after the peer group's full construct path, which differs when the same stack is
+// synthesized inside a pipeline stage; the new names depend only on the stack-relative logical
+// IDs, so `cdk deploy` and the pipeline produce the same resources.
+func stableRuleIDs(instanceSG, albSG awsec2.SecurityGroup) {
+	stack := awscdk.Stack_Of(instanceSG)
+	rename := func(sg awsec2.SecurityGroup, suffix string) {
+		n := 0
+		for _, child := range *sg.Node().Children() {
+			el, isRule := child.(awscdk.CfnResource)
+			if !isRule {
+				continue
+			}
+			switch *el.CfnResourceType() {
+			case "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress":
+				n++
+				id := *stack.GetLogicalId(sg.Node().DefaultChild().(awscdk.CfnElement)) + suffix
+				if n > 1 {
+					id += fmt.Sprint(n)
+				}
+				el.OverrideLogicalId(jsii.String(id))
+			}
+		}
+	}
+	rename(instanceSG, "FromLoadBalancer")
+	rename(albSG, "ToInstances")
 }
 
 // SiteURL is the address users reach the application at.
