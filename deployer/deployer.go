@@ -114,6 +114,11 @@ func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
 	if err := p.validate(); err != nil {
 		return Response{}, err
 	}
+	if old := e.OldResourceProperties; e.RequestType == "Update" && old != nil && old.RevisionKey == p.RevisionKey &&
+		old.ApplicationName == p.ApplicationName && old.DeploymentGroupName == p.DeploymentGroupName {
+		// Only a setting such as the timeout changed: the fleet already runs this revision.
+		return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
+	}
 	// The physical ID names the revision: a new revision replaces the resource, and the old
 	// one's Delete is the no-op above.
 	id := p.ApplicationName + "/" + p.DeploymentGroupName + "/" + p.RevisionKey

@@ -282,3 +282,16 @@ func TestBadProperties(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestUpdateWithTheSameRevisionDeploysNothing(t *testing.T) {
+	f := &fake{}
+	d, _, _ := newDeployer(f)
+	changed := props
+	changed.TimeoutMinutes = "60"
+	old := props
+	res, err := d.OnEvent(context.Background(), Event{RequestType: "Update", PhysicalResourceID: "same",
+		ResourceProperties: changed, OldResourceProperties: &old})
+	if err != nil || res.PhysicalResourceID != "same" || len(f.calls) != 0 {
+		t.Errorf("update: %+v, %v, calls %v; want no call and the same physical ID", res, err, f.calls)
+	}
+}
