@@ -150,26 +150,10 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		},
 	})
 	s.Deployment.GrantGetDeployment(s.Fleet.Role)
-	s.Notifications.Forward("DeploymentEvents", "CodeDeploy deployment outcomes and instance failures of this environment",
-		&awsevents.EventPattern{
-			Source:     jsii.Strings("aws.codedeploy"),
-			DetailType: jsii.Strings("CodeDeploy Deployment State-change Notification"),
-			Detail: &map[string]any{
-				"application":     []any{id},
-				"deploymentGroup": []any{id + "-fleet"},
-				"state":           []any{"FAILURE", "SUCCESS", "STOP"},
-			},
-		})
+	s.Notifications.Forward("DeploymentEvents", "CodeDeploy deployment outcomes of this environment",
+		s.Deployment.EventPattern("CodeDeploy Deployment State-change Notification", "FAILURE", "SUCCESS", "STOP"))
 	s.Notifications.Forward("InstanceFailures", "CodeDeploy instance failures of this environment",
-		&awsevents.EventPattern{
-			Source:     jsii.Strings("aws.codedeploy"),
-			DetailType: jsii.Strings("CodeDeploy Instance State-change Notification"),
-			Detail: &map[string]any{
-				"application":     []any{id},
-				"deploymentGroup": []any{id + "-fleet"},
-				"state":           []any{"FAILURE"},
-			},
-		})
+		s.Deployment.EventPattern("CodeDeploy Instance State-change Notification", "FAILURE"))
 	alarmNames := []any{}
 	for _, a := range s.Deployment.Alarms {
 		alarmNames = append(alarmNames, a.AlarmName())

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodedeploy"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -74,12 +75,13 @@ type DeploymentGroup struct {
 	// Policy holds the service role's permissions; the group depends on it.
 	Policy awsiam.Policy
 	arn    string
+	names  [2]string // application, deployment group
 }
 
 // New defines the deployment group.
 func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
 	p := withDefaults(id, props)
-	d := &DeploymentGroup{}
+	d := &DeploymentGroup{names: [2]string{p.ApplicationName, p.DeploymentGroupName}}
 	// Override makes the Go struct itself the construct, so it can be a scope for others.
 	constructs.NewConstruct_Override(d, scope, jsii.String(id))
 	stack := awscdk.Stack_Of(d)
@@ -168,6 +170,20 @@ func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
 	// CodeDeploy must never see the role without its permissions.
 	d.Group.Node().AddDependency(d.Policy)
 	return d
+}
+
+// EventPattern matches CodeDeploy's EventBridge events of this deployment group: detailType is
+// e.g. "CodeDeploy Deployment State-change Notification", states e.g. "FAILURE".
+func (d *DeploymentGroup) EventPattern(detailType string, states ...string) *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings("aws.codedeploy"),
+		DetailType: jsii.Strings(detailType),
+		Detail: &map[string]any{
+			"application":     []any{d.names[0]},
+			"deploymentGroup": []any{d.names[1]},
+			"state":           states,
+		},
+	}
 }
 
 // Arn is the deployment group's ARN, built from its names (no reference, so no dependency).
