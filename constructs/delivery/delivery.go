@@ -176,9 +176,18 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 	add(d.OnEvent, "DeployToThisGroup", []string{"codedeploy:CreateDeployment"}, []*string{group}, nil)
 	// CreateDeployment is also authorized against the group's deployment configuration.
 	add(d.OnEvent, "ReadTheDeploymentConfig", []string{"codedeploy:GetDeploymentConfig"}, []*string{p.Config.DeploymentConfigArn()}, nil)
-	add(d.IsComplete, "FollowDeploymentsOfThisGroup", []string{
-		"codedeploy:GetDeployment", "codedeploy:ListDeploymentTargets", "codedeploy:BatchGetDeploymentTargets",
-	}, []*string{group}, nil)
+	add(d.IsComplete, "FollowDeploymentsOfThisGroup", []string{"codedeploy:GetDeployment"}, []*string{group}, nil)
+	// Naming the failing instance and lifecycle event: these two support no resource-level
+	// permissions (Service Authorization Reference), so "*" is the only resource that works, and
+	// they only read deployment targets.
+	add(d.IsComplete, "DescribeFailedTargets", []string{"codedeploy:ListDeploymentTargets", "codedeploy:BatchGetDeploymentTargets"},
+		[]*string{jsii.String("*")}, nil)
+	cdknag.NagSuppressions_AddResourceSuppressions(d.IsComplete.Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("codedeploy:ListDeploymentTargets and BatchGetDeploymentTargets support no resource-level " +
+			"permissions; both only read the targets of a deployment, to name the instance that failed."),
+		AppliesTo: &[]any{"Resource::*"},
+	}}, jsii.Bool(true))
 }
 
 // goBuild builds the handler for Lambda (linux/arm64, no cgo) on this machine: no Docker needed.
