@@ -473,9 +473,13 @@ const (
 // launch, for the first deployment to reach it. Until then it fails ELB health checks, so the
 // health check grace period must be longer or the group replaces instances mid-deployment.
 func (e Environment) FirstDeploymentSeconds() int {
-	batches := e.MinCapacity // one at a time, and the worst case of a custom minimum
+	instances := e.MinCapacity
+	if e.DesiredCapacity != nil {
+		instances = max(instances, *e.DesiredCapacity) // what CloudFormation launches
+	}
+	batches := instances // one at a time, and the worst case of a custom minimum
 	if e.Deployment.Config == DeploymentHalfAtATime {
-		batches = min(2, e.MinCapacity)
+		batches = min(2, instances)
 	}
 	return bootstrapSeconds + batches*instanceDeploymentSeconds
 }

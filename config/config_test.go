@@ -53,32 +53,33 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Name != DefaultAppName {
-		t.Errorf("Name = %q, want %q", cfg.Name, DefaultAppName)
+	// Literal values: these are the defaults the README documents.
+	if cfg.Name != "MyWebApp" {
+		t.Errorf("Name = %q, want MyWebApp", cfg.Name)
 	}
 	env := cfg.Environments[0]
 	checks := []struct {
 		key       string
 		got, want any
 	}{
-		{"instanceType", env.InstanceType, DefaultInstanceType},
-		{"revisionRetentionDays", env.RevisionRetentionDays, DefaultRevisionRetentionDays},
-		{"revisionEncryption", env.RevisionEncryption, DefaultRevisionEncryption},
-		{"logRetentionDays", env.LogRetentionDays, DefaultLogRetentionDays},
+		{"instanceType", env.InstanceType, "t3.micro"},
+		{"revisionRetentionDays", env.RevisionRetentionDays, 30},
+		{"revisionEncryption", env.RevisionEncryption, Encryption("s3")},
+		{"logRetentionDays", env.LogRetentionDays, 90},
 		{"destroy", env.Destroy, false},
 		{"desiredCapacity", env.DesiredCapacity == nil, true},
 		{"minCapacity", env.MinCapacity, 2},
-		{"os", env.OS, AmazonLinux2},
-		{"rootVolumeGiB", env.RootVolumeGiB, DefaultRootVolumeGiB},
-		{"cpuTargetPercent", env.CPUTargetPercent, DefaultCPUTargetPercent},
-		{"healthCheckGraceSeconds", env.HealthCheckGraceSeconds, DefaultHealthCheckGraceSeconds},
+		{"os", env.OS, OS("amazon-linux-2")},
+		{"rootVolumeGiB", env.RootVolumeGiB, 16},
+		{"cpuTargetPercent", env.CPUTargetPercent, 50},
+		{"healthCheckGraceSeconds", env.HealthCheckGraceSeconds, 600},
 		{"network.cidr", env.Network.CIDR, "10.0.0.0/16"},
 		{"network.natGateways", env.Network.NATGateways, 1},
 		{"loadBalancer.allowedCidrs", strings.Join(env.LoadBalancer.AllowedCIDRs, ","), "0.0.0.0/0"},
 		{"loadBalancer.certificateArn", env.LoadBalancer.CertificateARN, ""},
 		{"loadBalancer.healthCheckPath", env.LoadBalancer.HealthCheckPath, "/"},
 		{"loadBalancer.deregistrationDelaySeconds", env.LoadBalancer.DeregistrationDelaySeconds, 30},
-		{"deployment.config", env.Deployment.Config, DeploymentOneAtATime},
+		{"deployment.config", env.Deployment.Config, DeploymentConfig("one-at-a-time")},
 		{"deployment.alarms.target5xxCount", env.Deployment.Alarms.Target5xxCount, 5},
 		{"deployment.alarms.unhealthyHosts", env.Deployment.Alarms.UnhealthyHosts, 1},
 		{"deployment.alarms.p99LatencySeconds", env.Deployment.Alarms.P99LatencySeconds, 0.0},
@@ -215,7 +216,7 @@ func TestParseRejects(t *testing.T) {
 		{"unknown alarm key", section(with(dev, "deployment", map[string]any{"alarms": map[string]any{"target5xx": 3}})),
 			`environments[dev].deployment.alarms.target5xx: is not a known key`},
 		{"delivery timeout too long", section(with(dev, "delivery", map[string]any{"timeoutMinutes": 180})),
-			"environments[dev].delivery.timeoutMinutes: 180 is out of range (use 5 to 120)"},
+			"environments[dev].delivery.timeoutMinutes: 180 is out of range (use 5 to 55)"},
 		{"delivery switch as string", section(with(dev, "delivery", map[string]any{"deployOnCdkDeploy": "yes"})),
 			"environments[dev].delivery.deployOnCdkDeploy: has string (use true or false)"},
 		// Pipeline (part 6).
@@ -305,6 +306,11 @@ func TestFirstDeploymentSeconds(t *testing.T) {
 		if got := env.FirstDeploymentSeconds(); got != tc.want {
 			t.Errorf("min %d, %s: %d s, want %d", tc.min, tc.cfg, got, tc.want)
 		}
+	}
+	desired := 3
+	env := Environment{MinCapacity: 1, DesiredCapacity: &desired, Deployment: Deployment{Config: DeploymentOneAtATime}}
+	if got := env.FirstDeploymentSeconds(); got != 630 {
+		t.Errorf("min 1, desired 3: %d s, want 630 (CloudFormation launches the desired capacity)", got)
 	}
 }
 

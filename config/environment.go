@@ -93,9 +93,9 @@ func (v *validator) delivery(data json.RawMessage) Delivery {
 		DeployOnCdkDeploy: withDefault(raw.DeployOnCdkDeploy, true),
 		TimeoutMinutes:    withDefault(raw.TimeoutMinutes, DefaultDeliveryTimeoutMinutes),
 	}
-	// The custom resource provider waits at most two hours; less than 5 minutes cannot fit even a
-	// one-instance OneAtATime deployment.
-	sub.atLeast("timeoutMinutes", d.TimeoutMinutes, 5, 120)
+	// CloudFormation waits at most an hour for a custom resource (leave it a margin); less than
+	// 5 minutes cannot fit even a one-instance OneAtATime deployment.
+	sub.atLeast("timeoutMinutes", d.TimeoutMinutes, 5, 55)
 	return d
 }
 

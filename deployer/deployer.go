@@ -1,11 +1,15 @@
 // Package deployer is the logic of the custom resource that deploys the stack's revision during
 // `cdk deploy`: on create and whenever the revision changes it copies the revision into the
-// revision bucket, registers it and creates a CodeDeploy deployment; then it polls the deployment
-// until it ends, and fails (so CloudFormation rolls back) when it fails or is stopped. On delete
-// it does nothing to the fleet.
+// revision bucket and registers it; then, polled, it deploys it with CodeDeploy, waits for the
+// result, and fails (so CloudFormation rolls back) when the deployment fails or is stopped. On
+// delete it does nothing to the fleet.
 //
 // It follows the CDK custom resource provider framework: OnEvent starts the work, IsComplete is
-// called every query interval until it reports completion or returns an error.
+// called every query interval until it reports completion or returns an error. IsComplete keeps
+// no state of its own: each poll reads the deployment group's state from CodeDeploy and takes the
+// next step. That makes CloudFormation's rollback safe: the rollback's Update (the old revision)
+// waits for CodeDeploy's own automatic rollback to finish and then finds the fleet already on the
+// old revision, instead of colliding with it.
 package deployer
 
 import (
@@ -28,6 +32,8 @@ type CodeDeploy interface {
 	RegisterApplicationRevision(context.Context, *codedeploy.RegisterApplicationRevisionInput, ...func(*codedeploy.Options)) (*codedeploy.RegisterApplicationRevisionOutput, error)
 	CreateDeployment(context.Context, *codedeploy.CreateDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error)
 	GetDeployment(context.Context, *codedeploy.GetDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentOutput, error)
+	ListDeployments(context.Context, *codedeploy.ListDeploymentsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentsOutput, error)
+	GetDeploymentGroup(context.Context, *codedeploy.GetDeploymentGroupInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentGroupOutput, error)
 	ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error)
 	BatchGetDeploymentTargets(context.Context, *codedeploy.BatchGetDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentTargetsOutput, error)
 }
@@ -67,10 +73,15 @@ type Response struct {
 	Data               map[string]any `json:"Data,omitempty"`
 }
 
-// Data keys.
+// Data keys: what OnEvent hands to every IsComplete poll.
 const (
 	DataDeploymentID = "DeploymentId"
-	DataDeadline     = "Deadline"
+	// DataSince is when OnEvent ran: deployments of the revision created since then are ours.
+	DataSince = "Since"
+	// DataDeadline is when waiting ends with an error.
+	DataDeadline = "Deadline"
+	// DataFirst is "true" on Create: the first deployment runs with alarms off (see create).
+	DataFirst = "FirstDeployment"
 )
 
 // Deployer holds the clients and the clock.
@@ -115,8 +126,9 @@ func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
 		return Response{}, err
 	}
 	if old := e.OldResourceProperties; e.RequestType == "Update" && old != nil && old.RevisionKey == p.RevisionKey &&
-		old.ApplicationName == p.ApplicationName && old.DeploymentGroupName == p.DeploymentGroupName {
-		// Only a setting such as the timeout changed: the fleet already runs this revision.
+		old.ApplicationName == p.ApplicationName && old.DeploymentGroupName == p.DeploymentGroupName &&
+		(old.Deploy == p.Deploy || p.Deploy != "true") {
+		// Only a setting such as the timeout changed: there is nothing new to deploy.
 		return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
 	}
 	// The physical ID names the revision: a new revision replaces the resource, and the old
@@ -132,15 +144,9 @@ func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
 	}); err != nil {
 		return Response{}, fmt.Errorf("copying the revision from s3://%s to s3://%s/%s: %w", source, p.RevisionBucket, p.RevisionKey, err)
 	}
-	location := &cdtypes.RevisionLocation{
-		RevisionType: cdtypes.RevisionLocationTypeS3,
-		S3Location: &cdtypes.S3Location{
-			Bucket: aws.String(p.RevisionBucket), Key: aws.String(p.RevisionKey), BundleType: cdtypes.BundleTypeZip,
-		},
-	}
 	if err := d.retry(ctx, "RegisterApplicationRevision", func() error {
 		_, err := d.CodeDeploy.RegisterApplicationRevision(ctx, &codedeploy.RegisterApplicationRevisionInput{
-			ApplicationName: aws.String(p.ApplicationName), Revision: location,
+			ApplicationName: aws.String(p.ApplicationName), Revision: p.location(),
 			Description: aws.String("uploaded by cdk deploy"),
 		})
 		return err
@@ -150,55 +156,191 @@ func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
 	if p.Deploy != "true" {
 		return Response{PhysicalResourceID: id}, nil
 	}
-
-	var out *codedeploy.CreateDeploymentOutput
-	if err := d.retry(ctx, "CreateDeployment", func() (err error) {
-		out, err = d.CodeDeploy.CreateDeployment(ctx, &codedeploy.CreateDeploymentInput{
-			ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
-			Revision: location, Description: aws.String("cdk deploy of " + p.RevisionKey),
-		})
-		return err
-	}); err != nil {
-		return Response{}, fmt.Errorf("creating a deployment to %s/%s: %w", p.ApplicationName, p.DeploymentGroupName, err)
-	}
 	minutes, _ := timeoutMinutes(p.TimeoutMinutes)
-	deadline := d.Now().Add(time.Duration(minutes) * time.Minute)
+	now := d.Now().UTC()
 	return Response{PhysicalResourceID: id, Data: map[string]any{
-		DataDeploymentID: aws.ToString(out.DeploymentId),
-		DataDeadline:     deadline.UTC().Format(time.RFC3339),
+		DataSince:    now.Format(time.RFC3339),
+		DataDeadline: now.Add(time.Duration(minutes) * time.Minute).Format(time.RFC3339),
+		DataFirst:    fmt.Sprint(e.RequestType == "Create"),
 	}}, nil
 }
 
-// IsComplete reports whether the deployment OnEvent started has succeeded. A failed or stopped
-// deployment is an error naming the deployment, the failing instance and lifecycle event.
-func (d *Deployer) IsComplete(ctx context.Context, e Event) (Response, error) {
-	id, _ := e.Data[DataDeploymentID].(string)
-	if e.RequestType == "Delete" || id == "" {
-		return Response{IsComplete: true}, nil
+func (p Properties) location() *cdtypes.RevisionLocation {
+	return &cdtypes.RevisionLocation{
+		RevisionType: cdtypes.RevisionLocationTypeS3,
+		S3Location: &cdtypes.S3Location{
+			Bucket: aws.String(p.RevisionBucket), Key: aws.String(p.RevisionKey), BundleType: cdtypes.BundleTypeZip,
+		},
 	}
+}
+
+// IsComplete takes the next step towards the revision running on the fleet:
+//   - a deployment of the revision created since OnEvent succeeded: done; failed or stopped: an
+//     error naming the deployment, the failing instance, event and script; running: wait;
+//   - another deployment is running (CodeDeploy's automatic rollback, an operator's): wait for it;
+//   - the fleet's last successful deployment is this revision already: done;
+//   - otherwise: create the deployment, and wait.
+func (d *Deployer) IsComplete(ctx context.Context, e Event) (Response, error) {
+	since, err := time.Parse(time.RFC3339, fmt.Sprint(e.Data[DataSince]))
+	if e.RequestType == "Delete" || err != nil {
+		return Response{IsComplete: true}, nil // nothing was started
+	}
+	p := e.ResourceProperties
+	group := p.ApplicationName + "/" + p.DeploymentGroupName
+
+	ours, err := d.deploymentsOf(ctx, p, &cdtypes.TimeRange{Start: aws.Time(since)})
+	if err != nil {
+		return Response{}, err
+	}
+	if len(ours) > 0 {
+		latest := ours[0]
+		id := aws.ToString(latest.DeploymentId)
+		switch latest.Status {
+		case cdtypes.DeploymentStatusSucceeded:
+			return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: id}}, nil
+		case cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
+			return Response{}, d.failure(ctx, id, latest)
+		}
+		return d.wait(e, fmt.Sprintf("deployment %s is still %s", id, latest.Status))
+	}
+
+	active, err := d.list(ctx, &codedeploy.ListDeploymentsInput{
+		ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+		IncludeOnlyStatuses: []cdtypes.DeploymentStatus{
+			cdtypes.DeploymentStatusCreated, cdtypes.DeploymentStatusQueued, cdtypes.DeploymentStatusInProgress,
+			cdtypes.DeploymentStatusReady, cdtypes.DeploymentStatusBaking,
+		},
+	})
+	if err != nil {
+		return Response{}, err
+	}
+	if len(active) > 0 {
+		return d.wait(e, fmt.Sprintf("deployment %s of another revision is still running in %s", active[0], group))
+	}
+
+	if deployed, err := d.lastSuccessfulIsOurs(ctx, p); err != nil {
+		return Response{}, err
+	} else if deployed != "" {
+		return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: deployed}}, nil
+	}
+	if err := d.create(ctx, p, e.Data[DataFirst] == "true"); err != nil {
+		return Response{}, err
+	}
+	return d.wait(e, "")
+}
+
+// wait reports "not yet", or the timeout error once the deadline has passed.
+func (d *Deployer) wait(e Event, state string) (Response, error) {
+	deadline, err := time.Parse(time.RFC3339, fmt.Sprint(e.Data[DataDeadline]))
+	if err == nil && d.Now().After(deadline) && state != "" {
+		return Response{}, fmt.Errorf("%s after the configured timeout (delivery.timeoutMinutes); it goes on in CodeDeploy "+
+			"and rolls back by itself if it fails: follow it with scripts/fleetctl deploy --follow", state)
+	}
+	return Response{IsComplete: false}, nil
+}
+
+// create starts the deployment of the revision. The first deployment of a new stack runs with
+// the group's alarms off: until it has installed the application, every instance fails the
+// health check, so the unhealthy-hosts alarm is bound to fire and would stop it.
+func (d *Deployer) create(ctx context.Context, p Properties, first bool) error {
+	in := &codedeploy.CreateDeploymentInput{
+		ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+		Revision: p.location(), Description: aws.String("cdk deploy of " + p.RevisionKey),
+	}
+	if first {
+		in.OverrideAlarmConfiguration = &cdtypes.AlarmConfiguration{Enabled: false}
+	}
+	return d.retry(ctx, "CreateDeployment", func() error {
+		_, err := d.CodeDeploy.CreateDeployment(ctx, in)
+		return err
+	})
+}
+
+// deploymentsOf returns the deployments of p's revision created in window, newest first.
+func (d *Deployer) deploymentsOf(ctx context.Context, p Properties, window *cdtypes.TimeRange) ([]*cdtypes.DeploymentInfo, error) {
+	ids, err := d.list(ctx, &codedeploy.ListDeploymentsInput{
+		ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+		CreateTimeRange: window,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*cdtypes.DeploymentInfo
+	for _, id := range ids {
+		info, err := d.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if isRevision(info, p) {
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return aws.ToTime(out[i].CreateTime).After(aws.ToTime(out[j].CreateTime)) })
+	return out, nil
+}
+
+// lastSuccessfulIsOurs returns the group's last successful deployment if it deployed p's revision.
+func (d *Deployer) lastSuccessfulIsOurs(ctx context.Context, p Properties) (string, error) {
+	var out *codedeploy.GetDeploymentGroupOutput
+	if err := d.retry(ctx, "GetDeploymentGroup", func() (err error) {
+		out, err = d.CodeDeploy.GetDeploymentGroup(ctx, &codedeploy.GetDeploymentGroupInput{
+			ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+		})
+		return err
+	}); err != nil {
+		return "", fmt.Errorf("reading deployment group %s/%s: %w", p.ApplicationName, p.DeploymentGroupName, err)
+	}
+	last := out.DeploymentGroupInfo
+	if last == nil || last.LastSuccessfulDeployment == nil || last.LastSuccessfulDeployment.DeploymentId == nil {
+		return "", nil
+	}
+	info, err := d.get(ctx, aws.ToString(last.LastSuccessfulDeployment.DeploymentId))
+	if err != nil || !isRevision(info, p) {
+		return "", err
+	}
+	return aws.ToString(info.DeploymentId), nil
+}
+
+func isRevision(info *cdtypes.DeploymentInfo, p Properties) bool {
+	if info == nil || info.Revision == nil || info.Revision.S3Location == nil {
+		return false
+	}
+	loc := info.Revision.S3Location
+	return aws.ToString(loc.Bucket) == p.RevisionBucket && aws.ToString(loc.Key) == p.RevisionKey
+}
+
+func (d *Deployer) list(ctx context.Context, in *codedeploy.ListDeploymentsInput) ([]string, error) {
+	var ids []string
+	for {
+		var out *codedeploy.ListDeploymentsOutput
+		if err := d.retry(ctx, "ListDeployments", func() (err error) {
+			out, err = d.CodeDeploy.ListDeployments(ctx, in)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("listing deployments of %s/%s: %w", aws.ToString(in.ApplicationName), aws.ToString(in.DeploymentGroupName), err)
+		}
+		ids = append(ids, out.Deployments...)
+		if out.NextToken == nil {
+			return ids, nil
+		}
+		next := *in
+		next.NextToken = out.NextToken
+		in = &next
+	}
+}
+
+func (d *Deployer) get(ctx context.Context, id string) (*cdtypes.DeploymentInfo, error) {
 	var out *codedeploy.GetDeploymentOutput
 	if err := d.retry(ctx, "GetDeployment", func() (err error) {
 		out, err = d.CodeDeploy.GetDeployment(ctx, &codedeploy.GetDeploymentInput{DeploymentId: aws.String(id)})
 		return err
 	}); err != nil {
-		return Response{}, fmt.Errorf("reading deployment %s: %w", id, err)
+		return nil, fmt.Errorf("reading deployment %s: %w", id, err)
 	}
-	info := out.DeploymentInfo
-	if info == nil {
-		return Response{}, fmt.Errorf("deployment %s: CodeDeploy returned no deployment information", id)
+	if out.DeploymentInfo == nil {
+		return nil, fmt.Errorf("deployment %s: CodeDeploy returned no deployment information", id)
 	}
-	switch info.Status {
-	case cdtypes.DeploymentStatusSucceeded:
-		return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: id}}, nil
-	case cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
-		return Response{}, d.failure(ctx, id, info)
-	}
-	if deadline, err := time.Parse(time.RFC3339, fmt.Sprint(e.Data[DataDeadline])); err == nil && d.Now().After(deadline) {
-		return Response{}, fmt.Errorf("deployment %s is still %s after the configured timeout (delivery.timeoutMinutes); "+
-			"it goes on in CodeDeploy and rolls back by itself if it fails: follow it with scripts/fleetctl deploy --follow %s",
-			id, info.Status, id)
-	}
-	return Response{IsComplete: false}, nil
+	return out.DeploymentInfo, nil
 }
 
 // failure describes a failed or stopped deployment with the first failing instance's lifecycle

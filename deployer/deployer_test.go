@@ -2,7 +2,9 @@ package deployer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,32 +16,66 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// fake is CodeDeploy and S3 in memory. statuses are returned by successive GetDeployment calls
-// (the last one repeats); throttle makes the first N calls of every operation fail with
-// ThrottlingException.
-type fake struct {
-	statuses  []cdtypes.DeploymentStatus
-	errorInfo *cdtypes.ErrorInformation
-	failed    *cdtypes.InstanceTarget
-	throttle  int
-	hang      bool
+// deployment is one deployment in the fake: it walks through statuses, one per GetDeployment.
+type deployment struct {
+	key      string
+	created  time.Time
+	statuses []cdtypes.DeploymentStatus
+	input    *codedeploy.CreateDeploymentInput
+}
 
-	calls     []string
-	created   *codedeploy.CreateDeploymentInput
-	copied    *s3.CopyObjectInput
-	throttled map[string]int
+func (d *deployment) status() cdtypes.DeploymentStatus { return d.statuses[0] }
+
+func (d *deployment) advance() {
+	if len(d.statuses) > 1 {
+		d.statuses = d.statuses[1:]
+	}
+}
+
+// fake is CodeDeploy and S3 in memory, on the test's clock.
+type fake struct {
+	now         *time.Time
+	deployments map[string]*deployment
+	order       []string
+	// script is the status sequence of deployments CreateDeployment starts.
+	script     []cdtypes.DeploymentStatus
+	errorInfo  *cdtypes.ErrorInformation
+	failed     *cdtypes.InstanceTarget
+	throttle   int
+	hang       bool
+	calls      []string
+	throttled  map[string]int
+	copied     *s3.CopyObjectInput
+	registered int
+}
+
+func newFake(now *time.Time, script ...cdtypes.DeploymentStatus) *fake {
+	return &fake{now: now, deployments: map[string]*deployment{}, script: script, throttled: map[string]int{}}
+}
+
+// add records an existing deployment of key, created at created.
+func (f *fake) add(id, key string, created time.Time, statuses ...cdtypes.DeploymentStatus) {
+	f.deployments[id] = &deployment{key: key, created: created, statuses: statuses}
+	f.order = append(f.order, id)
 }
 
 func (f *fake) record(op string) error {
 	f.calls = append(f.calls, op)
-	if f.throttled == nil {
-		f.throttled = map[string]int{}
-	}
 	if f.throttled[op] < f.throttle {
 		f.throttled[op]++
 		return &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 	}
 	return nil
+}
+
+func (f *fake) count(op string) int {
+	n := 0
+	for _, c := range f.calls {
+		if c == op {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fake) CopyObject(_ context.Context, in *s3.CopyObjectInput, _ ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
@@ -58,28 +94,75 @@ func (f *fake) CreateDeployment(_ context.Context, in *codedeploy.CreateDeployme
 	if err := f.record("CreateDeployment"); err != nil {
 		return nil, err
 	}
-	f.created = in
-	return &codedeploy.CreateDeploymentOutput{DeploymentId: aws.String("d-TEST12345")}, nil
+	id := fmt.Sprintf("d-NEW%d", len(f.order))
+	f.add(id, aws.ToString(in.Revision.S3Location.Key), *f.now, f.script...)
+	f.deployments[id].input = in
+	return &codedeploy.CreateDeploymentOutput{DeploymentId: aws.String(id)}, nil
 }
 
-func (f *fake) GetDeployment(ctx context.Context, _ *codedeploy.GetDeploymentInput, _ ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentOutput, error) {
+func (f *fake) ListDeployments(ctx context.Context, in *codedeploy.ListDeploymentsInput, _ ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentsOutput, error) {
 	if f.hang {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
+	if err := f.record("ListDeployments"); err != nil {
+		return nil, err
+	}
+	out := &codedeploy.ListDeploymentsOutput{}
+	for _, id := range f.order {
+		d := f.deployments[id]
+		if in.CreateTimeRange != nil && d.created.Before(aws.ToTime(in.CreateTimeRange.Start)) {
+			continue
+		}
+		if len(in.IncludeOnlyStatuses) > 0 && !contains(in.IncludeOnlyStatuses, d.status()) {
+			continue
+		}
+		out.Deployments = append(out.Deployments, id)
+	}
+	return out, nil
+}
+
+func contains(list []cdtypes.DeploymentStatus, s cdtypes.DeploymentStatus) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fake) GetDeployment(_ context.Context, in *codedeploy.GetDeploymentInput, _ ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentOutput, error) {
 	if err := f.record("GetDeployment"); err != nil {
 		return nil, err
 	}
-	status := f.statuses[0]
-	if len(f.statuses) > 1 {
-		f.statuses = f.statuses[1:]
+	d := f.deployments[aws.ToString(in.DeploymentId)]
+	info := &cdtypes.DeploymentInfo{
+		DeploymentId: in.DeploymentId, Status: d.status(), CreateTime: aws.Time(d.created),
+		Revision: &cdtypes.RevisionLocation{S3Location: &cdtypes.S3Location{Bucket: aws.String(props.RevisionBucket), Key: aws.String(d.key)}},
 	}
-	return &codedeploy.GetDeploymentOutput{DeploymentInfo: &cdtypes.DeploymentInfo{
-		DeploymentId: aws.String("d-TEST12345"), Status: status, ErrorInformation: f.errorInfo,
-	}}, nil
+	if d.status() == cdtypes.DeploymentStatusFailed || d.status() == cdtypes.DeploymentStatusStopped {
+		info.ErrorInformation = f.errorInfo
+	}
+	return &codedeploy.GetDeploymentOutput{DeploymentInfo: info}, nil
 }
 
-func (f *fake) ListDeploymentTargets(_ context.Context, in *codedeploy.ListDeploymentTargetsInput, _ ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error) {
+func (f *fake) GetDeploymentGroup(context.Context, *codedeploy.GetDeploymentGroupInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentGroupOutput, error) {
+	if err := f.record("GetDeploymentGroup"); err != nil {
+		return nil, err
+	}
+	// The last successful deployment is the newest one that has succeeded, as CodeDeploy reports it.
+	info := &cdtypes.DeploymentGroupInfo{}
+	var newest time.Time
+	for id, d := range f.deployments {
+		if d.status() == cdtypes.DeploymentStatusSucceeded && !d.created.Before(newest) {
+			newest = d.created
+			info.LastSuccessfulDeployment = &cdtypes.LastDeploymentInfo{DeploymentId: aws.String(id)}
+		}
+	}
+	return &codedeploy.GetDeploymentGroupOutput{DeploymentGroupInfo: info}, nil
+}
+
+func (f *fake) ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error) {
 	if err := f.record("ListDeploymentTargets"); err != nil {
 		return nil, err
 	}
@@ -105,82 +188,113 @@ var props = Properties{
 
 var start = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-// newDeployer wires f with a clock frozen at start (moved by the test) and a sleep that only
-// counts.
-func newDeployer(f *fake) (*Deployer, *time.Time, *[]time.Duration) {
-	now := start
-	var slept []time.Duration
-	d := &Deployer{CodeDeploy: f, S3: f, Retries: 5,
-		Now:   func() time.Time { return now },
-		Sleep: func(_ context.Context, dur time.Duration) error { slept = append(slept, dur); return nil },
-	}
-	return d, &now, &slept
+// harness is a Deployer on a fake whose clock moves 30 s per poll, as the provider's waiter does.
+type harness struct {
+	d     *Deployer
+	f     *fake
+	now   *time.Time
+	slept []time.Duration
 }
 
-// deploy runs OnEvent (Create) and then IsComplete until it completes or fails, at most 10 polls.
-func deploy(t *testing.T, d *Deployer) (Response, error) {
+func newHarness(script ...cdtypes.DeploymentStatus) *harness {
+	now := start
+	h := &harness{now: &now}
+	h.f = newFake(h.now, script...)
+	h.d = &Deployer{CodeDeploy: h.f, S3: h.f, Retries: 5,
+		Now:   func() time.Time { return *h.now },
+		Sleep: func(_ context.Context, d time.Duration) error { h.slept = append(h.slept, d); return nil },
+	}
+	return h
+}
+
+// run sends event to OnEvent, then polls IsComplete (advancing the deployments) until it
+// completes or fails, at most 20 polls.
+func (h *harness) run(t *testing.T, e Event) (Response, error) {
 	t.Helper()
 	ctx := context.Background()
-	res, err := d.OnEvent(ctx, Event{RequestType: "Create", ResourceProperties: props})
+	res, err := h.d.OnEvent(ctx, e)
 	if err != nil {
 		return res, err
 	}
-	for range 10 {
-		done, err := d.IsComplete(ctx, Event{RequestType: "Create", ResourceProperties: props, PhysicalResourceID: res.PhysicalResourceID, Data: res.Data})
+	for range 20 {
+		*h.now = h.now.Add(30 * time.Second)
+		done, err := h.d.IsComplete(ctx, Event{RequestType: e.RequestType, ResourceProperties: e.ResourceProperties,
+			PhysicalResourceID: res.PhysicalResourceID, Data: res.Data})
 		if err != nil || done.IsComplete {
 			return done, err
 		}
+		for _, dep := range h.f.deployments {
+			dep.advance()
+		}
 	}
-	t.Fatal("still not complete after 10 polls")
+	t.Fatal("still not complete after 20 polls")
 	return Response{}, nil
 }
 
-func TestSuccess(t *testing.T) {
-	f := &fake{statuses: []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusCreated, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded}}
-	d, _, _ := newDeployer(f)
-	res, err := deploy(t, d)
-	if err != nil || !res.IsComplete {
-		t.Fatalf("IsComplete = %+v, %v", res, err)
+func create() Event { return Event{RequestType: "Create", ResourceProperties: props} }
+
+func TestFirstDeploymentSucceeds(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusCreated, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
+	res, err := h.run(t, create())
+	if err != nil || !res.IsComplete || res.Data[DataDeploymentID] == "" {
+		t.Fatalf("result %+v, %v", res, err)
 	}
-	if f.copied == nil || aws.ToString(f.copied.CopySource) != "cdk-assets/abc.zip" || aws.ToString(f.copied.Key) != "revisions/0123.zip" {
-		t.Errorf("copy = %+v", f.copied)
+	if aws.ToString(h.f.copied.CopySource) != "cdk-assets/abc.zip" || aws.ToString(h.f.copied.Key) != "revisions/0123.zip" {
+		t.Errorf("copy = %+v", h.f.copied)
 	}
-	if f.created == nil || aws.ToString(f.created.DeploymentGroupName) != "MyWebApp-dev-fleet" ||
-		aws.ToString(f.created.Revision.S3Location.Key) != "revisions/0123.zip" || f.created.Revision.S3Location.BundleType != cdtypes.BundleTypeZip {
-		t.Errorf("deployment = %+v", f.created)
+	if n := h.f.count("CreateDeployment"); n != 1 {
+		t.Fatalf("%d deployments created, want 1", n)
+	}
+	in := h.f.deployments["d-NEW0"].input
+	if aws.ToString(in.DeploymentGroupName) != "MyWebApp-dev-fleet" || in.Revision.S3Location.BundleType != cdtypes.BundleTypeZip {
+		t.Errorf("deployment input %+v", in)
+	}
+	// The first deployment must not be stopped by the unhealthy-hosts alarm of instances that
+	// have no application yet.
+	if in.OverrideAlarmConfiguration == nil || in.OverrideAlarmConfiguration.Enabled {
+		t.Error("the first deployment does not turn the group's alarms off")
+	}
+}
+
+func TestLaterDeploymentsKeepTheAlarms(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	old := props
+	old.RevisionKey = "revisions/old.zip"
+	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &old, PhysicalResourceID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration != nil {
+		t.Error("an update deployment overrides the alarms")
 	}
 }
 
 func TestPhysicalIDFollowsTheRevision(t *testing.T) {
-	d, _, _ := newDeployer(&fake{statuses: []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusSucceeded}})
-	a, _ := d.OnEvent(context.Background(), Event{RequestType: "Create", ResourceProperties: props})
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	a, _ := h.d.OnEvent(context.Background(), create())
 	changed := props
 	changed.RevisionKey = "revisions/4567.zip"
-	b, _ := d.OnEvent(context.Background(), Event{RequestType: "Update", ResourceProperties: changed, PhysicalResourceID: a.PhysicalResourceID})
+	b, _ := h.d.OnEvent(context.Background(), Event{RequestType: "Update", ResourceProperties: changed, OldResourceProperties: &props, PhysicalResourceID: a.PhysicalResourceID})
 	if a.PhysicalResourceID == b.PhysicalResourceID || !strings.HasSuffix(b.PhysicalResourceID, "revisions/4567.zip") {
 		t.Errorf("physical IDs %q then %q: a new revision must be a new resource", a.PhysicalResourceID, b.PhysicalResourceID)
 	}
 }
 
 func TestFailureNamesInstanceAndEvent(t *testing.T) {
-	f := &fake{
-		statuses:  []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusFailed},
-		errorInfo: &cdtypes.ErrorInformation{Code: cdtypes.ErrorCodeHealthConstraints, Message: aws.String("The overall deployment failed because too many individual instances failed deployment")},
-		failed: &cdtypes.InstanceTarget{TargetId: aws.String("i-0abc"), LifecycleEvents: []cdtypes.LifecycleEvent{
-			{LifecycleEventName: aws.String("BeforeInstall"), Status: cdtypes.LifecycleEventStatusSucceeded},
-			{LifecycleEventName: aws.String("ValidateService"), Status: cdtypes.LifecycleEventStatusFailed, Diagnostics: &cdtypes.Diagnostics{
-				ErrorCode: cdtypes.LifecycleErrorCodeScriptFailed, ScriptName: aws.String("scripts/validate_service.sh"),
-				Message: aws.String("Script at specified location: scripts/validate_service.sh run as user root failed with exit code 1"),
-				LogTail: aws.String("[stdout]attempt 10: http://127.0.0.1/: 503\n[stdout]giving up after 10 attempts"),
-			}},
+	h := newHarness(cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusFailed)
+	h.f.errorInfo = &cdtypes.ErrorInformation{Code: cdtypes.ErrorCodeHealthConstraints, Message: aws.String("The overall deployment failed because too many individual instances failed deployment")}
+	h.f.failed = &cdtypes.InstanceTarget{TargetId: aws.String("i-0abc"), LifecycleEvents: []cdtypes.LifecycleEvent{
+		{LifecycleEventName: aws.String("BeforeInstall"), Status: cdtypes.LifecycleEventStatusSucceeded},
+		{LifecycleEventName: aws.String("ValidateService"), Status: cdtypes.LifecycleEventStatusFailed, Diagnostics: &cdtypes.Diagnostics{
+			ErrorCode: cdtypes.LifecycleErrorCodeScriptFailed, ScriptName: aws.String("scripts/validate_service.sh"),
+			Message: aws.String("Script at specified location: scripts/validate_service.sh run as user root failed with exit code 1"),
+			LogTail: aws.String("[stdout]attempt 10: http://127.0.0.1/: 503\n[stdout]giving up after 10 attempts"),
 		}},
-	}
-	d, _, _ := newDeployer(f)
-	_, err := deploy(t, d)
+	}}
+	_, err := h.run(t, create())
 	if err == nil {
 		t.Fatal("a failed deployment completed")
 	}
-	for _, want := range []string{"deployment d-TEST12345 failed", "HEALTH_CONSTRAINTS", "instance i-0abc failed at ValidateService",
+	for _, want := range []string{"deployment d-NEW0 failed", "HEALTH_CONSTRAINTS", "instance i-0abc failed at ValidateService",
 		"script scripts/validate_service.sh", "giving up after 10 attempts"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
@@ -189,109 +303,180 @@ func TestFailureNamesInstanceAndEvent(t *testing.T) {
 }
 
 func TestStopped(t *testing.T) {
-	f := &fake{statuses: []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusStopped},
-		errorInfo: &cdtypes.ErrorInformation{Code: cdtypes.ErrorCodeAlarmActive, Message: aws.String("alarm MyWebApp-dev-target-5xx is active")}}
-	d, _, _ := newDeployer(f)
-	_, err := deploy(t, d)
-	if err == nil || !strings.Contains(err.Error(), "deployment d-TEST12345 stopped: ALARM_ACTIVE") {
+	h := newHarness(cdtypes.DeploymentStatusStopped)
+	h.f.errorInfo = &cdtypes.ErrorInformation{Code: cdtypes.ErrorCodeAlarmActive, Message: aws.String("alarm MyWebApp-dev-target-5xx is active")}
+	_, err := h.run(t, create())
+	if err == nil || !strings.Contains(err.Error(), "deployment d-NEW0 stopped: ALARM_ACTIVE") {
 		t.Errorf("error = %v", err)
 	}
 }
 
-func TestThrottlingIsRetried(t *testing.T) {
-	f := &fake{statuses: []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusSucceeded}, throttle: 2}
-	d, _, slept := newDeployer(f)
-	if _, err := deploy(t, d); err != nil {
+// TestCloudFormationRollback: a failed update makes CloudFormation send an Update back to the
+// old revision while CodeDeploy's automatic rollback (of the same old revision) still runs. The
+// deployer must wait for it and then find the fleet on the old revision: no second deployment,
+// no DeploymentLimitExceededException, no UPDATE_ROLLBACK_FAILED.
+func TestCloudFormationRollback(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-ROLLBACK", props.RevisionKey, start.Add(-time.Minute), cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
+	failedNew := props
+	failedNew.RevisionKey = "revisions/broken.zip"
+	res, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &failedNew, PhysicalResourceID: "x"})
+	if err != nil || !res.IsComplete {
+		t.Fatalf("rollback update: %+v, %v", res, err)
+	}
+	if n := h.f.count("CreateDeployment"); n != 0 {
+		t.Errorf("%d deployments created during the rollback, want none: the fleet is back on the old revision", n)
+	}
+}
+
+// TestWaitsForAnotherDeployment: an operator's deployment is running; ours starts after it.
+func TestWaitsForAnotherDeployment(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-OPERATOR", "revisions/other.zip", start.Add(-time.Minute), cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
+	if _, err := h.run(t, create()); err != nil {
 		t.Fatal(err)
 	}
-	// Two throttled calls per operation, each followed by a backoff of 1 s then 2 s.
-	if want := 4 * 2; len(*slept) != want {
-		t.Errorf("slept %v, want %d backoffs", *slept, want)
+	if n := h.f.count("CreateDeployment"); n != 1 {
+		t.Fatalf("%d deployments created, want 1", n)
 	}
-	if (*slept)[0] != time.Second || (*slept)[1] != 2*time.Second {
-		t.Errorf("backoff %v, want 1s then 2s", (*slept)[:2])
+	if h.f.deployments["d-OPERATOR"].status() != cdtypes.DeploymentStatusSucceeded {
+		t.Error("created our deployment while another one was running")
+	}
+}
+
+func TestAlreadyDeployedByHand(t *testing.T) {
+	h := newHarness()
+	h.f.add("d-BYHAND", props.RevisionKey, start.Add(-time.Hour), cdtypes.DeploymentStatusSucceeded)
+	res, err := h.run(t, create())
+	if err != nil || !res.IsComplete || h.f.count("CreateDeployment") != 0 {
+		t.Errorf("result %+v, %v, %d created; want done without a deployment", res, err, h.f.count("CreateDeployment"))
+	}
+}
+
+func TestThrottlingIsRetried(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.throttle = 2
+	if _, err := h.run(t, create()); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.slept) == 0 || h.slept[0] != time.Second || h.slept[1] != 2*time.Second {
+		t.Errorf("backoff %v, want 1s then 2s", h.slept)
 	}
 }
 
 func TestThrottlingGivesUp(t *testing.T) {
-	d, _, _ := newDeployer(&fake{statuses: []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusSucceeded}, throttle: 100})
-	_, err := d.OnEvent(context.Background(), Event{RequestType: "Create", ResourceProperties: props})
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.throttle = 100
+	_, err := h.d.OnEvent(context.Background(), create())
 	if err == nil || !strings.Contains(err.Error(), "still throttled after 5 retries") {
 		t.Errorf("error = %v", err)
 	}
 }
 
 func TestTimeout(t *testing.T) {
-	f := &fake{statuses: []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusInProgress}}
-	d, now, _ := newDeployer(f)
-	res, err := d.OnEvent(context.Background(), Event{RequestType: "Create", ResourceProperties: props})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := Event{RequestType: "Create", ResourceProperties: props, Data: res.Data}
-	*now = start.Add(29 * time.Minute)
-	if r, err := d.IsComplete(context.Background(), ev); err != nil || r.IsComplete {
-		t.Fatalf("before the deadline: %+v, %v; want not complete, no error", r, err)
-	}
-	*now = start.Add(31 * time.Minute)
-	_, err = d.IsComplete(context.Background(), ev)
-	if err == nil || !strings.Contains(err.Error(), "deployment d-TEST12345 is still InProgress after the configured timeout") {
+	h := newHarness(cdtypes.DeploymentStatusInProgress)
+	_, err := h.run(t, Event{RequestType: "Create", ResourceProperties: func() Properties { p := props; p.TimeoutMinutes = "5"; return p }()})
+	if err == nil || !strings.Contains(err.Error(), "deployment d-NEW0 is still InProgress after the configured timeout") {
 		t.Errorf("error = %v", err)
 	}
 }
 
 func TestCallBoundedByContext(t *testing.T) {
-	d, _, _ := newDeployer(&fake{hang: true})
+	h := newHarness()
+	h.f.hang = true
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := d.IsComplete(ctx, Event{RequestType: "Create", ResourceProperties: props, Data: map[string]any{DataDeploymentID: "d-TEST12345"}})
+	_, err := h.d.IsComplete(ctx, Event{RequestType: "Create", ResourceProperties: props, Data: map[string]any{DataSince: start.Format(time.RFC3339)}})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v, want the context deadline", err)
 	}
 }
 
 func TestUploadOnly(t *testing.T) {
-	f := &fake{}
-	d, _, _ := newDeployer(f)
+	h := newHarness()
 	p := props
 	p.Deploy = "false"
-	res, err := d.OnEvent(context.Background(), Event{RequestType: "Create", ResourceProperties: p})
-	if err != nil || f.created != nil || f.copied == nil {
-		t.Fatalf("upload only: %+v, %v, created %v", res, err, f.created)
+	res, err := h.run(t, Event{RequestType: "Create", ResourceProperties: p})
+	if err != nil || !res.IsComplete || h.f.copied == nil || h.f.count("CreateDeployment") != 0 {
+		t.Fatalf("upload only: %+v, %v, calls %v", res, err, h.f.calls)
 	}
-	if done, err := d.IsComplete(context.Background(), Event{RequestType: "Create", Data: res.Data}); err != nil || !done.IsComplete {
-		t.Errorf("IsComplete = %+v, %v", done, err)
+}
+
+func TestTurningDeployOnDeploys(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	old := props
+	old.Deploy = "false"
+	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &old, PhysicalResourceID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if h.f.count("CreateDeployment") != 1 {
+		t.Error("switching deployOnCdkDeploy on did not deploy the revision")
+	}
+}
+
+func TestUpdateWithTheSameRevisionDeploysNothing(t *testing.T) {
+	h := newHarness()
+	changed := props
+	changed.TimeoutMinutes = "45"
+	res, err := h.d.OnEvent(context.Background(), Event{RequestType: "Update", PhysicalResourceID: "same", ResourceProperties: changed, OldResourceProperties: &props})
+	if err != nil || res.PhysicalResourceID != "same" || len(h.f.calls) != 0 || res.Data != nil {
+		t.Errorf("update: %+v, %v, calls %v; want no call, no data and the same physical ID", res, err, h.f.calls)
 	}
 }
 
 func TestDeleteLeavesTheFleetAlone(t *testing.T) {
-	f := &fake{}
-	d, _, _ := newDeployer(f)
-	res, err := d.OnEvent(context.Background(), Event{RequestType: "Delete", PhysicalResourceID: "x", ResourceProperties: props})
-	if err != nil || res.PhysicalResourceID != "x" || len(f.calls) != 0 {
-		t.Errorf("delete: %+v, %v, calls %v", res, err, f.calls)
+	h := newHarness()
+	res, err := h.d.OnEvent(context.Background(), Event{RequestType: "Delete", PhysicalResourceID: "x", ResourceProperties: props})
+	if err != nil || res.PhysicalResourceID != "x" || len(h.f.calls) != 0 {
+		t.Errorf("delete: %+v, %v, calls %v", res, err, h.f.calls)
 	}
 }
 
 func TestBadProperties(t *testing.T) {
-	d, _, _ := newDeployer(&fake{})
+	h := newHarness()
 	p := props
 	p.RevisionKey, p.SourceBucket = "", ""
-	_, err := d.OnEvent(context.Background(), Event{RequestType: "Create", ResourceProperties: p})
+	_, err := h.d.OnEvent(context.Background(), Event{RequestType: "Create", ResourceProperties: p})
 	if err == nil || !strings.Contains(err.Error(), "missing: RevisionKey, SourceBucket") {
 		t.Errorf("error = %v", err)
 	}
 }
 
-func TestUpdateWithTheSameRevisionDeploysNothing(t *testing.T) {
-	f := &fake{}
-	d, _, _ := newDeployer(f)
-	changed := props
-	changed.TimeoutMinutes = "60"
-	old := props
-	res, err := d.OnEvent(context.Background(), Event{RequestType: "Update", PhysicalResourceID: "same",
-		ResourceProperties: changed, OldResourceProperties: &old})
-	if err != nil || res.PhysicalResourceID != "same" || len(f.calls) != 0 {
-		t.Errorf("update: %+v, %v, calls %v; want no call and the same physical ID", res, err, f.calls)
+// TestProviderFrameworkContract decodes events as the CDK provider framework sends them and
+// checks the field names of the responses it reads.
+func TestProviderFrameworkContract(t *testing.T) {
+	raw := `{"RequestType":"Update","ServiceToken":"arn:aws:lambda:eu-west-1:111111111111:function:x",
+	  "ResponseURL":"https://example.invalid","StackId":"arn:aws:cloudformation:eu-west-1:111111111111:stack/MyWebApp-dev/1",
+	  "RequestId":"r","LogicalResourceId":"Delivery","ResourceType":"Custom::RevisionDeployment",
+	  "PhysicalResourceId":"MyWebApp-dev/MyWebApp-dev-fleet/revisions/old.zip",
+	  "ResourceProperties":{"ServiceToken":"x","ApplicationName":"MyWebApp-dev","DeploymentGroupName":"MyWebApp-dev-fleet",
+	    "SourceBucket":"cdk-assets","SourceKey":"abc.zip","RevisionBucket":"revisions-bucket","RevisionKey":"revisions/new.zip",
+	    "Deploy":"true","TimeoutMinutes":"30"},
+	  "OldResourceProperties":{"ServiceToken":"x","ApplicationName":"MyWebApp-dev","DeploymentGroupName":"MyWebApp-dev-fleet",
+	    "SourceBucket":"cdk-assets","SourceKey":"old.zip","RevisionBucket":"revisions-bucket","RevisionKey":"revisions/old.zip",
+	    "Deploy":"true","TimeoutMinutes":"30"}}`
+	var e Event
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.OldResourceProperties == nil || e.OldResourceProperties.RevisionKey != "revisions/old.zip" || e.ResourceProperties.RevisionKey != "revisions/new.zip" ||
+		e.PhysicalResourceID == "" {
+		t.Fatalf("decoded %+v", e)
+	}
+	h := newHarness()
+	res, err := h.d.OnEvent(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(res)
+	var fields map[string]any
+	_ = json.Unmarshal(out, &fields)
+	if fields["PhysicalResourceId"] != "MyWebApp-dev/MyWebApp-dev-fleet/revisions/new.zip" || fields["Data"] == nil {
+		t.Errorf("onEvent response %s", out)
+	}
+	// The framework rejects Data with IsComplete false; the poll's "not yet" carries neither.
+	waiting, _ := json.Marshal(Response{IsComplete: false})
+	if string(waiting) != `{"IsComplete":false}` {
+		t.Errorf("not-complete response %s", waiting)
 	}
 }

@@ -31,6 +31,8 @@ func TestDelivery(t *testing.T) {
 				t.Errorf("%s = %s, want %s", key, show(props[key]), show(want))
 			}
 		}
+		// CloudFormation's wait for the resource: the configured timeout plus 5 minutes, at most an hour.
+		expect(t, cr, "Properties.ServiceTimeout", strconv.Itoa(min(3600, env.Delivery.TimeoutMinutes*60+300)))
 		if key, _ := props["SourceKey"].(string); !strings.HasSuffix(key, ".zip") {
 			t.Errorf("SourceKey %s is not the packaged zip", show(props["SourceKey"]))
 		}
@@ -73,13 +75,15 @@ func TestDeliveryPermissions(t *testing.T) {
 		want := map[string]map[string]bool{
 			logicalID(t, b, d.OnEvent.Role()): {
 				"s3:GetObject": true, "s3:PutObject": true, "codedeploy:RegisterApplicationRevision": true,
-				"codedeploy:GetApplicationRevision": true, "codedeploy:CreateDeployment": true,
-				"codedeploy:GetDeploymentConfig": true, "logs:CreateLogStream": true, "logs:PutLogEvents": true,
+				"logs:CreateLogStream": true, "logs:PutLogEvents": true,
 				"kms:GenerateDataKey": env.RevisionEncryption == "kms",
 			},
 			logicalID(t, b, d.IsComplete.Role()): {
-				"codedeploy:GetDeployment": true, "codedeploy:ListDeploymentTargets": true,
-				"codedeploy:BatchGetDeploymentTargets": true, "logs:CreateLogStream": true, "logs:PutLogEvents": true,
+				"codedeploy:CreateDeployment": true, "codedeploy:GetDeployment": true, "codedeploy:ListDeployments": true,
+				"codedeploy:GetDeploymentGroup": true, "codedeploy:UpdateDeploymentGroup": true,
+				"codedeploy:GetApplicationRevision": true, "codedeploy:GetDeploymentConfig": true,
+				"codedeploy:ListDeploymentTargets": true, "codedeploy:BatchGetDeploymentTargets": true,
+				"logs:CreateLogStream": true, "logs:PutLogEvents": true,
 			},
 		}
 		for roleID, allowed := range want {

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -197,8 +198,7 @@ func TestServiceRole(t *testing.T) {
 						ok = reflectEqual(r, instanceRoleArn) && reflectEqual(st["Condition"],
 							map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}})
 					case "launch":
-						s, isString := r.(string)
-						ok = !isString || (s != "*" && strings.Contains(s, ":"+env.Region+":"))
+						ok = launchResource(t, b, action, r)
 						if action == "ec2:CreateTags" {
 							ok = ok && reflectEqual(st["Condition"], map[string]any{"StringEquals": map[string]any{"ec2:CreateAction": "RunInstances"}})
 						}
@@ -223,7 +223,19 @@ func TestNotifications(t *testing.T) {
 		topicID := logicalID(t, b, n.Topic)
 		topic := resource(t, b, topicID)
 		expect(t, topic, "Properties.KmsMasterKeyId", getAtt(logicalID(t, b, n.Key), "Arn"))
-		expect(t, resource(t, b, logicalID(t, b, n.Key)), "Properties.EnableKeyRotation", true)
+		key := resource(t, b, logicalID(t, b, n.Key))
+		expect(t, key, "Properties.EnableKeyRotation", true)
+		// EventBridge can use the key to publish; a condition there would silently stop it.
+		var events []any
+		for _, st := range asList(at(key, path("Properties.KeyPolicy.Statement")...)) {
+			if reflectEqual(at(st, "Principal"), map[string]any{"Service": "events.amazonaws.com"}) {
+				events = append(events, st)
+			}
+		}
+		if len(events) != 1 || at(events[0], "Condition") != nil ||
+			!reflectEqual(at(events[0], "Action"), []any{"kms:Decrypt", "kms:GenerateDataKey*"}) {
+			t.Errorf("key policy statements for EventBridge: %s; want one, unconditioned, Decrypt and GenerateDataKey*", show(events))
+		}
 
 		tlsOnly := false
 		for _, p := range resourcesOfType(b, "AWS::SNS::TopicPolicy") {
@@ -267,4 +279,37 @@ func TestNotifications(t *testing.T) {
 			}
 		}
 	})
+}
+
+// launchResource: RunInstances and CreateTags may name new instances, volumes and interfaces and
+// AMIs of this account and region, and, for RunInstances, this launch template, the private
+// subnets and the instance security group, nothing else.
+func launchResource(t *testing.T, b *built, action string, r any) bool {
+	env := b.stack.Env
+	if s, ok := r.(string); ok {
+		kinds := "instance|volume|network-interface"
+		if action == "ec2:RunInstances" {
+			kinds += "|image"
+		}
+		pattern := `^arn:aws:ec2:` + regexp.QuoteMeta(env.Region) + `:(` + env.Account + `)?:(` + kinds + `)/\*$`
+		return regexp.MustCompile(pattern).MatchString(s) && (strings.Contains(s, ":image/") == (s == "arn:aws:ec2:"+env.Region+"::image/*"))
+	}
+	if action != "ec2:RunInstances" {
+		return false
+	}
+	prefix := "arn:aws:ec2:" + env.Region + ":" + env.Account + ":"
+	allowed := []any{
+		map[string]any{"Fn::Join": []any{"", []any{prefix + "launch-template/", ref(logicalID(t, b, b.stack.Fleet.LaunchTemplate))}}},
+		map[string]any{"Fn::Join": []any{"", []any{prefix + "security-group/", getAtt(logicalID(t, b, b.stack.Fleet.InstanceSecurityGroup), "GroupId")}}},
+	}
+	_, private := subnetsByTier(b)
+	for _, id := range private {
+		allowed = append(allowed, map[string]any{"Fn::Join": []any{"", []any{prefix + "subnet/", ref(id)}}})
+	}
+	for _, a := range allowed {
+		if reflectEqual(r, a) {
+			return true
+		}
+	}
+	return false
 }

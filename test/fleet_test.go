@@ -502,6 +502,9 @@ func TestInstanceRole(t *testing.T) {
 				t.Errorf("log group %q is not under %s", name, prefix)
 			}
 			expect(t, g, "Properties.RetentionInDays", env.LogRetentionDays)
+			// Fixed names: a failed first create must not leave them behind to block the next one.
+			want := map[bool]string{true: "Delete", false: "RetainExceptOnCreate"}[env.Destroy]
+			expect(t, g, "DeletionPolicy", want)
 		}
 		if _, ok := b.stack.Fleet.LogGroups["/var/log/aws/codedeploy-agent/codedeploy-agent.log"]; !ok {
 			t.Error("the CodeDeploy agent log is not shipped")

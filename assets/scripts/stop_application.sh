@@ -6,7 +6,8 @@
 # It always exits 0: a failing stop script would fail the termination deployment and hold the
 # instance in Terminating:Wait. Every step is logged (the agent keeps stdout in scripts.log) and
 # bounded in time.
-set -euo pipefail
+# -E: the ERR trap also covers failures inside functions.
+set -Eeuo pipefail
 trap 'log "unexpected error on line $LINENO; exiting 0 so that termination is not held up"; exit 0' ERR
 
 drain_seconds=${DRAIN_SECONDS:-60}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -173,17 +174,20 @@ func (t *target) targets(id string) ([]instanceTarget, error) {
 	if len(list.TargetIds) == 0 {
 		return nil, nil
 	}
-	var got struct {
-		DeploymentTargets []struct{ InstanceTarget *instanceTarget }
-	}
-	args := append([]string{"deploy", "batch-get-deployment-targets", "--deployment-id", id, "--target-ids"}, list.TargetIds...)
-	if err := t.aws.read(&got, args...); err != nil {
-		return nil, err
-	}
 	var out []instanceTarget
-	for _, dt := range got.DeploymentTargets {
-		if dt.InstanceTarget != nil {
-			out = append(out, *dt.InstanceTarget)
+	// batch-get-deployment-targets takes at most 25 targets a call.
+	for ids := range slices.Chunk(list.TargetIds, 25) {
+		var got struct {
+			DeploymentTargets []struct{ InstanceTarget *instanceTarget }
+		}
+		args := append([]string{"deploy", "batch-get-deployment-targets", "--deployment-id", id, "--target-ids"}, ids...)
+		if err := t.aws.read(&got, args...); err != nil {
+			return nil, err
+		}
+		for _, dt := range got.DeploymentTargets {
+			if dt.InstanceTarget != nil {
+				out = append(out, *dt.InstanceTarget)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TargetId < out[j].TargetId })

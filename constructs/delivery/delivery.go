@@ -48,7 +48,8 @@ type Props struct {
 	Config          awscodedeploy.IServerDeploymentConfig
 	// Deploy creates a deployment; false only uploads and registers the revision. Default: false.
 	Deploy bool
-	// Timeout bounds the wait for the deployment. Default: 30 minutes.
+	// Timeout bounds the wait for the deployment, 5 to 55 minutes (CloudFormation waits at most an
+	// hour for a custom resource). Default: 30 minutes.
 	Timeout time.Duration
 	// LogRetentionDays of the handler's log groups. Default: 90.
 	LogRetentionDays int
@@ -124,7 +125,7 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		return fn
 	}
 	d.OnEvent = function("OnEvent", "on-event", "Uploads the revision and starts its CodeDeploy deployment", 2*time.Minute)
-	d.IsComplete = function("IsComplete", "is-complete", "Follows the revision's CodeDeploy deployment", time.Minute)
+	d.IsComplete = function("IsComplete", "is-complete", "Deploys the revision with CodeDeploy and follows the deployment", time.Minute)
 	d.grant(stack, p, asset)
 
 	provider := customresources.NewProvider(d, jsii.String("Provider"), &customresources.ProviderProps{
@@ -135,7 +136,10 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 	})
 	d.Resource = awscdk.NewCustomResource(d, jsii.String("Default"), &awscdk.CustomResourceProps{
 		ServiceToken: provider.ServiceToken(),
-		ResourceType: jsii.String("Custom::RevisionDeployment"),
+		// CloudFormation waits for a custom resource at most an hour; the provider's own timeout
+		// ends first, so the stack fails with the deployer's message rather than a bare timeout.
+		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(min(3600, p.Timeout.Seconds()+300))),
+		ResourceType:   jsii.String("Custom::RevisionDeployment"),
 		Properties: &map[string]any{
 			"ApplicationName":     p.Application.ApplicationName(),
 			"DeploymentGroupName": p.DeploymentGroup.DeploymentGroupName(),
@@ -171,12 +175,18 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 		add(d.OnEvent, "EncryptThisRevision", []string{"kms:GenerateDataKey"}, []*string{p.KMSKey.KeyArn()},
 			map[string]any{"StringEquals": map[string]any{"kms:ViaService": "s3." + *stack.Region() + ".amazonaws.com"}})
 	}
-	add(d.OnEvent, "RegisterRevisions", []string{"codedeploy:RegisterApplicationRevision", "codedeploy:GetApplicationRevision"},
-		[]*string{p.Application.ApplicationArn()}, nil)
-	add(d.OnEvent, "DeployToThisGroup", []string{"codedeploy:CreateDeployment"}, []*string{group}, nil)
-	// CreateDeployment is also authorized against the group's deployment configuration.
-	add(d.OnEvent, "ReadTheDeploymentConfig", []string{"codedeploy:GetDeploymentConfig"}, []*string{p.Config.DeploymentConfigArn()}, nil)
-	add(d.IsComplete, "FollowDeploymentsOfThisGroup", []string{"codedeploy:GetDeployment"}, []*string{group}, nil)
+	add(d.OnEvent, "RegisterRevisions", []string{"codedeploy:RegisterApplicationRevision"}, []*string{p.Application.ApplicationArn()}, nil)
+
+	// The poller reads the group's deployments and creates the revision's deployment when the
+	// group is free (see package deployer). CreateDeployment is also authorized against the
+	// revision and the group's deployment configuration, and, because the first deployment
+	// overrides the group's alarms, against UpdateDeploymentGroup.
+	add(d.IsComplete, "DeployToThisGroup", []string{
+		"codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:ListDeployments",
+		"codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup",
+	}, []*string{group}, nil)
+	add(d.IsComplete, "ReadTheRevision", []string{"codedeploy:GetApplicationRevision"}, []*string{p.Application.ApplicationArn()}, nil)
+	add(d.IsComplete, "ReadTheDeploymentConfig", []string{"codedeploy:GetDeploymentConfig"}, []*string{p.Config.DeploymentConfigArn()}, nil)
 	// Naming the failing instance and lifecycle event: these two support no resource-level
 	// permissions (Service Authorization Reference), so "*" is the only resource that works, and
 	// they only read deployment targets.
@@ -222,8 +232,8 @@ func withDefaults(id string, p Props) Props {
 	if p.Timeout == 0 {
 		p.Timeout = 30 * time.Minute
 	}
-	if p.Timeout < 5*time.Minute || p.Timeout > 2*time.Hour {
-		panic(fmt.Sprintf("delivery.New(%s): Timeout %v is outside 5m..2h, the provider framework's range", id, p.Timeout))
+	if p.Timeout < 5*time.Minute || p.Timeout > 55*time.Minute {
+		panic(fmt.Sprintf("delivery.New(%s): Timeout %v is outside 5m..55m: CloudFormation waits at most an hour for a custom resource", id, p.Timeout))
 	}
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 90

@@ -126,9 +126,11 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 	var shipped []ShippedLog
 	for _, s := range shippedFiles {
 		group := awslogs.NewLogGroup(f, jsii.String("Logs-"+s.suffix), &awslogs.LogGroupProps{
-			LogGroupName:  jsii.String(p.LogGroupPrefix + "/" + s.suffix),
-			Retention:     retention.Days("fleet.New("+id+")", p.LogRetentionDays),
-			RemovalPolicy: removalPolicy(p.Destroy),
+			LogGroupName: jsii.String(p.LogGroupPrefix + "/" + s.suffix),
+			Retention:    retention.Days("fleet.New("+id+")", p.LogRetentionDays),
+			// The names are fixed: a group retained by a failed first create would make the
+			// next create fail with "already exists", so a create's rollback deletes them.
+			RemovalPolicy: logRemovalPolicy(p.Destroy),
 		})
 		// logs:CreateLogStream and logs:PutLogEvents on this group's streams only. The groups
 		// exist, so the CloudWatch agent never needs CreateLogGroup.
@@ -425,9 +427,9 @@ func withDefaults(id string, p Props) Props {
 	return p
 }
 
-func removalPolicy(destroy bool) awscdk.RemovalPolicy {
+func logRemovalPolicy(destroy bool) awscdk.RemovalPolicy {
 	if destroy {
 		return awscdk.RemovalPolicy_DESTROY
 	}
-	return awscdk.RemovalPolicy_RETAIN
+	return awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 }

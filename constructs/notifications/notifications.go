@@ -6,7 +6,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -43,17 +42,10 @@ func New(scope constructs.Construct, id string, props Props) *Notifications {
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     removal,
 	})
-	// EventBridge encrypts what it publishes with this key; only for this account's rules.
-	n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("AllowEventBridgeToPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		// In a key policy, "*" means this key.
-		Resources: jsii.Strings("*"),
-		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(n).Account()},
-		},
-	}), jsii.Bool(false))
+	// The EventBridge SNS target adds the key policy statement EventBridge needs (kms:Decrypt,
+	// kms:GenerateDataKey* for events.amazonaws.com). It carries no aws:SourceAccount condition
+	// because KMS key policies for EventBridge publishing to SNS do not support one (SNS developer
+	// guide); the topic policy is what limits publishing.
 	n.Topic = awssns.NewTopic(n, jsii.String("Default"), &awssns.TopicProps{
 		MasterKey:  n.Key,
 		EnforceSSL: jsii.Bool(true),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func runHook(t *testing.T, script string, env ...string) run {
 		t.Fatal(err)
 	}
 	for _, name := range faked {
+		if name == "dnf" && slices.Contains(env, "AMAZON_LINUX_2=1") {
+			continue // Amazon Linux 2 has yum only
+		}
 		if err := os.Symlink(fake, filepath.Join(bin, name)); err != nil {
 			t.Fatal(err)
 		}
@@ -216,14 +220,24 @@ func TestInstallDependencies(t *testing.T) {
 	if r.code != 0 || r.called("dnf") || r.called("yum") {
 		t.Errorf("httpd present: exit %d, calls %q; want exit 0 and no install", r.code, r.calls)
 	}
-	r = runHook(t, "install_dependencies.sh", "FAKE_HTTPD_INSTALLED=0")
-	if !r.called("dnf install -y httpd") {
-		t.Errorf("httpd missing: calls %q, want dnf install -y httpd", r.calls)
-	}
-	for _, c := range r.calls {
-		if strings.Contains(c, "update") || strings.Contains(c, "upgrade") {
-			t.Errorf("updates the system on a deployment: %s", c)
-		}
+	for _, tc := range []struct {
+		name, installer string
+		env             []string
+	}{
+		{"Amazon Linux 2023", "dnf", []string{"FAKE_HTTPD_INSTALLED=0"}},
+		{"Amazon Linux 2", "yum", []string{"FAKE_HTTPD_INSTALLED=0", "AMAZON_LINUX_2=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runHook(t, "install_dependencies.sh", tc.env...)
+			if r.code != 0 || !r.called(tc.installer+" install -y httpd") {
+				t.Errorf("httpd missing: exit %d, calls %q, want %s install -y httpd", r.code, r.calls, tc.installer)
+			}
+			for _, c := range r.calls {
+				if strings.Contains(c, "update") || strings.Contains(c, "upgrade") {
+					t.Errorf("updates the system on a deployment: %s", c)
+				}
+			}
+		})
 	}
 }
 
@@ -234,5 +248,9 @@ func TestStartServer(t *testing.T) {
 	}
 	if !r.called("systemctl enable httpd") {
 		t.Errorf("httpd not enabled at boot; calls %q", r.calls)
+	}
+	r = runHook(t, "start_server.sh", "FAKE_HTTPD_ACTIVE=0")
+	if !r.called("systemctl start httpd") || r.called("systemctl reload httpd") {
+		t.Errorf("stopped httpd: calls %q; want a start", r.calls)
 	}
 }
