@@ -35,10 +35,11 @@ test-go: $(TOOLS)
 	@# -count=1: the hook and CLI tests run scripts through bash, which the test cache cannot see.
 	go test -count=1 ./...
 
-shellcheck: ## Lint every tracked shell script (any file with a sh or bash shebang).
+shellcheck: ## Lint every shell script of the project (any file with a sh or bash shebang).
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck" >&2; exit 1; }
-	@files=$$(git ls-files | while read -r f; do \
-	   [ -f "$$f" ] && head -n 1 "$$f" | grep -qE '^#!.*[/ ](ba)?sh$$' && echo "$$f" || true; done); \
+	@# Tracked files in a git checkout; every file otherwise (a source archive, a pipeline's zip).
+	@files=$$( { git ls-files 2>/dev/null || find . -type f -not -path './node_modules/*' -not -path './cdk.out/*' -not -path './.git/*'; } | \
+	   while read -r f; do [ -f "$$f" ] && head -n 1 "$$f" | grep -qE '^#!.*[/ ](ba)?sh$$' && echo "$$f" || true; done); \
 	 echo "shellcheck" $$files; shellcheck $$files
 
 update-snapshots: $(TOOLS) ## Rewrite test/testdata/*.template.json; review with git diff.
