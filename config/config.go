@@ -151,6 +151,17 @@ type Network struct {
 	// NATGateways in the public subnets; the private subnets' only way out to AWS endpoints
 	// and package repositories. One per zone survives a zone outage.
 	NATGateways int
+	// ExistingVPC, when set, is used instead of creating a VPC (CIDR and NATGateways then do not
+	// apply).
+	ExistingVPC *ExistingVPC
+}
+
+// ExistingVPC is a VPC the stack uses without creating or looking it up: its IDs are listed, one
+// public and one private subnet per availability zone, in the order of AvailabilityZones.
+type ExistingVPC struct {
+	VPCID            string
+	PublicSubnetIDs  []string
+	PrivateSubnetIDs []string
 }
 
 // LoadBalancer is the internet-facing Application Load Balancer in front of the fleet.
@@ -338,8 +349,15 @@ type rawDelivery struct {
 }
 
 type rawNetwork struct {
-	CIDR        *string `json:"cidr"`
-	NATGateways *int    `json:"natGateways"`
+	CIDR        *string          `json:"cidr"`
+	NATGateways *int             `json:"natGateways"`
+	ExistingVPC *json.RawMessage `json:"existingVpc"`
+}
+
+type rawExistingVPC struct {
+	VPCID            *string   `json:"vpcId"`
+	PublicSubnetIDs  *[]string `json:"publicSubnetIds"`
+	PrivateSubnetIDs *[]string `json:"privateSubnetIds"`
 }
 
 type rawDeployment struct {

@@ -178,6 +178,24 @@ func TestParseRejects(t *testing.T) {
 		{"network not an object", section(with(dev, "network", 1)), `environments[dev].network: has number (use an object)`},
 		{"VPC CIDR too large", section(with(dev, "network", map[string]any{"cidr": "10.0.0.0/8"})), `environments[dev].network.cidr: "10.0.0.0/8" is not an IPv4 network from /16 to /20`},
 		{"VPC CIDR host bits", section(with(dev, "network", map[string]any{"cidr": "10.0.0.1/16"})), `environments[dev].network.cidr: "10.0.0.1/16" is not an IPv4 network`},
+		{"existing VPC with cidr", section(with(dev, "network", map[string]any{"cidr": "10.0.0.0/16", "existingVpc": map[string]any{
+			"vpcId": "vpc-0123456789abcdef0", "publicSubnetIds": []any{"subnet-0000000000000000a", "subnet-0000000000000000b"},
+			"privateSubnetIds": []any{"subnet-0000000000000000c", "subnet-0000000000000000d"}}})),
+			"environments[dev].network.existingVpc: is set together with cidr or natGateways"},
+		{"existing VPC bad id", section(with(dev, "network", map[string]any{"existingVpc": map[string]any{
+			"vpcId": "vpc-xyz", "publicSubnetIds": []any{"subnet-0000000000000000a", "subnet-0000000000000000b"},
+			"privateSubnetIds": []any{"subnet-0000000000000000c", "subnet-0000000000000000d"}}})),
+			`environments[dev].network.existingVpc.vpcId: "vpc-xyz" is not a VPC id`},
+		{"existing VPC subnets per zone", section(with(dev, "network", map[string]any{"existingVpc": map[string]any{
+			"vpcId": "vpc-0123456789abcdef0", "publicSubnetIds": []any{"subnet-0000000000000000a"},
+			"privateSubnetIds": []any{"subnet-0000000000000000c", "subnet-0000000000000000d"}}})),
+			"environments[dev].network.existingVpc.publicSubnetIds: lists 1 subnets for 2 availability zones"},
+		{"existing VPC subnet twice", section(with(dev, "network", map[string]any{"existingVpc": map[string]any{
+			"vpcId": "vpc-0123456789abcdef0", "publicSubnetIds": []any{"subnet-0000000000000000a", "subnet-0000000000000000b"},
+			"privateSubnetIds": []any{"subnet-0000000000000000a", "subnet-0000000000000000d"}}})),
+			`"subnet-0000000000000000a" is listed twice`},
+		{"existing VPC unknown key", section(with(dev, "network", map[string]any{"existingVpc": map[string]any{"vpc": "x"}})),
+			"environments[dev].network.existingVpc.vpc: is not a known key"},
 		{"no NAT gateway", section(with(dev, "network", map[string]any{"natGateways": 0})), "environments[dev].network.natGateways: 0 is out of range (use 1 (cheapest) to 2"},
 		{"more NAT gateways than zones", section(with(dev, "network", map[string]any{"natGateways": 3})), "environments[dev].network.natGateways: 3 is out of range"},
 		{"bad allowed CIDR", section(with(dev, "loadBalancer", map[string]any{"allowedCidrs": []any{"0.0.0.0/0", "10.1.2.300/32"}})),

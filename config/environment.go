@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -240,6 +241,13 @@ func (v *validator) network(data json.RawMessage, zones int) Network {
 	if !sub.section(sub.scope, data, &raw) {
 		return Network{}
 	}
+	if raw.ExistingVPC != nil {
+		if raw.CIDR != nil || raw.NATGateways != nil {
+			sub.fail("existingVpc", "is set together with cidr or natGateways",
+				"those describe a VPC the stack creates: remove them, or remove existingVpc")
+		}
+		return Network{ExistingVPC: sub.existingVPC(*raw.ExistingVPC, zones)}
+	}
 	n := Network{
 		CIDR:        withDefault(raw.CIDR, DefaultVPCCIDR),
 		NATGateways: withDefault(raw.NATGateways, DefaultNATGateways),
@@ -255,6 +263,47 @@ func (v *validator) network(data json.RawMessage, zones int) Network {
 			fmt.Sprintf("use 1 (cheapest) to %d (one per availability zone, survives a zone outage)", max(zones, 1)))
 	}
 	return n
+}
+
+var (
+	vpcIDPattern    = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	subnetIDPattern = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+)
+
+func (v *validator) existingVPC(data json.RawMessage, zones int) *ExistingVPC {
+	scope := v.scope + ".existingVpc"
+	var raw rawExistingVPC
+	if !v.section(scope, data, &raw) {
+		return nil
+	}
+	sub := &validator{scope: scope}
+	defer func() { v.errs = append(v.errs, sub.errs...) }()
+	e := &ExistingVPC{
+		VPCID:            sub.requiredString("vpcId", raw.VPCID),
+		PublicSubnetIDs:  withDefault(raw.PublicSubnetIDs, nil),
+		PrivateSubnetIDs: withDefault(raw.PrivateSubnetIDs, nil),
+	}
+	if raw.VPCID != nil && !vpcIDPattern.MatchString(e.VPCID) {
+		sub.fail("vpcId", fmt.Sprintf("%q is not a VPC id", e.VPCID), "use the id from the VPC console, vpc-0123456789abcdef0")
+	}
+	seen := map[string]bool{}
+	for key, ids := range map[string][]string{"publicSubnetIds": e.PublicSubnetIDs, "privateSubnetIds": e.PrivateSubnetIDs} {
+		if len(ids) != zones {
+			sub.fail(key, fmt.Sprintf("lists %d subnets for %d availability zones", len(ids), zones),
+				"list one subnet per zone, in the order of availabilityZones")
+		}
+		for _, id := range ids {
+			switch {
+			case !subnetIDPattern.MatchString(id):
+				sub.fail(key, fmt.Sprintf("%q is not a subnet id", id), "use ids such as subnet-0123456789abcdef0")
+			case seen[id]:
+				sub.fail(key, fmt.Sprintf("%q is listed twice", id), "each subnet is either public or private, once")
+			}
+			seen[id] = true
+		}
+	}
+	sort.Slice(sub.errs, func(i, j int) bool { return sub.errs[i].Error() < sub.errs[j].Error() })
+	return e
 }
 
 var (

@@ -30,7 +30,7 @@ type EnvironmentStack struct {
 	Env       config.Environment
 	Logs      awss3.Bucket
 	Revisions *revisionbucket.Bucket
-	Vpc       awsec2.Vpc
+	Vpc       awsec2.IVpc
 	Fleet     *fleet.Fleet
 	// Notifications is the environment's operational topic.
 	Notifications *notifications.Notifications
@@ -81,13 +81,7 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Value:       s.Revisions.Bucket.BucketName(),
 	})
 
-	s.Vpc = network.New(stack, "Network", network.Props{
-		AvailabilityZones:    env.AvailabilityZones,
-		CIDR:                 env.Network.CIDR,
-		NATGateways:          env.Network.NATGateways,
-		FlowLogRetentionDays: env.LogRetentionDays,
-		Destroy:              env.Destroy,
-	})
+	s.Vpc = vpc(stack, env)
 	if need := env.FirstDeploymentSeconds(); env.HealthCheckGraceSeconds < need {
 		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("stacks:health-check-grace"), jsii.String(fmt.Sprintf(
 			"healthCheckGraceSeconds %d is shorter than the ~%d s the first deployment needs to reach all %d instances: "+
@@ -213,6 +207,27 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Value:       s.Fleet.SiteURL(),
 	})
 	return s
+}
+
+// vpc creates the environment's VPC, or refers to the configured existing one by its IDs (no
+// lookup: the IDs and zones are all in the configuration). An existing VPC is the caller's:
+// its flow logs, NAT gateways and S3 endpoint are not managed here.
+func vpc(stack awscdk.Stack, env config.Environment) awsec2.IVpc {
+	if e := env.Network.ExistingVPC; e != nil {
+		return awsec2.Vpc_FromVpcAttributes(stack, jsii.String("Network"), &awsec2.VpcAttributes{
+			VpcId:             jsii.String(e.VPCID),
+			AvailabilityZones: jsii.Strings(env.AvailabilityZones...),
+			PublicSubnetIds:   jsii.Strings(e.PublicSubnetIDs...),
+			PrivateSubnetIds:  jsii.Strings(e.PrivateSubnetIDs...),
+		})
+	}
+	return network.New(stack, "Network", network.Props{
+		AvailabilityZones:    env.AvailabilityZones,
+		CIDR:                 env.Network.CIDR,
+		NATGateways:          env.Network.NATGateways,
+		FlowLogRetentionDays: env.LogRetentionDays,
+		Destroy:              env.Destroy,
+	})
 }
 
 func rollout(d config.Deployment) deploygroup.Rollout {

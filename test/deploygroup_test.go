@@ -286,7 +286,13 @@ func TestNotifications(t *testing.T) {
 // subnets and the instance security group, nothing else.
 func launchResource(t *testing.T, b *built, action string, r any) bool {
 	env := b.stack.Env
+	_, private := subnets(b)
 	if s, ok := r.(string); ok {
+		for _, id := range private {
+			if id, isID := id.(string); isID && s == "arn:aws:ec2:"+env.Region+":"+env.Account+":subnet/"+id && action == "ec2:RunInstances" {
+				return true
+			}
+		}
 		kinds := "instance|volume|network-interface"
 		if action == "ec2:RunInstances" {
 			kinds += "|image"
@@ -302,9 +308,8 @@ func launchResource(t *testing.T, b *built, action string, r any) bool {
 		map[string]any{"Fn::Join": []any{"", []any{prefix + "launch-template/", ref(logicalID(t, b, b.stack.Fleet.LaunchTemplate))}}},
 		map[string]any{"Fn::Join": []any{"", []any{prefix + "security-group/", getAtt(logicalID(t, b, b.stack.Fleet.InstanceSecurityGroup), "GroupId")}}},
 	}
-	_, private := subnetsByTier(b)
 	for _, id := range private {
-		allowed = append(allowed, map[string]any{"Fn::Join": []any{"", []any{prefix + "subnet/", ref(id)}}})
+		allowed = append(allowed, map[string]any{"Fn::Join": []any{"", []any{prefix + "subnet/", id}}})
 	}
 	for _, a := range allowed {
 		if reflectEqual(r, a) {

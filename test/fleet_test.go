@@ -39,6 +39,24 @@ func subnetsByTier(b *built) (public, private []string) {
 	return public, private
 }
 
+// subnets returns how the template names the public and private subnets: Refs to the subnets
+// the stack creates, or the configured IDs of an existing VPC.
+func subnets(b *built) (public, private []any) {
+	if e := b.stack.Env.Network.ExistingVPC; e != nil {
+		return toAny(e.PublicSubnetIDs), toAny(e.PrivateSubnetIDs)
+	}
+	pub, priv := subnetsByTier(b)
+	return refs(pub), refs(priv)
+}
+
+func toAny(list []string) []any {
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = v
+	}
+	return out
+}
+
 func refs(list []string) []any {
 	out := make([]any, len(list))
 	for i, id := range list {
@@ -50,6 +68,18 @@ func refs(list []string) []any {
 func TestNetwork(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env := b.stack.Env
+		if env.Network.ExistingVPC != nil {
+			// Used by its IDs: the stack creates no network of its own and looks nothing up.
+			for _, typ := range []string{"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::EC2::FlowLog", "AWS::EC2::VPCEndpoint"} {
+				if n := len(ids(b, typ)); n != 0 {
+					t.Errorf("%d %s with an existing VPC, want none", n, typ)
+				}
+			}
+			for _, sg := range resourcesOfType(b, "AWS::EC2::SecurityGroup") {
+				expect(t, sg, "Properties.VpcId", env.Network.ExistingVPC.VPCID)
+			}
+			return
+		}
 		vpcs := ids(b, "AWS::EC2::VPC")
 		if len(vpcs) != 1 {
 			t.Fatalf("want one VPC, found %d", len(vpcs))
@@ -102,9 +132,9 @@ func TestLoadBalancer(t *testing.T) {
 		env, lbConf := b.stack.Env, b.stack.Env.LoadBalancer
 		albID := logicalID(t, b, b.stack.Fleet.LoadBalancer)
 		alb := resource(t, b, albID)
-		public, _ := subnetsByTier(b)
+		public, _ := subnets(b)
 		expect(t, alb, "Properties.Scheme", "internet-facing")
-		expect(t, alb, "Properties.Subnets", refs(public))
+		expect(t, alb, "Properties.Subnets", public)
 		attrs := map[string]any{}
 		for _, a := range at(alb, "Properties", "LoadBalancerAttributes").([]any) {
 			a := a.(map[string]any)
@@ -283,7 +313,7 @@ func TestAutoScalingGroup(t *testing.T) {
 		}
 		asgID := logicalID(t, b, b.stack.Fleet.Group)
 		asg := resource(t, b, asgID)
-		_, private := subnetsByTier(b)
+		_, private := subnets(b)
 		expect(t, asg, "Properties.MinSize", strconv.Itoa(env.MinCapacity))
 		expect(t, asg, "Properties.MaxSize", strconv.Itoa(env.MaxCapacity))
 		if env.DesiredCapacity == nil {
@@ -291,7 +321,7 @@ func TestAutoScalingGroup(t *testing.T) {
 		} else {
 			expect(t, asg, "Properties.DesiredCapacity", strconv.Itoa(*env.DesiredCapacity))
 		}
-		expect(t, asg, "Properties.VPCZoneIdentifier", refs(private))
+		expect(t, asg, "Properties.VPCZoneIdentifier", private)
 		expect(t, asg, "Properties.HealthCheckType", "ELB")
 		expect(t, asg, "Properties.HealthCheckGracePeriod", env.HealthCheckGraceSeconds)
 		expect(t, asg, "Properties.TargetGroupARNs", []any{ref(logicalID(t, b, b.stack.Fleet.TargetGroup))})
