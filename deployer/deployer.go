@@ -250,10 +250,17 @@ func (d *Deployer) create(ctx context.Context, p Properties, first bool) error {
 	if first {
 		in.OverrideAlarmConfiguration = &cdtypes.AlarmConfiguration{Enabled: false}
 	}
-	return d.retry(ctx, "CreateDeployment", func() error {
+	err := d.retry(ctx, "CreateDeployment", func() error {
 		_, err := d.CodeDeploy.CreateDeployment(ctx, in)
 		return err
 	})
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "DeploymentLimitExceededException" {
+		// A deployment started since this poll listed them (or is not listed yet): the next
+		// poll waits for it, then comes back here.
+		return nil
+	}
+	return err
 }
 
 // deploymentsOf returns the deployments of p's revision created in window, newest first.

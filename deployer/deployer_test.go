@@ -43,6 +43,7 @@ type fake struct {
 	failed     *cdtypes.InstanceTarget
 	throttle   int
 	hang       bool
+	limitOnce  bool
 	calls      []string
 	throttled  map[string]int
 	copied     *s3.CopyObjectInput
@@ -93,6 +94,10 @@ func (f *fake) RegisterApplicationRevision(context.Context, *codedeploy.Register
 func (f *fake) CreateDeployment(_ context.Context, in *codedeploy.CreateDeploymentInput, _ ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error) {
 	if err := f.record("CreateDeployment"); err != nil {
 		return nil, err
+	}
+	if f.limitOnce {
+		f.limitOnce = false
+		return nil, &smithy.GenericAPIError{Code: "DeploymentLimitExceededException", Message: "The deployment group already has an active deployment"}
 	}
 	id := fmt.Sprintf("d-NEW%d", len(f.order))
 	f.add(id, aws.ToString(in.Revision.S3Location.Key), *f.now, f.script...)
@@ -478,5 +483,18 @@ func TestProviderFrameworkContract(t *testing.T) {
 	waiting, _ := json.Marshal(Response{IsComplete: false})
 	if string(waiting) != `{"IsComplete":false}` {
 		t.Errorf("not-complete response %s", waiting)
+	}
+}
+
+// TestActiveDeploymentNotListedYet: CreateDeployment finds a deployment the listing did not show;
+// the poll waits and tries again instead of failing the stack.
+func TestActiveDeploymentNotListedYet(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.limitOnce = true
+	if _, err := h.run(t, create()); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.f.count("CreateDeployment"); n != 2 {
+		t.Errorf("%d CreateDeployment calls, want 2 (refused once, then created)", n)
 	}
 }
