@@ -37,9 +37,12 @@ test-go: $(TOOLS)
 
 shellcheck: ## Lint every shell script of the project (any file with a sh or bash shebang).
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck" >&2; exit 1; }
-	@# Tracked files in a git checkout; every file otherwise (a source archive, a pipeline's zip).
-	@files=$$( { git ls-files 2>/dev/null || find . -type f -not -path './node_modules/*' -not -path './cdk.out/*' -not -path './.git/*'; } | \
-	   while read -r f; do [ -f "$$f" ] && head -n 1 "$$f" | grep -qE '^#!.*[/ ](ba)?sh$$' && echo "$$f" || true; done); \
+	@# The tracked files when this folder is a git checkout's root; every file otherwise (a source
+	@# archive, the pipeline's source zip, a copy inside some other repository).
+	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then all=$$(git ls-files); \
+	 else all=$$(find . -type f -not -path './node_modules/*' -not -path './cdk.out/*' -not -path './.git/*'); fi; \
+	 files=$$(for f in $$all; do [ -f "$$f" ] && head -n 1 "$$f" | grep -qE '^#!.*[/ ](ba)?sh$$' && echo "$$f" || true; done); \
+	 [ -n "$$files" ] || { echo "shellcheck: no shell scripts found" >&2; exit 1; }; \
 	 echo "shellcheck" $$files; shellcheck $$files
 
 update-snapshots: $(TOOLS) ## Rewrite test/testdata/*.template.json; review with git diff.

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -287,7 +286,11 @@ func (v *validator) existingVPC(data json.RawMessage, zones int) *ExistingVPC {
 		sub.fail("vpcId", fmt.Sprintf("%q is not a VPC id", e.VPCID), "use the id from the VPC console, vpc-0123456789abcdef0")
 	}
 	seen := map[string]bool{}
-	for key, ids := range map[string][]string{"publicSubnetIds": e.PublicSubnetIDs, "privateSubnetIds": e.PrivateSubnetIDs} {
+	for _, list := range []struct {
+		key string
+		ids []string
+	}{{"publicSubnetIds", e.PublicSubnetIDs}, {"privateSubnetIds", e.PrivateSubnetIDs}} {
+		key, ids := list.key, list.ids
 		if len(ids) != zones {
 			sub.fail(key, fmt.Sprintf("lists %d subnets for %d availability zones", len(ids), zones),
 				"list one subnet per zone, in the order of availabilityZones")
@@ -302,7 +305,6 @@ func (v *validator) existingVPC(data json.RawMessage, zones int) *ExistingVPC {
 			seen[id] = true
 		}
 	}
-	sort.Slice(sub.errs, func(i, j int) bool { return sub.errs[i].Error() < sub.errs[j].Error() })
 	return e
 }
 

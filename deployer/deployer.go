@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"sort"
 	"strings"
 	"time"
@@ -80,8 +81,6 @@ const (
 	DataSince = "Since"
 	// DataDeadline is when waiting ends with an error.
 	DataDeadline = "Deadline"
-	// DataFirst is "true" on Create: the first deployment runs with alarms off (see create).
-	DataFirst = "FirstDeployment"
 )
 
 // Deployer holds the clients and the clock.
@@ -126,7 +125,7 @@ func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
 		return Response{}, err
 	}
 	if old := e.OldResourceProperties; e.RequestType == "Update" && old != nil && old.RevisionKey == p.RevisionKey &&
-		old.ApplicationName == p.ApplicationName && old.DeploymentGroupName == p.DeploymentGroupName &&
+		old.RevisionBucket == p.RevisionBucket && old.ApplicationName == p.ApplicationName && old.DeploymentGroupName == p.DeploymentGroupName &&
 		(old.Deploy == p.Deploy || p.Deploy != "true") {
 		// Only a setting such as the timeout changed: there is nothing new to deploy.
 		return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
@@ -161,7 +160,6 @@ func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
 	return Response{PhysicalResourceID: id, Data: map[string]any{
 		DataSince:    now.Format(time.RFC3339),
 		DataDeadline: now.Add(time.Duration(minutes) * time.Minute).Format(time.RFC3339),
-		DataFirst:    fmt.Sprint(e.RequestType == "Create"),
 	}}, nil
 }
 
@@ -185,6 +183,17 @@ func (d *Deployer) IsComplete(ctx context.Context, e Event) (Response, error) {
 	if e.RequestType == "Delete" || err != nil {
 		return Response{IsComplete: true}, nil // nothing was started
 	}
+	res, err := d.step(ctx, e, since)
+	if err != nil && transient(ctx, err) {
+		// The framework fails the stack on any error from a poll. Keeping no state, a poll can
+		// simply be repeated: report "not yet" and let the next one (30 s later) try again.
+		log.Printf("poll of %s ended early, trying again next time: %v", e.ResourceProperties.RevisionKey, err)
+		return d.wait(e, "the deployment could not be followed ("+err.Error()+")")
+	}
+	return res, err
+}
+
+func (d *Deployer) step(ctx context.Context, e Event, since time.Time) (Response, error) {
 	p := e.ResourceProperties
 	group := p.ApplicationName + "/" + p.DeploymentGroupName
 
@@ -218,15 +227,61 @@ func (d *Deployer) IsComplete(ctx context.Context, e Event) (Response, error) {
 		return d.wait(e, fmt.Sprintf("deployment %s of another revision is still running in %s", active[0], group))
 	}
 
-	if deployed, err := d.lastSuccessfulIsOurs(ctx, p); err != nil {
+	state, err := d.groupState(ctx, p)
+	if err != nil {
 		return Response{}, err
-	} else if deployed != "" {
-		return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: deployed}}, nil
 	}
-	if err := d.create(ctx, p, e.Data[DataFirst] == "true"); err != nil {
+	if state.onRevision != "" {
+		return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: state.onRevision}}, nil
+	}
+	refused, err := d.create(ctx, p, state.firstOrRestoring)
+	if err != nil {
 		return Response{}, err
+	}
+	if refused != "" {
+		return d.wait(e, "CodeDeploy refused the deployment: "+refused)
 	}
 	return d.wait(e, "")
+}
+
+// groupState is what the deployment group says about the fleet.
+type groupState struct {
+	// onRevision is the deployment that put the whole fleet on the revision: the group's last
+	// attempted deployment, succeeded, of this revision. Empty otherwise.
+	onRevision string
+	// firstOrRestoring: nothing was ever deployed successfully (a new fleet, whose instances fail
+	// the health check until this deployment reaches them), or the last attempt failed or was
+	// stopped (a fleet being put back, possibly while the alarm that stopped it still fires).
+	firstOrRestoring bool
+}
+
+func (d *Deployer) groupState(ctx context.Context, p Properties) (groupState, error) {
+	var out *codedeploy.GetDeploymentGroupOutput
+	if err := d.retry(ctx, "GetDeploymentGroup", func() (err error) {
+		out, err = d.CodeDeploy.GetDeploymentGroup(ctx, &codedeploy.GetDeploymentGroupInput{
+			ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+		})
+		return err
+	}); err != nil {
+		return groupState{}, fmt.Errorf("reading deployment group %s/%s: %w", p.ApplicationName, p.DeploymentGroupName, err)
+	}
+	info := out.DeploymentGroupInfo
+	if info == nil || info.LastSuccessfulDeployment == nil || info.LastSuccessfulDeployment.DeploymentId == nil {
+		return groupState{firstOrRestoring: true}, nil
+	}
+	last := info.LastAttemptedDeployment
+	if last != nil && last.Status != cdtypes.DeploymentStatusSucceeded {
+		return groupState{firstOrRestoring: true}, nil
+	}
+	// The last attempt succeeded (it is the last successful one): is it this revision?
+	deployed, err := d.get(ctx, aws.ToString(info.LastSuccessfulDeployment.DeploymentId))
+	if err != nil {
+		return groupState{}, err
+	}
+	if isRevision(deployed, p) {
+		return groupState{onRevision: aws.ToString(deployed.DeploymentId)}, nil
+	}
+	return groupState{}, nil
 }
 
 // wait reports "not yet", or the timeout error once the deadline has passed.
@@ -239,28 +294,28 @@ func (d *Deployer) wait(e Event, state string) (Response, error) {
 	return Response{IsComplete: false}, nil
 }
 
-// create starts the deployment of the revision. The first deployment of a new stack runs with
-// the group's alarms off: until it has installed the application, every instance fails the
-// health check, so the unhealthy-hosts alarm is bound to fire and would stop it.
-func (d *Deployer) create(ctx context.Context, p Properties, first bool) error {
+// create starts the deployment of the revision. Alarms are overridden off for a first or a
+// restoring deployment (see groupState): the unhealthy-hosts alarm is bound to fire on instances
+// that have no working application yet, and would stop the very deployment that fixes them.
+// It returns CodeDeploy's message when it refuses because another deployment is active (one
+// started since the listing, or not listed yet): the next poll waits for it.
+func (d *Deployer) create(ctx context.Context, p Properties, alarmsOff bool) (refused string, err error) {
 	in := &codedeploy.CreateDeploymentInput{
 		ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
 		Revision: p.location(), Description: aws.String("cdk deploy of " + p.RevisionKey),
 	}
-	if first {
+	if alarmsOff {
 		in.OverrideAlarmConfiguration = &cdtypes.AlarmConfiguration{Enabled: false}
 	}
-	err := d.retry(ctx, "CreateDeployment", func() error {
+	err = d.retry(ctx, "CreateDeployment", func() error {
 		_, err := d.CodeDeploy.CreateDeployment(ctx, in)
 		return err
 	})
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "DeploymentLimitExceededException" {
-		// A deployment started since this poll listed them (or is not listed yet): the next
-		// poll waits for it, then comes back here.
-		return nil
+		return apiErr.ErrorMessage(), nil
 	}
-	return err
+	return "", err
 }
 
 // deploymentsOf returns the deployments of p's revision created in window, newest first.
@@ -278,34 +333,15 @@ func (d *Deployer) deploymentsOf(ctx context.Context, p Properties, window *cdty
 		if err != nil {
 			return nil, err
 		}
-		if isRevision(info, p) {
+		// Only deployments a caller created (this handler, or an operator): CodeDeploy's own
+		// follow-ups of the same revision (CodeDeployAutoUpdate for instances launched meanwhile,
+		// autoscaling, autoscalingTermination) concern single instances, not this rollout.
+		if isRevision(info, p) && info.Creator == cdtypes.DeploymentCreatorUser {
 			out = append(out, info)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return aws.ToTime(out[i].CreateTime).After(aws.ToTime(out[j].CreateTime)) })
 	return out, nil
-}
-
-// lastSuccessfulIsOurs returns the group's last successful deployment if it deployed p's revision.
-func (d *Deployer) lastSuccessfulIsOurs(ctx context.Context, p Properties) (string, error) {
-	var out *codedeploy.GetDeploymentGroupOutput
-	if err := d.retry(ctx, "GetDeploymentGroup", func() (err error) {
-		out, err = d.CodeDeploy.GetDeploymentGroup(ctx, &codedeploy.GetDeploymentGroupInput{
-			ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
-		})
-		return err
-	}); err != nil {
-		return "", fmt.Errorf("reading deployment group %s/%s: %w", p.ApplicationName, p.DeploymentGroupName, err)
-	}
-	last := out.DeploymentGroupInfo
-	if last == nil || last.LastSuccessfulDeployment == nil || last.LastSuccessfulDeployment.DeploymentId == nil {
-		return "", nil
-	}
-	info, err := d.get(ctx, aws.ToString(last.LastSuccessfulDeployment.DeploymentId))
-	if err != nil || !isRevision(info, p) {
-		return "", err
-	}
-	return aws.ToString(info.DeploymentId), nil
 }
 
 func isRevision(info *cdtypes.DeploymentInfo, p Properties) bool {
@@ -417,6 +453,16 @@ func (d *Deployer) retry(ctx context.Context, what string, call func() error) er
 		}
 		wait *= 2
 	}
+}
+
+// transient errors end a poll, not the deployment: throttling that outlasted the retries,
+// server errors, and the poll's own time running out.
+func transient(ctx context.Context, err error) bool {
+	if throttled(err) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return true
+	}
+	var httpErr interface{ HTTPStatusCode() int }
+	return errors.As(err, &httpErr) && httpErr.HTTPStatusCode() >= 500
 }
 
 func throttled(err error) bool {

@@ -3,7 +3,6 @@ package deployer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 // deployment is one deployment in the fake: it walks through statuses, one per GetDeployment.
 type deployment struct {
 	key      string
+	creator  cdtypes.DeploymentCreator
 	created  time.Time
 	statuses []cdtypes.DeploymentStatus
 	input    *codedeploy.CreateDeploymentInput
@@ -38,25 +38,27 @@ type fake struct {
 	deployments map[string]*deployment
 	order       []string
 	// script is the status sequence of deployments CreateDeployment starts.
-	script     []cdtypes.DeploymentStatus
-	errorInfo  *cdtypes.ErrorInformation
-	failed     *cdtypes.InstanceTarget
-	throttle   int
-	hang       bool
-	limitOnce  bool
-	calls      []string
-	throttled  map[string]int
-	copied     *s3.CopyObjectInput
-	registered int
+	script    []cdtypes.DeploymentStatus
+	errorInfo *cdtypes.ErrorInformation
+	failed    *cdtypes.InstanceTarget
+	throttle  int
+	hang      bool
+	limitOnce bool
+	// createdCount numbers the deployments CreateDeployment starts: d-NEW0, d-NEW1, ...
+	createdCount int
+	calls        []string
+	throttled    map[string]int
+	copied       *s3.CopyObjectInput
+	registered   int
 }
 
 func newFake(now *time.Time, script ...cdtypes.DeploymentStatus) *fake {
 	return &fake{now: now, deployments: map[string]*deployment{}, script: script, throttled: map[string]int{}}
 }
 
-// add records an existing deployment of key, created at created.
-func (f *fake) add(id, key string, created time.Time, statuses ...cdtypes.DeploymentStatus) {
-	f.deployments[id] = &deployment{key: key, created: created, statuses: statuses}
+// add records an existing deployment of key by creator, created at created.
+func (f *fake) add(id, key string, creator cdtypes.DeploymentCreator, created time.Time, statuses ...cdtypes.DeploymentStatus) {
+	f.deployments[id] = &deployment{key: key, creator: creator, created: created, statuses: statuses}
 	f.order = append(f.order, id)
 }
 
@@ -99,8 +101,9 @@ func (f *fake) CreateDeployment(_ context.Context, in *codedeploy.CreateDeployme
 		f.limitOnce = false
 		return nil, &smithy.GenericAPIError{Code: "DeploymentLimitExceededException", Message: "The deployment group already has an active deployment"}
 	}
-	id := fmt.Sprintf("d-NEW%d", len(f.order))
-	f.add(id, aws.ToString(in.Revision.S3Location.Key), *f.now, f.script...)
+	id := fmt.Sprintf("d-NEW%d", f.createdCount)
+	f.createdCount++
+	f.add(id, aws.ToString(in.Revision.S3Location.Key), cdtypes.DeploymentCreatorUser, *f.now, f.script...)
 	f.deployments[id].input = in
 	return &codedeploy.CreateDeploymentOutput{DeploymentId: aws.String(id)}, nil
 }
@@ -142,7 +145,7 @@ func (f *fake) GetDeployment(_ context.Context, in *codedeploy.GetDeploymentInpu
 	}
 	d := f.deployments[aws.ToString(in.DeploymentId)]
 	info := &cdtypes.DeploymentInfo{
-		DeploymentId: in.DeploymentId, Status: d.status(), CreateTime: aws.Time(d.created),
+		DeploymentId: in.DeploymentId, Status: d.status(), CreateTime: aws.Time(d.created), Creator: d.creator,
 		Revision: &cdtypes.RevisionLocation{S3Location: &cdtypes.S3Location{Bucket: aws.String(props.RevisionBucket), Key: aws.String(d.key)}},
 	}
 	if d.status() == cdtypes.DeploymentStatusFailed || d.status() == cdtypes.DeploymentStatusStopped {
@@ -155,13 +158,23 @@ func (f *fake) GetDeploymentGroup(context.Context, *codedeploy.GetDeploymentGrou
 	if err := f.record("GetDeploymentGroup"); err != nil {
 		return nil, err
 	}
-	// The last successful deployment is the newest one that has succeeded, as CodeDeploy reports it.
+	// As CodeDeploy reports them: the last successful deployment is the newest that succeeded,
+	// the last attempted the newest that has ended.
 	info := &cdtypes.DeploymentGroupInfo{}
-	var newest time.Time
+	var newestOK, newestEnded time.Time
 	for id, d := range f.deployments {
-		if d.status() == cdtypes.DeploymentStatusSucceeded && !d.created.Before(newest) {
-			newest = d.created
-			info.LastSuccessfulDeployment = &cdtypes.LastDeploymentInfo{DeploymentId: aws.String(id)}
+		switch d.status() {
+		case cdtypes.DeploymentStatusSucceeded, cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
+		default:
+			continue
+		}
+		if !d.created.Before(newestEnded) {
+			newestEnded = d.created
+			info.LastAttemptedDeployment = &cdtypes.LastDeploymentInfo{DeploymentId: aws.String(id), Status: d.status()}
+		}
+		if d.status() == cdtypes.DeploymentStatusSucceeded && !d.created.Before(newestOK) {
+			newestOK = d.created
+			info.LastSuccessfulDeployment = &cdtypes.LastDeploymentInfo{DeploymentId: aws.String(id), Status: d.status()}
 		}
 	}
 	return &codedeploy.GetDeploymentGroupOutput{DeploymentGroupInfo: info}, nil
@@ -263,6 +276,7 @@ func TestFirstDeploymentSucceeds(t *testing.T) {
 
 func TestLaterDeploymentsKeepTheAlarms(t *testing.T) {
 	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-OLD", "revisions/old.zip", cdtypes.DeploymentCreatorUser, start.Add(-time.Hour), cdtypes.DeploymentStatusSucceeded)
 	old := props
 	old.RevisionKey = "revisions/old.zip"
 	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &old, PhysicalResourceID: "x"}); err != nil {
@@ -322,7 +336,9 @@ func TestStopped(t *testing.T) {
 // no DeploymentLimitExceededException, no UPDATE_ROLLBACK_FAILED.
 func TestCloudFormationRollback(t *testing.T) {
 	h := newHarness(cdtypes.DeploymentStatusSucceeded)
-	h.f.add("d-ROLLBACK", props.RevisionKey, start.Add(-time.Minute), cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-BROKEN", "revisions/broken.zip", cdtypes.DeploymentCreatorUser, start.Add(-10*time.Minute), cdtypes.DeploymentStatusFailed)
+	h.f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-time.Minute),
+		cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
 	failedNew := props
 	failedNew.RevisionKey = "revisions/broken.zip"
 	res, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &failedNew, PhysicalResourceID: "x"})
@@ -337,7 +353,7 @@ func TestCloudFormationRollback(t *testing.T) {
 // TestWaitsForAnotherDeployment: an operator's deployment is running; ours starts after it.
 func TestWaitsForAnotherDeployment(t *testing.T) {
 	h := newHarness(cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
-	h.f.add("d-OPERATOR", "revisions/other.zip", start.Add(-time.Minute), cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-OPERATOR", "revisions/other.zip", cdtypes.DeploymentCreatorUser, start.Add(-time.Minute), cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
 	if _, err := h.run(t, create()); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +367,7 @@ func TestWaitsForAnotherDeployment(t *testing.T) {
 
 func TestAlreadyDeployedByHand(t *testing.T) {
 	h := newHarness()
-	h.f.add("d-BYHAND", props.RevisionKey, start.Add(-time.Hour), cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-BYHAND", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-time.Hour), cdtypes.DeploymentStatusSucceeded)
 	res, err := h.run(t, create())
 	if err != nil || !res.IsComplete || h.f.count("CreateDeployment") != 0 {
 		t.Errorf("result %+v, %v, %d created; want done without a deployment", res, err, h.f.count("CreateDeployment"))
@@ -386,14 +402,59 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-func TestCallBoundedByContext(t *testing.T) {
+// TestPollOutOfTime: a poll whose calls outlast its Lambda's time reports "not yet" instead of
+// failing the stack; the next poll starts over.
+func TestPollOutOfTime(t *testing.T) {
 	h := newHarness()
 	h.f.hang = true
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := h.d.IsComplete(ctx, Event{RequestType: "Create", ResourceProperties: props, Data: map[string]any{DataSince: start.Format(time.RFC3339)}})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("error = %v, want the context deadline", err)
+	res, err := h.d.IsComplete(ctx, Event{RequestType: "Create", ResourceProperties: props, Data: map[string]any{
+		DataSince: start.Format(time.RFC3339), DataDeadline: start.Add(time.Hour).Format(time.RFC3339)}})
+	if err != nil || res.IsComplete {
+		t.Errorf("IsComplete = %+v, %v; want not complete and no error", res, err)
+	}
+}
+
+func TestPersistentThrottlingInAPollIsRetriedNextPoll(t *testing.T) {
+	h := newHarness()
+	h.f.throttle = 100
+	res, err := h.d.IsComplete(context.Background(), Event{RequestType: "Create", ResourceProperties: props, Data: map[string]any{
+		DataSince: start.Format(time.RFC3339), DataDeadline: start.Add(time.Hour).Format(time.RFC3339)}})
+	if err != nil || res.IsComplete {
+		t.Errorf("IsComplete = %+v, %v; want not complete and no error", res, err)
+	}
+}
+
+// TestRollbackAfterAStoppedRollback: CodeDeploy's own rollback was stopped (the alarm still fires),
+// so the fleet is partly on the broken revision. The last successful deployment is the old
+// revision, but the last attempt failed: the old revision is deployed again, with alarms off.
+func TestRollbackAfterAStoppedRollback(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-GOOD", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-time.Hour), cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-BROKEN", "revisions/broken.zip", cdtypes.DeploymentCreatorUser, start.Add(-10*time.Minute), cdtypes.DeploymentStatusFailed)
+	h.f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-5*time.Minute), cdtypes.DeploymentStatusStopped)
+	broken := props
+	broken.RevisionKey = "revisions/broken.zip"
+	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &broken, PhysicalResourceID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if h.f.count("CreateDeployment") != 1 {
+		t.Fatalf("%d deployments created, want 1 to put the fleet back", h.f.count("CreateDeployment"))
+	}
+	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration == nil || in.OverrideAlarmConfiguration.Enabled {
+		t.Error("the restoring deployment keeps the alarm that stopped the rollback")
+	}
+}
+
+// TestFollowUpDeploymentsAreNotOurs: after our deployment succeeds, CodeDeploy deploys the same
+// revision to an instance launched meanwhile; its outcome is not the rollout's.
+func TestFollowUpDeploymentsAreNotOurs(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-FOLLOWUP", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployAutoUpdate, start.Add(10*time.Minute), cdtypes.DeploymentStatusFailed)
+	res, err := h.run(t, create())
+	if err != nil || !res.IsComplete || res.Data[DataDeploymentID] != "d-NEW0" {
+		t.Errorf("result %+v, %v; want our deployment d-NEW0 to decide", res, err)
 	}
 }
 

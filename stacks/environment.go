@@ -84,9 +84,9 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 	s.Vpc = vpc(stack, env)
 	if need := env.FirstDeploymentSeconds(); env.HealthCheckGraceSeconds < need {
 		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("stacks:health-check-grace"), jsii.String(fmt.Sprintf(
-			"healthCheckGraceSeconds %d is shorter than the ~%d s the first deployment needs to reach all %d instances: "+
+			"healthCheckGraceSeconds %d is shorter than the ~%d s the first deployment needs to reach every instance: "+
 				"the Auto Scaling group may replace instances that are still waiting for it. Raise it to at least %d.",
-			env.HealthCheckGraceSeconds, need, env.MinCapacity, need)), nil)
+			env.HealthCheckGraceSeconds, need, need)), nil)
 	}
 	deregistration := time.Duration(env.LoadBalancer.DeregistrationDelaySeconds) * time.Second
 	s.Fleet = fleet.New(stack, "Fleet", fleet.Props{
@@ -214,12 +214,17 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 // its flow logs, NAT gateways and S3 endpoint are not managed here.
 func vpc(stack awscdk.Stack, env config.Environment) awsec2.IVpc {
 	if e := env.Network.ExistingVPC; e != nil {
-		return awsec2.Vpc_FromVpcAttributes(stack, jsii.String("Network"), &awsec2.VpcAttributes{
+		vpc := awsec2.Vpc_FromVpcAttributes(stack, jsii.String("Network"), &awsec2.VpcAttributes{
 			VpcId:             jsii.String(e.VPCID),
 			AvailabilityZones: jsii.Strings(env.AvailabilityZones...),
 			PublicSubnetIds:   jsii.Strings(e.PublicSubnetIDs...),
 			PrivateSubnetIds:  jsii.Strings(e.PrivateSubnetIDs...),
 		})
+		// Route tables matter only to routes and gateway endpoints, which the stack never adds
+		// to a VPC it does not own.
+		awscdk.Annotations_Of(vpc).AcknowledgeWarning(jsii.String("@aws-cdk/aws-ec2:noSubnetRouteTableId"),
+			jsii.String("the stack adds no routes or endpoints to an existing VPC"))
+		return vpc
 	}
 	return network.New(stack, "Network", network.Props{
 		AvailabilityZones:    env.AvailabilityZones,

@@ -81,7 +81,8 @@ func TestDeliveryPermissions(t *testing.T) {
 			logicalID(t, b, d.IsComplete.Role()): {
 				"codedeploy:CreateDeployment": true, "codedeploy:GetDeployment": true, "codedeploy:ListDeployments": true,
 				"codedeploy:GetDeploymentGroup": true, "codedeploy:UpdateDeploymentGroup": true,
-				"codedeploy:GetApplicationRevision": true, "codedeploy:GetDeploymentConfig": true,
+				"codedeploy:GetApplicationRevision": true, "codedeploy:RegisterApplicationRevision": true,
+				"codedeploy:GetDeploymentConfig": true,
 				"codedeploy:ListDeploymentTargets": true, "codedeploy:BatchGetDeploymentTargets": true,
 				"logs:CreateLogStream": true, "logs:PutLogEvents": true,
 			},

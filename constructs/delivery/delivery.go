@@ -125,7 +125,9 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		return fn
 	}
 	d.OnEvent = function("OnEvent", "on-event", "Uploads the revision and starts its CodeDeploy deployment", 2*time.Minute)
-	d.IsComplete = function("IsComplete", "is-complete", "Deploys the revision with CodeDeploy and follows the deployment", time.Minute)
+	// Room for a poll's calls and their throttling backoff; a poll that runs out of time is
+	// repeated, not failed (see package deployer).
+	d.IsComplete = function("IsComplete", "is-complete", "Deploys the revision with CodeDeploy and follows the deployment", 2*time.Minute)
 	d.grant(stack, p, asset)
 
 	provider := customresources.NewProvider(d, jsii.String("Provider"), &customresources.ProviderProps{
@@ -185,7 +187,9 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 		"codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:ListDeployments",
 		"codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup",
 	}, []*string{group}, nil)
-	add(d.IsComplete, "ReadTheRevision", []string{"codedeploy:GetApplicationRevision"}, []*string{p.Application.ApplicationArn()}, nil)
+	// CreateDeployment registers the revision it deploys as well: allowed on this application.
+	add(d.IsComplete, "ReadTheRevision", []string{"codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"},
+		[]*string{p.Application.ApplicationArn()}, nil)
 	add(d.IsComplete, "ReadTheDeploymentConfig", []string{"codedeploy:GetDeploymentConfig"}, []*string{p.Config.DeploymentConfigArn()}, nil)
 	// Naming the failing instance and lifecycle event: these two support no resource-level
 	// permissions (Service Authorization Reference), so "*" is the only resource that works, and
