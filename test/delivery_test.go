@@ -82,7 +82,7 @@ func TestDeliveryPermissions(t *testing.T) {
 				"codedeploy:CreateDeployment": true, "codedeploy:GetDeployment": true, "codedeploy:ListDeployments": true,
 				"codedeploy:GetDeploymentGroup": true, "codedeploy:UpdateDeploymentGroup": true,
 				"codedeploy:GetApplicationRevision": true, "codedeploy:RegisterApplicationRevision": true,
-				"codedeploy:GetDeploymentConfig": true,
+				"codedeploy:GetDeploymentConfig":   true,
 				"codedeploy:ListDeploymentTargets": true, "codedeploy:BatchGetDeploymentTargets": true,
 				"logs:CreateLogStream": true, "logs:PutLogEvents": true,
 			},
