@@ -25,6 +25,8 @@ $(TOOLS): package.json package-lock.json
 	touch $@
 
 synth: $(TOOLS) ## Synthesize every environment into cdk.out/ (or one: make synth ENV=dev).
+	@# A fresh cdk.out, so the listing below shows only what this synthesis wrote.
+	rm -rf cdk.out
 	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
 	@ls cdk.out/*.template.json
 
