@@ -166,7 +166,7 @@ func (v *validator) minimumHealthyHosts(data *json.RawMessage, minCapacity int) 
 	if !v.section(scope, *data, &raw) {
 		return MinimumHealthyHosts{}
 	}
-	m := MinimumHealthyHosts{Count: raw.Count, Percent: raw.Percent}
+	m := MinimumHealthyHosts(raw)
 	switch {
 	case (m.Count == nil) == (m.Percent == nil):
 		v.fail("minimumHealthyHosts", "needs exactly one of count and percent", `use {"count": N} or {"percent": N}`)

@@ -21,6 +21,7 @@ import (
 	"github.com/example/codedeploy-fleet/constructs/logbucket"
 	"github.com/example/codedeploy-fleet/constructs/network"
 	"github.com/example/codedeploy-fleet/constructs/notifications"
+	"github.com/example/codedeploy-fleet/constructs/removal"
 	"github.com/example/codedeploy-fleet/constructs/revisionbucket"
 )
 
@@ -256,13 +257,6 @@ func revisionKey(scope constructs.Construct, env config.Environment) awskms.IKey
 	return awskms.NewKey(scope, jsii.String("RevisionKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts application revisions in the revision bucket"),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     removalPolicy(env.Destroy),
+		RemovalPolicy:     removal.Policy(env.Destroy),
 	})
-}
-
-func removalPolicy(destroy bool) awscdk.RemovalPolicy {
-	if destroy {
-		return awscdk.RemovalPolicy_DESTROY
-	}
-	return awscdk.RemovalPolicy_RETAIN
 }

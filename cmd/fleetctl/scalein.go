@@ -34,7 +34,7 @@ func scaleInCmd(args []string, out io.Writer) error {
 		return err
 	}
 	if len(described.AutoScalingGroups) != 1 {
-		return fmt.Errorf("Auto Scaling group %s not found", group)
+		return fmt.Errorf("no Auto Scaling group %s: was it replaced outside CloudFormation?", group)
 	}
 	desired, minimum := described.AutoScalingGroups[0].DesiredCapacity, described.AutoScalingGroups[0].MinSize
 	if desired-1 < minimum {

@@ -20,6 +20,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/example/codedeploy-fleet/constructs/internal/retention"
+	"github.com/example/codedeploy-fleet/constructs/removal"
 )
 
 // AppPort is the port the application listens on: the revision's httpd serves plain HTTP on 80
@@ -130,7 +131,7 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 			Retention:    retention.Days("fleet.New("+id+")", p.LogRetentionDays),
 			// The names are fixed: a group retained by a failed first create would make the
 			// next create fail with "already exists", so a create's rollback deletes them.
-			RemovalPolicy: logRemovalPolicy(p.Destroy),
+			RemovalPolicy: removal.PolicyForNamed(p.Destroy),
 		})
 		// logs:CreateLogStream and logs:PutLogEvents on this group's streams only. The groups
 		// exist, so the CloudWatch agent never needs CreateLogGroup.
@@ -425,11 +426,4 @@ func withDefaults(id string, p Props) Props {
 		panic(fmt.Sprintf("fleet.New(%s): Props.MinCapacity %d is more than MaxCapacity %d", id, p.MinCapacity, p.MaxCapacity))
 	}
 	return p
-}
-
-func logRemovalPolicy(destroy bool) awscdk.RemovalPolicy {
-	if destroy {
-		return awscdk.RemovalPolicy_DESTROY
-	}
-	return awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/example/codedeploy-fleet/constructs/removal"
 )
 
 // Props configures a log bucket. The zero value is valid.
@@ -43,7 +45,7 @@ func New(scope constructs.Construct, id string, props Props) awss3.Bucket {
 			Expiration:                          awscdk.Duration_Days(jsii.Number(float64(days))),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
 		}},
-		RemovalPolicy:     removalPolicy(props.Destroy),
+		RemovalPolicy:     removal.Policy(props.Destroy),
 		AutoDeleteObjects: jsii.Bool(props.Destroy),
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(bucket, &[]*cdknag.NagPackSuppression{{
@@ -52,11 +54,4 @@ func New(scope constructs.Construct, id string, props Props) awss3.Bucket {
 			"log its own log writes without end; logging it elsewhere only moves the question to that bucket."),
 	}}, jsii.Bool(false))
 	return bucket
-}
-
-func removalPolicy(destroy bool) awscdk.RemovalPolicy {
-	if destroy {
-		return awscdk.RemovalPolicy_DESTROY
-	}
-	return awscdk.RemovalPolicy_RETAIN
 }

@@ -5,13 +5,13 @@ package network
 import (
 	"fmt"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/example/codedeploy-fleet/constructs/internal/retention"
+	"github.com/example/codedeploy-fleet/constructs/removal"
 )
 
 // Props configures the VPC.
@@ -48,10 +48,6 @@ func New(scope constructs.Construct, id string, props Props) awsec2.Vpc {
 	if days == 0 {
 		days = 90
 	}
-	removal := awscdk.RemovalPolicy_RETAIN
-	if props.Destroy {
-		removal = awscdk.RemovalPolicy_DESTROY
-	}
 
 	vpc := awsec2.NewVpc(scope, jsii.String(id), &awsec2.VpcProps{
 		IpAddresses:       awsec2.IpAddresses_Cidr(jsii.String(cidr)),
@@ -71,7 +67,7 @@ func New(scope constructs.Construct, id string, props Props) awsec2.Vpc {
 	})
 	logs := awslogs.NewLogGroup(vpc, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
 		Retention:     retention.Days("network.New("+id+")", days),
-		RemovalPolicy: removal,
+		RemovalPolicy: removal.Policy(props.Destroy),
 	})
 	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
 		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, nil),

@@ -3,7 +3,6 @@
 package notifications
 
 import (
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -11,6 +10,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/example/codedeploy-fleet/constructs/removal"
 )
 
 // Props configures the notifications topic. The zero value is valid.
@@ -33,14 +34,10 @@ type Notifications struct {
 func New(scope constructs.Construct, id string, props Props) *Notifications {
 	n := &Notifications{}
 	constructs.NewConstruct_Override(n, scope, jsii.String(id))
-	removal := awscdk.RemovalPolicy_RETAIN
-	if props.Destroy {
-		removal = awscdk.RemovalPolicy_DESTROY
-	}
 	n.Key = awskms.NewKey(n, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the operational notifications topic"),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     removal,
+		RemovalPolicy:     removal.Policy(props.Destroy),
 	})
 	// The EventBridge SNS target adds the key policy statement EventBridge needs (kms:Decrypt,
 	// kms:GenerateDataKey* for events.amazonaws.com). It carries no aws:SourceAccount condition

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/example/codedeploy-fleet/constructs/removal"
 )
 
 // DefaultPrefix is where revisions live when Props.Prefix is empty.
@@ -89,7 +91,7 @@ func New(scope constructs.Construct, id string, props Props) *Bucket {
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
 			ExpiredObjectDeleteMarker:           jsii.Bool(true),
 		}},
-		RemovalPolicy:     removalPolicy(props.Destroy),
+		RemovalPolicy:     removal.Policy(props.Destroy),
 		AutoDeleteObjects: jsii.Bool(props.Destroy),
 	})
 	c.Bucket, c.Prefix, c.key = bucket, prefix, props.EncryptionKey
@@ -123,11 +125,4 @@ func (b *Bucket) GrantRead(grantee awsiam.IGrantable) awsiam.Grant {
 		}))
 	}
 	return grant
-}
-
-func removalPolicy(destroy bool) awscdk.RemovalPolicy {
-	if destroy {
-		return awscdk.RemovalPolicy_DESTROY
-	}
-	return awscdk.RemovalPolicy_RETAIN
 }
