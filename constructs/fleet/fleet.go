@@ -68,7 +68,7 @@ type Props struct {
 	// LogRetentionDays of the instance log groups, a CloudWatch Logs retention value. Default: 90.
 	LogRetentionDays int
 	// Destroy removes log groups with the stack and leaves the load balancer unprotected.
-	// Default: false (retained, deletion protection on).
+	// Default: false (log groups retained unless the stack's creation fails, deletion protection on).
 	Destroy bool
 }
 
