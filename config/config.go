@@ -103,6 +103,10 @@ type Delivery struct {
 	DeployOnCdkDeploy bool
 	// TimeoutMinutes bounds the wait; past it, the stack operation fails.
 	TimeoutMinutes int
+	// RevisionsToKeep is how many of the revisions last deployed to the group stay in the revision
+	// bucket after a deployment; older ones are deleted (their versions then expire after
+	// revisionRetentionDays).
+	RevisionsToKeep int
 }
 
 // Deployment is how CodeDeploy rolls a revision out to the fleet.
@@ -113,7 +117,14 @@ type Deployment struct {
 	MinimumHealthyHosts MinimumHealthyHosts
 	// Alarms that stop and roll back a deployment.
 	Alarms Alarms
+	// SuspendProcesses are the Auto Scaling processes CodeDeploy suspends while it deploys; empty
+	// suspends none.
+	SuspendProcesses []string
 }
+
+// SuspendableProcesses are the Auto Scaling processes CodeDeploy can suspend during an in-place
+// deployment (CodeDeploy API reference, EC2DeploymentOptions), all suspended by default.
+var SuspendableProcesses = []string{"AZRebalance", "InstanceRefresh", "ScheduledActions", "Terminate"}
 
 // DeploymentConfig is a rollout policy.
 type DeploymentConfig string
@@ -140,6 +151,9 @@ type Alarms struct {
 	Target5xxCount int
 	// UnhealthyHosts is the number of unhealthy targets that alarms.
 	UnhealthyHosts int
+	// ELB5xxCount is the number of HTTP 5xx responses the load balancer itself sends in a minute
+	// (no healthy target, a target that closed the connection or timed out) that alarms.
+	ELB5xxCount int
 	// P99LatencySeconds, when above zero, alarms on the targets' p99 response time.
 	P99LatencySeconds float64
 }
@@ -219,7 +233,9 @@ const (
 	DefaultDeploymentConfig           = DeploymentOneAtATime
 	DefaultTarget5xxCount             = 5
 	DefaultUnhealthyHosts             = 1
+	DefaultELB5xxCount                = 5
 	DefaultDeliveryTimeoutMinutes     = 30
+	DefaultRevisionsToKeep            = 10
 )
 
 // DefaultAllowedCIDRs lets anyone reach the site.
@@ -346,6 +362,7 @@ type rawEnvironment struct {
 type rawDelivery struct {
 	DeployOnCdkDeploy *bool `json:"deployOnCdkDeploy"`
 	TimeoutMinutes    *int  `json:"timeoutMinutes"`
+	RevisionsToKeep   *int  `json:"revisionsToKeep"`
 }
 
 type rawNetwork struct {
@@ -364,6 +381,7 @@ type rawDeployment struct {
 	Config              *string          `json:"config"`
 	MinimumHealthyHosts *json.RawMessage `json:"minimumHealthyHosts"`
 	Alarms              *json.RawMessage `json:"alarms"`
+	SuspendProcesses    *[]string        `json:"suspendProcesses"`
 }
 
 type rawMinimumHealthyHosts struct {
@@ -374,6 +392,7 @@ type rawMinimumHealthyHosts struct {
 type rawAlarms struct {
 	Target5xxCount    *int     `json:"target5xxCount"`
 	UnhealthyHosts    *int     `json:"unhealthyHosts"`
+	ELB5xxCount       *int     `json:"elb5xxCount"`
 	P99LatencySeconds *float64 `json:"p99LatencySeconds"`
 }
 

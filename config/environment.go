@@ -92,10 +92,13 @@ func (v *validator) delivery(data json.RawMessage) Delivery {
 	d := Delivery{
 		DeployOnCdkDeploy: withDefault(raw.DeployOnCdkDeploy, true),
 		TimeoutMinutes:    withDefault(raw.TimeoutMinutes, DefaultDeliveryTimeoutMinutes),
+		RevisionsToKeep:   withDefault(raw.RevisionsToKeep, DefaultRevisionsToKeep),
 	}
 	// CloudFormation waits at most an hour for a custom resource (leave it a margin); less than
 	// 5 minutes cannot fit even a one-instance OneAtATime deployment.
 	sub.atLeast("timeoutMinutes", d.TimeoutMinutes, 5, 55)
+	// At least the running revision and the one before it, which a rollback deploys again.
+	sub.atLeast("revisionsToKeep", d.RevisionsToKeep, 2, 1000)
 	return d
 }
 
@@ -119,7 +122,21 @@ func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment
 	if !sub.section(scope, data, &raw) {
 		return Deployment{}
 	}
-	d := Deployment{Config: DeploymentConfig(withDefault(raw.Config, string(DefaultDeploymentConfig)))}
+	d := Deployment{
+		Config:           DeploymentConfig(withDefault(raw.Config, string(DefaultDeploymentConfig))),
+		SuspendProcesses: withDefault(raw.SuspendProcesses, SuspendableProcesses),
+	}
+	seen := map[string]bool{}
+	for _, p := range d.SuspendProcesses {
+		switch {
+		case !slices.Contains(SuspendableProcesses, p):
+			sub.fail("suspendProcesses", fmt.Sprintf("%q is not a process CodeDeploy can suspend", p),
+				fmt.Sprintf("use any of %s, or [] to suspend none", strings.Join(SuspendableProcesses, ", ")))
+		case seen[p]:
+			sub.fail("suspendProcesses", fmt.Sprintf("%q is listed twice", p), "list each process once")
+		}
+		seen[p] = true
+	}
 	switch d.Config {
 	case DeploymentOneAtATime, DeploymentHalfAtATime:
 		if raw.MinimumHealthyHosts != nil {
@@ -140,11 +157,15 @@ func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment
 	d.Alarms = Alarms{
 		Target5xxCount:    withDefault(alarms.Target5xxCount, DefaultTarget5xxCount),
 		UnhealthyHosts:    withDefault(alarms.UnhealthyHosts, DefaultUnhealthyHosts),
+		ELB5xxCount:       withDefault(alarms.ELB5xxCount, DefaultELB5xxCount),
 		P99LatencySeconds: withDefault(alarms.P99LatencySeconds, 0),
 	}
 	al := &validator{scope: scope + ".alarms"}
 	if d.Alarms.Target5xxCount <= 0 {
 		al.fail("target5xxCount", fmt.Sprintf("%d is not above 0", d.Alarms.Target5xxCount), "use the number of 5xx responses per minute that should stop a deployment, e.g. 5")
+	}
+	if d.Alarms.ELB5xxCount <= 0 {
+		al.fail("elb5xxCount", fmt.Sprintf("%d is not above 0", d.Alarms.ELB5xxCount), "use the number of load balancer 5xx responses per minute that should alarm, e.g. 5")
 	}
 	if d.Alarms.UnhealthyHosts <= 0 {
 		al.fail("unhealthyHosts", fmt.Sprintf("%d is not above 0", d.Alarms.UnhealthyHosts), "use the number of unhealthy instances that should stop a deployment, e.g. 1")

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,8 +34,8 @@ type CodeDeploy interface {
 	RegisterApplicationRevision(context.Context, *codedeploy.RegisterApplicationRevisionInput, ...func(*codedeploy.Options)) (*codedeploy.RegisterApplicationRevisionOutput, error)
 	CreateDeployment(context.Context, *codedeploy.CreateDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error)
 	GetDeployment(context.Context, *codedeploy.GetDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentOutput, error)
+	BatchGetDeployments(context.Context, *codedeploy.BatchGetDeploymentsInput, ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentsOutput, error)
 	ListDeployments(context.Context, *codedeploy.ListDeploymentsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentsOutput, error)
-	GetDeploymentGroup(context.Context, *codedeploy.GetDeploymentGroupInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentGroupOutput, error)
 	ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error)
 	BatchGetDeploymentTargets(context.Context, *codedeploy.BatchGetDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentTargetsOutput, error)
 }
@@ -92,11 +93,30 @@ type Deployer struct {
 	Sleep func(context.Context, time.Duration) error
 	// Retries is how many times a throttled call is retried. Default: 5.
 	Retries int
+	// Margin is how long before the invocation's deadline a call gives up, so the handler still
+	// has time to answer. Default: DefaultMargin.
+	Margin time.Duration
 }
+
+// DefaultMargin leaves a handler time to log and return its answer after its calls give up.
+const DefaultMargin = 10 * time.Second
 
 // New returns a Deployer with the real clock.
 func New(cd CodeDeploy, s S3) *Deployer {
-	return &Deployer{CodeDeploy: cd, S3: s, Now: time.Now, Sleep: sleep, Retries: 5}
+	return &Deployer{CodeDeploy: cd, S3: s, Now: time.Now, Sleep: sleep, Retries: 5, Margin: DefaultMargin}
+}
+
+// beforeDeadline bounds ctx by the invocation's deadline less the margin. Lambda passes the
+// deadline in the handler's context (Lambda developer guide, "Using the Lambda context object to
+// retrieve Go function information": ctx.Deadline()); a function still running at the deadline is
+// killed with "Task timed out", which the provider framework reports as a failure of the stack.
+// A call that gives up at the margin instead lets IsComplete answer "not yet" and be polled again.
+func (d *Deployer) beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-d.Margin))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -112,6 +132,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // OnEvent handles Create, Update and Delete.
 func (d *Deployer) OnEvent(ctx context.Context, e Event) (Response, error) {
+	ctx, cancel := d.beforeDeadline(ctx)
+	defer cancel()
 	p := e.ResourceProperties
 	if e.RequestType == "Delete" {
 		// Deleting the stack (or replacing this resource with a newer revision) must not touch
@@ -173,8 +195,10 @@ func (p Properties) location() *cdtypes.RevisionLocation {
 }
 
 // IsComplete takes the next step towards the revision running on the fleet:
-//   - a deployment of the revision created since OnEvent succeeded: done; failed or stopped: an
-//     error naming the deployment, the failing instance, event and script; running: wait;
+//   - a deployment of the revision created since OnEvent succeeded on every instance: done;
+//     succeeded with an instance that failed, was skipped or is unknown (OneAtATime reports a
+//     failure on the last instance as a success), failed or stopped: an error naming the
+//     deployment, the instance, event and script; running: wait;
 //   - another deployment is running (CodeDeploy's automatic rollback, an operator's): wait for it;
 //   - the fleet's last successful deployment is this revision already: done;
 //   - otherwise: create the deployment, and wait.
@@ -183,6 +207,8 @@ func (d *Deployer) IsComplete(ctx context.Context, e Event) (Response, error) {
 	if e.RequestType == "Delete" || err != nil {
 		return Response{IsComplete: true}, nil // nothing was started
 	}
+	ctx, cancel := d.beforeDeadline(ctx)
+	defer cancel()
 	res, err := d.step(ctx, e, since)
 	if err != nil && transient(ctx, err) {
 		// The framework fails the stack on any error from a poll. Keeping no state, a poll can
@@ -206,6 +232,13 @@ func (d *Deployer) step(ctx context.Context, e Event, since time.Time) (Response
 		id := aws.ToString(latest.DeploymentId)
 		switch latest.Status {
 		case cdtypes.DeploymentStatusSucceeded:
+			if missed, err := d.missedTargets(ctx, id); err != nil || len(missed) > 0 {
+				if err != nil {
+					return Response{}, err
+				}
+				return Response{}, fmt.Errorf("deployment %s succeeded, but not on every instance, so the stack update fails "+
+					"and CloudFormation deploys the previous revision again: %s", id, strings.Join(missed, "; "))
+			}
 			return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: id}}, nil
 		case cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
 			return Response{}, d.failure(ctx, id, latest)
@@ -244,44 +277,101 @@ func (d *Deployer) step(ctx context.Context, e Event, since time.Time) (Response
 	return d.wait(e, "")
 }
 
-// groupState is what the deployment group says about the fleet.
+// groupState is what the group's releases say about the fleet.
 type groupState struct {
-	// onRevision is the deployment that put the whole fleet on the revision: the group's last
-	// attempted deployment, succeeded, of this revision. Empty otherwise.
+	// onRevision is the release that put the whole fleet on the revision: the newest release,
+	// succeeded, of this revision. Empty otherwise.
 	onRevision string
-	// firstOrRestoring: nothing was ever deployed successfully (a new fleet, whose instances fail
-	// the health check until this deployment reaches them), or the last attempt failed or was
-	// stopped (a fleet being put back, possibly while the alarm that stopped it still fires).
+	// firstOrRestoring: no release ever succeeded (a new fleet, whose instances fail the health
+	// check until this deployment reaches them), or the newest release failed or was stopped (a
+	// fleet being put back, possibly while the alarm that stopped it still fires).
 	firstOrRestoring bool
 }
 
+// Releases are the deployments that roll a revision out to the whole group: those a caller
+// created (this handler, fleetctl, the console) and CodeDeploy's automatic rollbacks. Auto
+// Scaling's launch and termination deployments and the follow-ups for outdated instances
+// (creators autoscaling, autoscalingTermination, CodeDeployAutoUpdate) concern single
+// instances: a failed scale-out says nothing about the release the fleet runs (CodeDeploy API
+// reference, DeploymentInfo.creator).
+func isRelease(info *cdtypes.DeploymentInfo) bool {
+	return info.Creator == cdtypes.DeploymentCreatorUser || info.Creator == cdtypes.DeploymentCreatorCodeDeployRollback
+}
+
+// releaseWindows are how far back, in growing steps, the group's history is searched for its
+// newest release: one listing in the common case, and a bounded number of calls for a group
+// whose recent history is all scaling.
+var releaseWindows = []time.Duration{24 * time.Hour, 30 * 24 * time.Hour, 400 * 24 * time.Hour, 0}
+
 func (d *Deployer) groupState(ctx context.Context, p Properties) (groupState, error) {
-	var out *codedeploy.GetDeploymentGroupOutput
-	if err := d.retry(ctx, "GetDeploymentGroup", func() (err error) {
-		out, err = d.CodeDeploy.GetDeploymentGroup(ctx, &codedeploy.GetDeploymentGroupInput{
-			ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
-		})
-		return err
-	}); err != nil {
-		return groupState{}, fmt.Errorf("reading deployment group %s/%s: %w", p.ApplicationName, p.DeploymentGroupName, err)
-	}
-	info := out.DeploymentGroupInfo
-	if info == nil || info.LastSuccessfulDeployment == nil || info.LastSuccessfulDeployment.DeploymentId == nil {
-		return groupState{firstOrRestoring: true}, nil
-	}
-	last := info.LastAttemptedDeployment
-	if last != nil && last.Status != cdtypes.DeploymentStatusSucceeded {
-		return groupState{firstOrRestoring: true}, nil
-	}
-	// The last attempt succeeded (it is the last successful one): is it this revision?
-	deployed, err := d.get(ctx, aws.ToString(info.LastSuccessfulDeployment.DeploymentId))
+	release, err := d.newestRelease(ctx, p)
 	if err != nil {
 		return groupState{}, err
 	}
-	if isRevision(deployed, p) {
-		return groupState{onRevision: aws.ToString(deployed.DeploymentId)}, nil
+	if release == nil || release.Status != cdtypes.DeploymentStatusSucceeded {
+		return groupState{firstOrRestoring: true}, nil
+	}
+	if isRevision(release, p) {
+		return groupState{onRevision: aws.ToString(release.DeploymentId)}, nil
 	}
 	return groupState{}, nil
+}
+
+// newestRelease returns the group's newest ended release, or nil when it has none.
+func (d *Deployer) newestRelease(ctx context.Context, p Properties) (*cdtypes.DeploymentInfo, error) {
+	end := d.Now().UTC()
+	for _, back := range releaseWindows {
+		window := &cdtypes.TimeRange{End: aws.Time(end)}
+		if back > 0 {
+			window.Start = aws.Time(d.Now().UTC().Add(-back))
+		}
+		ids, err := d.list(ctx, &codedeploy.ListDeploymentsInput{
+			ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+			CreateTimeRange: window,
+			IncludeOnlyStatuses: []cdtypes.DeploymentStatus{
+				cdtypes.DeploymentStatusSucceeded, cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped,
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		infos, err := d.batchGet(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		var newest *cdtypes.DeploymentInfo
+		for _, info := range infos {
+			if isRelease(info) && (newest == nil || aws.ToTime(info.CreateTime).After(aws.ToTime(newest.CreateTime))) {
+				newest = info
+			}
+		}
+		if newest != nil {
+			return newest, nil
+		}
+		if window.Start == nil {
+			return nil, nil
+		}
+		end = *window.Start
+	}
+	return nil, nil
+}
+
+// batchGet reads deployments 25 at a time, BatchGetDeployments' limit.
+func (d *Deployer) batchGet(ctx context.Context, ids []string) ([]*cdtypes.DeploymentInfo, error) {
+	var infos []*cdtypes.DeploymentInfo
+	for chunk := range slices.Chunk(ids, 25) {
+		var out *codedeploy.BatchGetDeploymentsOutput
+		if err := d.retry(ctx, "BatchGetDeployments", func() (err error) {
+			out, err = d.CodeDeploy.BatchGetDeployments(ctx, &codedeploy.BatchGetDeploymentsInput{DeploymentIds: chunk})
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("reading deployments %s: %w", strings.Join(chunk, ", "), err)
+		}
+		for i := range out.DeploymentsInfo {
+			infos = append(infos, &out.DeploymentsInfo[i])
+		}
+	}
+	return infos, nil
 }
 
 // wait reports "not yet", or the timeout error once the deadline has passed.
@@ -393,33 +483,64 @@ func (d *Deployer) failure(ctx context.Context, id string, info *cdtypes.Deploym
 	if ei := info.ErrorInformation; ei != nil {
 		msg += fmt.Sprintf(": %s: %s", ei.Code, aws.ToString(ei.Message))
 	}
-	if detail := d.failedTarget(ctx, id); detail != "" {
-		msg += "; " + detail
+	// Best effort: the deployment's own error is the message; the instance's is detail.
+	if details, err := d.describeTargets(ctx, id, 1, cdtypes.TargetStatusFailed); err == nil && len(details) > 0 {
+		msg += "; " + details[0]
 	}
 	return errors.New(msg)
 }
 
-func (d *Deployer) failedTarget(ctx context.Context, id string) string {
+// missedTargets describes the instances of a succeeded deployment that did not get the revision.
+// CodeDeploy counts a deployment as succeeded when the minimum healthy hosts held, so with
+// OneAtATime "if the deployment to the last instance fails, the overall deployment is still
+// successful" (CodeDeploy API reference, MinimumHealthyHosts): that instance was deregistered at
+// BlockTraffic and is never registered again. Skipped and Unknown instances did not get it either.
+func (d *Deployer) missedTargets(ctx context.Context, id string) ([]string, error) {
+	return d.describeTargets(ctx, id, 25,
+		cdtypes.TargetStatusFailed, cdtypes.TargetStatusSkipped, cdtypes.TargetStatusUnknown)
+}
+
+// describeTargets returns up to limit lines, one per instance of deployment id in one of
+// statuses: the instance, its status and, for a failure, the lifecycle event, script and log tail.
+func (d *Deployer) describeTargets(ctx context.Context, id string, limit int, statuses ...cdtypes.TargetStatus) ([]string, error) {
+	filter := make([]string, len(statuses))
+	for i, s := range statuses {
+		filter[i] = string(s)
+	}
 	var list *codedeploy.ListDeploymentTargetsOutput
 	if err := d.retry(ctx, "ListDeploymentTargets", func() (err error) {
 		list, err = d.CodeDeploy.ListDeploymentTargets(ctx, &codedeploy.ListDeploymentTargetsInput{
 			DeploymentId:  aws.String(id),
-			TargetFilters: map[string][]string{string(cdtypes.TargetFilterNameTargetStatus): {string(cdtypes.TargetStatusFailed)}},
+			TargetFilters: map[string][]string{string(cdtypes.TargetFilterNameTargetStatus): filter},
 		})
 		return err
-	}); err != nil || len(list.TargetIds) == 0 {
-		return ""
+	}); err != nil {
+		return nil, fmt.Errorf("listing the instances of deployment %s: %w", id, err)
+	}
+	ids := list.TargetIds[:min(limit, len(list.TargetIds))]
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	var targets *codedeploy.BatchGetDeploymentTargetsOutput
 	if err := d.retry(ctx, "BatchGetDeploymentTargets", func() (err error) {
 		targets, err = d.CodeDeploy.BatchGetDeploymentTargets(ctx, &codedeploy.BatchGetDeploymentTargetsInput{
-			DeploymentId: aws.String(id), TargetIds: list.TargetIds[:1],
+			DeploymentId: aws.String(id), TargetIds: ids,
 		})
 		return err
-	}); err != nil || len(targets.DeploymentTargets) == 0 || targets.DeploymentTargets[0].InstanceTarget == nil {
-		return "instance " + list.TargetIds[0] + " failed"
+	}); err != nil {
+		return nil, fmt.Errorf("reading the instances of deployment %s: %w", id, err)
 	}
-	target := targets.DeploymentTargets[0].InstanceTarget
+	var out []string
+	for _, t := range targets.DeploymentTargets {
+		if t.InstanceTarget != nil {
+			out = append(out, describeTarget(t.InstanceTarget))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func describeTarget(target *cdtypes.InstanceTarget) string {
 	for _, ev := range target.LifecycleEvents {
 		if ev.Status != cdtypes.LifecycleEventStatusFailed {
 			continue
@@ -434,7 +555,10 @@ func (d *Deployer) failedTarget(ctx context.Context, id string) string {
 		}
 		return detail
 	}
-	return "instance " + aws.ToString(target.TargetId) + " failed"
+	if target.Status == cdtypes.TargetStatusFailed {
+		return "instance " + aws.ToString(target.TargetId) + " failed"
+	}
+	return fmt.Sprintf("instance %s did not get the revision (%s)", aws.ToString(target.TargetId), target.Status)
 }
 
 // retry runs call again while AWS throttles it, waiting 1, 2, 4, ... s, up to d.Retries times.

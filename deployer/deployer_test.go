@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,11 @@ type fake struct {
 	// script is the status sequence of deployments CreateDeployment starts.
 	script    []cdtypes.DeploymentStatus
 	errorInfo *cdtypes.ErrorInformation
-	failed    *cdtypes.InstanceTarget
+	// targets are the instances of every deployment, as ListDeploymentTargets and
+	// BatchGetDeploymentTargets report them.
+	targets []cdtypes.InstanceTarget
+	// block makes every CodeDeploy call wait for its context to end, like a call that hangs.
+	block bool
 	throttle  int
 	hang      bool
 	limitOnce bool
@@ -109,7 +114,7 @@ func (f *fake) CreateDeployment(_ context.Context, in *codedeploy.CreateDeployme
 }
 
 func (f *fake) ListDeployments(ctx context.Context, in *codedeploy.ListDeploymentsInput, _ ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentsOutput, error) {
-	if f.hang {
+	if f.hang || f.block {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
@@ -119,7 +124,7 @@ func (f *fake) ListDeployments(ctx context.Context, in *codedeploy.ListDeploymen
 	out := &codedeploy.ListDeploymentsOutput{}
 	for _, id := range f.order {
 		d := f.deployments[id]
-		if in.CreateTimeRange != nil && d.created.Before(aws.ToTime(in.CreateTimeRange.Start)) {
+		if r := in.CreateTimeRange; r != nil && (r.Start != nil && d.created.Before(*r.Start) || r.End != nil && d.created.After(*r.End)) {
 			continue
 		}
 		if len(in.IncludeOnlyStatuses) > 0 && !contains(in.IncludeOnlyStatuses, d.status()) {
@@ -143,58 +148,61 @@ func (f *fake) GetDeployment(_ context.Context, in *codedeploy.GetDeploymentInpu
 	if err := f.record("GetDeployment"); err != nil {
 		return nil, err
 	}
-	d := f.deployments[aws.ToString(in.DeploymentId)]
-	info := &cdtypes.DeploymentInfo{
-		DeploymentId: in.DeploymentId, Status: d.status(), CreateTime: aws.Time(d.created), Creator: d.creator,
+	info := f.info(aws.ToString(in.DeploymentId))
+	return &codedeploy.GetDeploymentOutput{DeploymentInfo: &info}, nil
+}
+
+func (f *fake) info(id string) cdtypes.DeploymentInfo {
+	d := f.deployments[id]
+	info := cdtypes.DeploymentInfo{
+		DeploymentId: aws.String(id), Status: d.status(), CreateTime: aws.Time(d.created), Creator: d.creator,
 		Revision: &cdtypes.RevisionLocation{S3Location: &cdtypes.S3Location{Bucket: aws.String(props.RevisionBucket), Key: aws.String(d.key)}},
 	}
 	if d.status() == cdtypes.DeploymentStatusFailed || d.status() == cdtypes.DeploymentStatusStopped {
 		info.ErrorInformation = f.errorInfo
 	}
-	return &codedeploy.GetDeploymentOutput{DeploymentInfo: info}, nil
+	return info
 }
 
-func (f *fake) GetDeploymentGroup(context.Context, *codedeploy.GetDeploymentGroupInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentGroupOutput, error) {
-	if err := f.record("GetDeploymentGroup"); err != nil {
+func (f *fake) BatchGetDeployments(_ context.Context, in *codedeploy.BatchGetDeploymentsInput, _ ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentsOutput, error) {
+	if err := f.record("BatchGetDeployments"); err != nil {
 		return nil, err
 	}
-	// As CodeDeploy reports them: the last successful deployment is the newest that succeeded,
-	// the last attempted the newest that has ended.
-	info := &cdtypes.DeploymentGroupInfo{}
-	var newestOK, newestEnded time.Time
-	for id, d := range f.deployments {
-		switch d.status() {
-		case cdtypes.DeploymentStatusSucceeded, cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
-		default:
-			continue
-		}
-		if !d.created.Before(newestEnded) {
-			newestEnded = d.created
-			info.LastAttemptedDeployment = &cdtypes.LastDeploymentInfo{DeploymentId: aws.String(id), Status: d.status()}
-		}
-		if d.status() == cdtypes.DeploymentStatusSucceeded && !d.created.Before(newestOK) {
-			newestOK = d.created
-			info.LastSuccessfulDeployment = &cdtypes.LastDeploymentInfo{DeploymentId: aws.String(id), Status: d.status()}
-		}
+	if len(in.DeploymentIds) > 25 {
+		return nil, &smithy.GenericAPIError{Code: "BatchLimitExceededException", Message: "more than 25 ids"}
 	}
-	return &codedeploy.GetDeploymentGroupOutput{DeploymentGroupInfo: info}, nil
+	out := &codedeploy.BatchGetDeploymentsOutput{}
+	for _, id := range in.DeploymentIds {
+		out.DeploymentsInfo = append(out.DeploymentsInfo, f.info(id))
+	}
+	return out, nil
 }
 
-func (f *fake) ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error) {
+func (f *fake) ListDeploymentTargets(_ context.Context, in *codedeploy.ListDeploymentTargetsInput, _ ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error) {
 	if err := f.record("ListDeploymentTargets"); err != nil {
 		return nil, err
 	}
-	if f.failed == nil {
-		return &codedeploy.ListDeploymentTargetsOutput{}, nil
+	statuses := in.TargetFilters[string(cdtypes.TargetFilterNameTargetStatus)]
+	out := &codedeploy.ListDeploymentTargetsOutput{}
+	for _, t := range f.targets {
+		if len(statuses) == 0 || slices.Contains(statuses, string(t.Status)) {
+			out.TargetIds = append(out.TargetIds, aws.ToString(t.TargetId))
+		}
 	}
-	return &codedeploy.ListDeploymentTargetsOutput{TargetIds: []string{aws.ToString(f.failed.TargetId)}}, nil
+	return out, nil
 }
 
-func (f *fake) BatchGetDeploymentTargets(context.Context, *codedeploy.BatchGetDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentTargetsOutput, error) {
+func (f *fake) BatchGetDeploymentTargets(_ context.Context, in *codedeploy.BatchGetDeploymentTargetsInput, _ ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentTargetsOutput, error) {
 	if err := f.record("BatchGetDeploymentTargets"); err != nil {
 		return nil, err
 	}
-	return &codedeploy.BatchGetDeploymentTargetsOutput{DeploymentTargets: []cdtypes.DeploymentTarget{{InstanceTarget: f.failed}}}, nil
+	out := &codedeploy.BatchGetDeploymentTargetsOutput{}
+	for _, t := range f.targets {
+		if slices.Contains(in.TargetIds, aws.ToString(t.TargetId)) {
+			out.DeploymentTargets = append(out.DeploymentTargets, cdtypes.DeploymentTarget{InstanceTarget: &t})
+		}
+	}
+	return out, nil
 }
 
 var props = Properties{
@@ -301,14 +309,14 @@ func TestPhysicalIDFollowsTheRevision(t *testing.T) {
 func TestFailureNamesInstanceAndEvent(t *testing.T) {
 	h := newHarness(cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusFailed)
 	h.f.errorInfo = &cdtypes.ErrorInformation{Code: cdtypes.ErrorCodeHealthConstraints, Message: aws.String("The overall deployment failed because too many individual instances failed deployment")}
-	h.f.failed = &cdtypes.InstanceTarget{TargetId: aws.String("i-0abc"), LifecycleEvents: []cdtypes.LifecycleEvent{
+	h.f.targets = []cdtypes.InstanceTarget{{TargetId: aws.String("i-0abc"), Status: cdtypes.TargetStatusFailed, LifecycleEvents: []cdtypes.LifecycleEvent{
 		{LifecycleEventName: aws.String("BeforeInstall"), Status: cdtypes.LifecycleEventStatusSucceeded},
 		{LifecycleEventName: aws.String("ValidateService"), Status: cdtypes.LifecycleEventStatusFailed, Diagnostics: &cdtypes.Diagnostics{
 			ErrorCode: cdtypes.LifecycleErrorCodeScriptFailed, ScriptName: aws.String("scripts/validate_service.sh"),
 			Message: aws.String("Script at specified location: scripts/validate_service.sh run as user root failed with exit code 1"),
 			LogTail: aws.String("[stdout]attempt 10: http://127.0.0.1/: 503\n[stdout]giving up after 10 attempts"),
 		}},
-	}}
+	}}}
 	_, err := h.run(t, create())
 	if err == nil {
 		t.Fatal("a failed deployment completed")
@@ -557,5 +565,132 @@ func TestActiveDeploymentNotListedYet(t *testing.T) {
 	}
 	if n := h.f.count("CreateDeployment"); n != 2 {
 		t.Errorf("%d CreateDeployment calls, want 2 (refused once, then created)", n)
+	}
+}
+
+func target(id string, status cdtypes.TargetStatus, events ...cdtypes.LifecycleEvent) cdtypes.InstanceTarget {
+	return cdtypes.InstanceTarget{TargetId: aws.String(id), Status: status, LifecycleEvents: events}
+}
+
+var validateFailed = cdtypes.LifecycleEvent{LifecycleEventName: aws.String("ValidateService"), Status: cdtypes.LifecycleEventStatusFailed,
+	Diagnostics: &cdtypes.Diagnostics{ErrorCode: cdtypes.LifecycleErrorCodeScriptFailed, ScriptName: aws.String("scripts/validate_service.sh"),
+		Message: aws.String("Script at specified location: scripts/validate_service.sh run as user root failed with exit code 1"),
+		LogTail: aws.String("[stdout]giving up after 10 attempts")}}
+
+// TestSucceededDeploymentWithMissedInstances: CodeDeploy reports a OneAtATime deployment whose
+// last instance failed as Succeeded. The stack update must fail anyway, naming the instance.
+func TestSucceededDeploymentWithMissedInstances(t *testing.T) {
+	ok := func(id string) cdtypes.InstanceTarget { return target(id, cdtypes.TargetStatusSucceeded) }
+	for _, tc := range []struct {
+		name    string
+		targets []cdtypes.InstanceTarget
+		want    []string // empty: the deployment completes
+	}{
+		{"all succeeded", []cdtypes.InstanceTarget{ok("i-1"), ok("i-2"), ok("i-3")}, nil},
+		{"last instance failed", []cdtypes.InstanceTarget{ok("i-1"), ok("i-2"), target("i-3", cdtypes.TargetStatusFailed, validateFailed)},
+			[]string{"deployment d-NEW0 succeeded, but not on every instance", "instance i-3 failed at ValidateService",
+				"script scripts/validate_service.sh", "giving up after 10 attempts"}},
+		{"middle instance failed", []cdtypes.InstanceTarget{ok("i-1"), target("i-2", cdtypes.TargetStatusFailed, validateFailed), ok("i-3")},
+			[]string{"instance i-2 failed at ValidateService"}},
+		{"skipped and unknown", []cdtypes.InstanceTarget{ok("i-1"), target("i-2", cdtypes.TargetStatusSkipped), target("i-3", cdtypes.TargetStatusUnknown)},
+			[]string{"instance i-2 did not get the revision (Skipped)", "instance i-3 did not get the revision (Unknown)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(cdtypes.DeploymentStatusInProgress, cdtypes.DeploymentStatusSucceeded)
+			h.f.targets = tc.targets
+			res, err := h.run(t, create())
+			if len(tc.want) == 0 {
+				if err != nil || !res.IsComplete {
+					t.Fatalf("result %+v, %v; want complete", res, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("a deployment that missed an instance completed the stack update")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			for _, healthy := range []string{"i-1 "} {
+				if strings.Contains(err.Error(), healthy) {
+					t.Errorf("error %q names a healthy instance", err)
+				}
+			}
+		})
+	}
+}
+
+// TestAlarmsAfterAFailedScaleOut: an Auto Scaling launch deployment failed after the last
+// release. It is not a release: the next release keeps the alarms on.
+func TestAlarmsAfterAFailedScaleOut(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-OLD", "revisions/old.zip", cdtypes.DeploymentCreatorUser, start.Add(-48*time.Hour), cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-LAUNCH", "revisions/old.zip", cdtypes.DeploymentCreatorAutoscaling, start.Add(-time.Hour), cdtypes.DeploymentStatusFailed)
+	h.f.add("d-TERMINATE", "revisions/old.zip", cdtypes.DeploymentCreatorAutoscalingTermination, start.Add(-30*time.Minute), cdtypes.DeploymentStatusFailed)
+	old := props
+	old.RevisionKey = "revisions/old.zip"
+	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &old, PhysicalResourceID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration != nil {
+		t.Error("a failed scale-out switched the alarms off for the next release")
+	}
+}
+
+// TestAlarmsOffWhileRestoring: the last release failed (and its rollback too); a later
+// successful scale-out must not hide that. Putting the fleet back runs with alarms off.
+func TestAlarmsOffWhileRestoring(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-GOOD", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-72*time.Hour), cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-BROKEN", "revisions/broken.zip", cdtypes.DeploymentCreatorUser, start.Add(-20*time.Minute), cdtypes.DeploymentStatusFailed)
+	h.f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-15*time.Minute), cdtypes.DeploymentStatusFailed)
+	h.f.add("d-LAUNCH", props.RevisionKey, cdtypes.DeploymentCreatorAutoscaling, start.Add(-5*time.Minute), cdtypes.DeploymentStatusSucceeded)
+	broken := props
+	broken.RevisionKey = "revisions/broken.zip"
+	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &broken, PhysicalResourceID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if h.f.count("CreateDeployment") != 1 {
+		t.Fatalf("%d deployments created, want 1 to put the fleet back", h.f.count("CreateDeployment"))
+	}
+	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration == nil || in.OverrideAlarmConfiguration.Enabled {
+		t.Error("the restoring deployment keeps the alarms")
+	}
+}
+
+// TestReleaseSearchGoesBackInTime: the newest release is older than the first window; a day of
+// scaling deployments in between does not hide it.
+func TestReleaseSearchGoesBackInTime(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-OLD", "revisions/old.zip", cdtypes.DeploymentCreatorUser, start.Add(-200*24*time.Hour), cdtypes.DeploymentStatusSucceeded)
+	for i := range 30 {
+		h.f.add(fmt.Sprintf("d-SCALE%d", i), "revisions/old.zip", cdtypes.DeploymentCreatorAutoscaling, start.Add(-time.Duration(i+1)*time.Minute), cdtypes.DeploymentStatusFailed)
+	}
+	if _, err := h.run(t, create()); err != nil {
+		t.Fatal(err)
+	}
+	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration != nil {
+		t.Error("a release 200 days ago was not found: the alarms were switched off")
+	}
+}
+
+// TestPollGivesUpBeforeTheDeadline: every call hangs. The poll must answer "not yet" before the
+// invocation's deadline (Lambda would otherwise end it with "Task timed out" and the framework
+// would fail the stack).
+func TestPollGivesUpBeforeTheDeadline(t *testing.T) {
+	h := newHarness()
+	h.f.block = true
+	h.d.Margin = 300 * time.Millisecond
+	invocation, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	res, err := h.d.IsComplete(invocation, Event{RequestType: "Create", ResourceProperties: props, Data: map[string]any{
+		DataSince: start.Format(time.RFC3339), DataDeadline: start.Add(time.Hour).Format(time.RFC3339)}})
+	if invocation.Err() != nil {
+		t.Fatal("the poll ran into the invocation's deadline instead of stopping at the margin")
+	}
+	if err != nil || res.IsComplete {
+		t.Errorf("IsComplete = %+v, %v; want not complete and no error", res, err)
 	}
 }

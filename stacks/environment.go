@@ -10,11 +10,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/example/codedeploy-fleet/config"
+	"github.com/example/codedeploy-fleet/constructs/dashboard"
 	"github.com/example/codedeploy-fleet/constructs/delivery"
 	"github.com/example/codedeploy-fleet/constructs/deploygroup"
 	"github.com/example/codedeploy-fleet/constructs/fleet"
@@ -37,6 +39,7 @@ type EnvironmentStack struct {
 	Notifications *notifications.Notifications
 	Deployment    *deploygroup.DeploymentGroup
 	Delivery      *delivery.Delivery
+	Dashboard     *dashboard.Dashboard
 }
 
 // NewEnvironmentStack defines the stack of env, bound to its account and region.
@@ -89,6 +92,15 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 				"the Auto Scaling group may replace instances that are still waiting for it. Raise it to at least %d.",
 			env.HealthCheckGraceSeconds, need, need)), nil)
 	}
+	if env.MinCapacity == 1 {
+		// Every deployment configuration takes at least one instance out of service at a time, and
+		// traffic control deregisters it first: with one instance, the load balancer has nothing to
+		// send requests to until it is registered again.
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("stacks:single-instance-deployment"), jsii.String(
+			"minCapacity 1: when the fleet is at one instance, every deployment deregisters that instance and the load "+
+				"balancer answers every request with 503 until the deployment has re-registered it. Set minCapacity to at "+
+				"least 2 for an environment that must stay up during deployments."), nil)
+	}
 	deregistration := time.Duration(env.LoadBalancer.DeregistrationDelaySeconds) * time.Second
 	s.Fleet = fleet.New(stack, "Fleet", fleet.Props{
 		Vpc:                 s.Vpc,
@@ -137,16 +149,24 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Subnets:             s.Fleet.Subnets,
 		SecurityGroups:      []awsec2.ISecurityGroup{s.Fleet.InstanceSecurityGroup},
 		TargetGroup:         s.Fleet.TargetGroup,
+		LoadBalancer:        s.Fleet.LoadBalancer,
 		Rollout:             rollout(env.Deployment),
+		SuspendProcesses:    env.Deployment.SuspendProcesses,
 		Alarms: deploygroup.Alarms{
 			Target5xxCount: env.Deployment.Alarms.Target5xxCount,
 			UnhealthyHosts: env.Deployment.Alarms.UnhealthyHosts,
+			ELB5xxCount:    env.Deployment.Alarms.ELB5xxCount,
 			P99Latency:     time.Duration(env.Deployment.Alarms.P99LatencySeconds * float64(time.Second)),
 		},
 	})
 	s.Deployment.GrantGetDeployment(s.Fleet.Role)
-	s.Notifications.Forward("DeploymentEvents", "CodeDeploy deployment outcomes of this environment",
-		s.Deployment.EventPattern("CodeDeploy Deployment State-change Notification", "FAILURE", "SUCCESS", "STOP"))
+	// One rule per outcome: EventBridge counts each rule's matches, which is how the dashboard
+	// shows deployment outcomes (CodeDeploy publishes no deployment metrics).
+	outcomes := map[string]awsevents.IRule{}
+	for _, o := range []struct{ label, state string }{{"Succeeded", "SUCCESS"}, {"Failed", "FAILURE"}, {"Stopped", "STOP"}} {
+		outcomes[o.label] = s.Notifications.Forward("Deployment"+o.label, "CodeDeploy deployments of this environment that ended "+o.label,
+			s.Deployment.EventPattern("CodeDeploy Deployment State-change Notification", o.state))
+	}
 	s.Notifications.Forward("InstanceFailures", "CodeDeploy instance failures of this environment",
 		s.Deployment.EventPattern("CodeDeploy Instance State-change Notification", "FAILURE"))
 	alarmNames := []any{}
@@ -157,6 +177,18 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Source:     jsii.Strings("aws.cloudwatch"),
 		DetailType: jsii.Strings("CloudWatch Alarm State Change"),
 		Detail:     &map[string]any{"alarmName": alarmNames},
+	})
+	alarmRefs := make([]interfacesawscloudwatch.IAlarmRef, len(s.Deployment.Alarms))
+	for i, a := range s.Deployment.Alarms {
+		alarmRefs[i] = a
+	}
+	s.Dashboard = dashboard.New(stack, "Dashboard", dashboard.Props{
+		Name: id, LoadBalancer: s.Fleet.LoadBalancer, TargetGroup: s.Fleet.TargetGroup, Group: s.Fleet.Group,
+		Outcomes: outcomes, Alarms: alarmRefs,
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("DashboardURL"), &awscdk.CfnOutputProps{
+		Description: jsii.String("CloudWatch dashboard: deployment outcomes, healthy hosts, 5xx, p99 latency, in-service instances"),
+		Value:       jsii.String(s.Dashboard.URL()),
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("ApplicationName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("CodeDeploy application"),
@@ -183,6 +215,7 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Deploy:           env.Delivery.DeployOnCdkDeploy,
 		Timeout:          time.Duration(env.Delivery.TimeoutMinutes) * time.Minute,
 		LogRetentionDays: env.LogRetentionDays,
+		Destroy:          env.Destroy,
 		// The first deployment needs the instances, the target group's listener, the deployment
 		// group and every permission in place.
 		DependsOn: []constructs.IConstruct{s.Fleet, s.Deployment, s.Revisions},
@@ -257,6 +290,6 @@ func revisionKey(scope constructs.Construct, env config.Environment) awskms.IKey
 	return awskms.NewKey(scope, jsii.String("RevisionKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts application revisions in the revision bucket"),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     removal.Policy(env.Destroy),
+		RemovalPolicy:     removal.RetainExceptOnCreate(env.Destroy),
 	})
 }

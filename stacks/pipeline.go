@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
@@ -93,9 +94,50 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, opts Optio
 		ps.Stages = append(ps.Stages, stage)
 	}
 	pipe.BuildPipeline()
+	grantConnection(pipe, p.ConnectionARN)
 	logArtifactAccess(stack, pipe.Pipeline().ArtifactBucket())
 	suppressPipelineFindings(pipe)
 	return ps
+}
+
+// ConnectionAction is the IAM action that lets a pipeline use the connection arn. AWS CodeStar
+// Connections was renamed AWS CodeConnections; connections created since July 2024 have
+// arn:aws:codeconnections: ARNs, and "when specifying a resource in the IAM policy, the service
+// prefix needs to match that of the resource" (Developer Tools console guide, "Service prefix
+// and ARN renaming").
+func ConnectionAction(arn string) string {
+	if strings.Contains(arn, ":codeconnections:") {
+		return "codeconnections:UseConnection"
+	}
+	return "codestar-connections:UseConnection"
+}
+
+// grantConnection lets the source action use the connection with the action of its ARN's
+// prefix. CDK Pipelines grants codestar-connections:UseConnection whatever the ARN, which grants
+// nothing on a codeconnections ARN: the source stage would fail on the first run.
+func grantConnection(pipe pipelines.CodePipeline, connectionARN string) {
+	action := ConnectionAction(connectionARN)
+	if action == "codestar-connections:UseConnection" {
+		return // CDK's own grant matches
+	}
+	// The pipeline creates the action's role when it binds the action: Pipeline/Source/<action>/CodePipelineActionRole.
+	for _, c := range *pipe.Pipeline().Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		p := *c.Node().Path()
+		if !strings.Contains(p, "/Source/") || *c.Node().Id() != "CodePipelineActionRole" {
+			continue
+		}
+		role, ok := c.(awsiam.IRole)
+		if !ok {
+			panic("stacks: the source action's role at " + p + " is not an IAM role")
+		}
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("UseTheConnection"),
+			Actions:   jsii.Strings(action),
+			Resources: jsii.Strings(connectionARN),
+		}))
+		return
+	}
+	panic("stacks: the pipeline has no source action role to grant " + action)
 }
 
 // logArtifactAccess sends the artifact bucket's server access logs to a log bucket of the

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,7 +81,7 @@ func TestDeliveryPermissions(t *testing.T) {
 			},
 			logicalID(t, b, d.IsComplete.Role()): {
 				"codedeploy:CreateDeployment": true, "codedeploy:GetDeployment": true, "codedeploy:ListDeployments": true,
-				"codedeploy:GetDeploymentGroup": true, "codedeploy:UpdateDeploymentGroup": true,
+				"codedeploy:BatchGetDeployments": true, "codedeploy:UpdateDeploymentGroup": true,
 				"codedeploy:GetApplicationRevision": true, "codedeploy:RegisterApplicationRevision": true,
 				"codedeploy:GetDeploymentConfig":   true,
 				"codedeploy:ListDeploymentTargets": true, "codedeploy:BatchGetDeploymentTargets": true,
@@ -103,6 +104,9 @@ func TestDeliveryPermissions(t *testing.T) {
 						anywhere := action == "codedeploy:ListDeploymentTargets" || action == "codedeploy:BatchGetDeploymentTargets"
 						if (r == "*") != anywhere {
 							t.Errorf("%s: %s on %s", roleID, action, show(r))
+						}
+						if r == "*" && !reflect.DeepEqual(st["Condition"], map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": env.Region}}) {
+							t.Errorf("%s: %s on * is not held to %s: condition %s", roleID, action, env.Region, show(st["Condition"]))
 						}
 						if s, ok := r.(string); ok && strings.HasPrefix(action, "codedeploy:") && strings.Contains(s, ":deploymentgroup:") &&
 							!strings.HasPrefix(s, groupArn) {

@@ -1,7 +1,9 @@
 package test
 
 import (
+	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -88,6 +90,7 @@ func TestDeploymentAlarms(t *testing.T) {
 		}{
 			name + "-target-5xx":      {"HTTPCode_Target_5XX_Count", "Sum", float64(env.Deployment.Alarms.Target5xxCount)},
 			name + "-unhealthy-hosts": {"UnHealthyHostCount", "Maximum", float64(env.Deployment.Alarms.UnhealthyHosts)},
+			name + "-elb-5xx":         {"HTTPCode_ELB_5XX_Count", "Sum", float64(env.Deployment.Alarms.ELB5xxCount)},
 		}
 		if env.Deployment.Alarms.P99LatencySeconds > 0 {
 			want[name+"-p99-latency"] = struct {
@@ -121,7 +124,12 @@ func TestDeploymentAlarms(t *testing.T) {
 			for _, d := range asList(at(alarm, "Properties", "Dimensions")) {
 				dims[at(d, "Name").(string)] = true
 			}
-			if !dims["TargetGroup"] || !dims["LoadBalancer"] {
+			// The load balancer's own 5xx have no target group; every other alarm watches the targets.
+			if w.metric == "HTTPCode_ELB_5XX_Count" {
+				if !dims["LoadBalancer"] || dims["TargetGroup"] {
+					t.Errorf("%s does not watch this environment's load balancer: dimensions %v", alarmName, dims)
+				}
+			} else if !dims["TargetGroup"] || !dims["LoadBalancer"] {
 				t.Errorf("%s does not watch this environment's target group: dimensions %v", alarmName, dims)
 			}
 		}
@@ -225,16 +233,18 @@ func TestNotifications(t *testing.T) {
 		expect(t, topic, "Properties.KmsMasterKeyId", getAtt(logicalID(t, b, n.Key), "Arn"))
 		key := resource(t, b, logicalID(t, b, n.Key))
 		expect(t, key, "Properties.EnableKeyRotation", true)
-		// EventBridge can use the key to publish; a condition there would silently stop it.
-		var events []any
+		// EventBridge can use the key to publish, for this topic only (TestNotificationsOnlyFromOwnRules
+		// checks the rules).
+		topicArn := "arn:aws:sns:" + env.Region + ":" + env.Account + ":" + appConfig.StackName(env) + "-notifications"
+		expect(t, topic, "Properties.TopicName", appConfig.StackName(env)+"-notifications")
 		for _, st := range asList(at(key, path("Properties.KeyPolicy.Statement")...)) {
-			if reflectEqual(at(st, "Principal"), map[string]any{"Service": "events.amazonaws.com"}) {
-				events = append(events, st)
+			if !reflectEqual(at(st, "Principal"), map[string]any{"Service": "events.amazonaws.com"}) {
+				continue
 			}
-		}
-		if len(events) != 1 || at(events[0], "Condition") != nil ||
-			!reflectEqual(at(events[0], "Action"), []any{"kms:Decrypt", "kms:GenerateDataKey*"}) {
-			t.Errorf("key policy statements for EventBridge: %s; want one, unconditioned, Decrypt and GenerateDataKey*", show(events))
+			if !reflectEqual(at(st, "Action"), []any{"kms:Decrypt", "kms:GenerateDataKey*"}) ||
+				at(st, "Condition", "StringEquals", "kms:EncryptionContext:aws:sns:topicArn") != topicArn {
+				t.Errorf("key policy statement for EventBridge: %s; want Decrypt and GenerateDataKey* for %s only", show(st), topicArn)
+			}
 		}
 
 		tlsOnly := false
@@ -248,7 +258,7 @@ func TestNotifications(t *testing.T) {
 			t.Error("topic policy does not deny publishing without TLS")
 		}
 
-		deployments := false
+		var states []any
 		for _, rule := range resourcesOfType(b, "AWS::Events::Rule") {
 			targets := asList(at(rule, "Properties", "Targets"))
 			if len(targets) != 1 || !reflectEqual(at(targets[0], "Arn"), ref(topicID)) {
@@ -256,13 +266,12 @@ func TestNotifications(t *testing.T) {
 			}
 			pattern := at(rule, "Properties", "EventPattern")
 			if reflectEqual(at(pattern, "detail-type"), []any{"CodeDeploy Deployment State-change Notification"}) {
-				deployments = true
-				expect(t, pattern.(map[string]any), "detail.state", []any{"FAILURE", "SUCCESS", "STOP"})
+				states = append(states, asList(at(pattern, "detail", "state"))...)
 				expect(t, pattern.(map[string]any), "detail.deploymentGroup", []any{appConfig.StackName(env) + "-fleet"})
 			}
 		}
-		if !deployments {
-			t.Error("no rule forwards CodeDeploy deployment state changes")
+		if !reflectEqual(sorted(states), []any{"FAILURE", "STOP", "SUCCESS"}) {
+			t.Errorf("deployment outcomes forwarded: %s; want FAILURE, STOP and SUCCESS", show(states))
 		}
 
 		subscriptions := resourcesOfType(b, "AWS::SNS::Subscription")
@@ -317,4 +326,10 @@ func launchResource(t *testing.T, b *built, action string, r any) bool {
 		}
 	}
 	return false
+}
+
+func sorted(list []any) []any {
+	out := append([]any(nil), list...)
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
+	return out
 }

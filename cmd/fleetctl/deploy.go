@@ -157,6 +157,9 @@ func (t *target) followDeployment(id string, poll time.Duration, out io.Writer) 
 		status := d.DeploymentInfo.Status
 		switch status {
 		case "Succeeded":
+			if missed := missedInstances(targets); missed != "" {
+				return fmt.Errorf("deployment %s succeeded, but not on every instance:%s", id, missed)
+			}
 			fmt.Fprintf(out, "%7s  deployment %s succeeded\n", elapsed(start), id)
 			return nil
 		case "Failed", "Stopped":
@@ -200,17 +203,46 @@ func deploymentError(id, status string, d deploymentInfo, targets []instanceTarg
 		msg += fmt.Sprintf(": %s: %s", ei.Code, ei.Message)
 	}
 	for _, target := range targets {
-		for _, ev := range target.LifecycleEvents {
-			if ev.Status != "Failed" {
-				continue
-			}
-			msg += fmt.Sprintf("\ninstance %s failed at %s", target.TargetId, ev.LifecycleEventName)
-			if dg := ev.Diagnostics; dg != nil {
-				msg += fmt.Sprintf(" (%s, %s): %s\nlog tail:\n%s", dg.ErrorCode, dg.ScriptName, dg.Message, strings.TrimRight(dg.LogTail, "\n"))
-			}
-		}
+		msg += failedEvents(target)
 	}
 	return fmt.Errorf("%s", msg)
+}
+
+// missedInstances describes the instances of a succeeded deployment that did not get the
+// revision, or "" when every instance did. CodeDeploy counts a deployment as succeeded when the
+// minimum healthy hosts held: with OneAtATime, "if the deployment to the last instance fails, the
+// overall deployment is still successful" (CodeDeploy API reference, MinimumHealthyHosts), and
+// that instance stays out of the load balancer. Skipped and Unknown instances did not get it either.
+func missedInstances(targets []instanceTarget) string {
+	var msg string
+	for _, target := range targets {
+		switch target.Status {
+		case "Failed":
+			if events := failedEvents(target); events != "" {
+				msg += events
+			} else {
+				msg += fmt.Sprintf("\ninstance %s failed", target.TargetId)
+			}
+		case "Skipped", "Unknown":
+			msg += fmt.Sprintf("\ninstance %s did not get the revision (%s)", target.TargetId, target.Status)
+		}
+	}
+	return msg
+}
+
+// failedEvents describes target's failed lifecycle events with their script's error and log tail.
+func failedEvents(target instanceTarget) string {
+	var msg string
+	for _, ev := range target.LifecycleEvents {
+		if ev.Status != "Failed" {
+			continue
+		}
+		msg += fmt.Sprintf("\ninstance %s failed at %s", target.TargetId, ev.LifecycleEventName)
+		if dg := ev.Diagnostics; dg != nil {
+			msg += fmt.Sprintf(" (%s, %s): %s\nlog tail:\n%s", dg.ErrorCode, dg.ScriptName, dg.Message, strings.TrimRight(dg.LogTail, "\n"))
+		}
+	}
+	return msg
 }
 
 func elapsed(start time.Time) string {

@@ -95,6 +95,30 @@ func TestDeployFailure(t *testing.T) {
 		"giving up after 10 attempts")
 }
 
+// TestDeploySucceededButMissedInstances: CodeDeploy reports Succeeded although an instance did
+// not get the revision (OneAtATime's last instance, or one skipped or unknown): fleetctl must
+// exit non-zero and name each instance, with the failed event and its script's error.
+func TestDeploySucceededButMissedInstances(t *testing.T) {
+	for scenario, want := range map[string][]string{
+		"deploy-last-instance-failed": {
+			"deployment d-EXAMPLE11 succeeded, but not on every instance",
+			"instance i-0ccc3333dddd4444e failed at ValidateService (ScriptFailed, scripts/validate_service.sh)",
+			"giving up after 10 attempts"},
+		"deploy-missed-instances": {
+			"deployment d-EXAMPLE11 succeeded, but not on every instance",
+			"instance i-0bbb2222cccc3333d did not get the revision (Skipped)",
+			"instance i-0ccc3333dddd4444e did not get the revision (Unknown)"},
+	} {
+		t.Run(scenario, func(t *testing.T) {
+			s := replay(t, scenario, "deploy", "--env", "dev", "--follow", "d-EXAMPLE11")
+			s.expect(t, 1, want...)
+			if strings.Contains(s.out, "i-0aaa1111bbbb2222c failed") || strings.Contains(s.out, "i-0aaa1111bbbb2222c did not") {
+				t.Errorf("a healthy instance is reported:\n%s", s.out)
+			}
+		})
+	}
+}
+
 func TestDeployStopped(t *testing.T) {
 	s := replay(t, "deploy-stopped", "deploy", "--env", "dev", "--follow", "d-EXAMPLE11")
 	s.expect(t, 1, "deployment d-EXAMPLE11 stopped: ALARM_ACTIVE")

@@ -26,6 +26,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/example/codedeploy-fleet/constructs/internal/retention"
+	"github.com/example/codedeploy-fleet/constructs/removal"
 	"github.com/example/codedeploy-fleet/revision"
 )
 
@@ -51,8 +52,11 @@ type Props struct {
 	// Timeout bounds the wait for the deployment, 5 to 55 minutes (CloudFormation waits at most an
 	// hour for a custom resource). Default: 30 minutes.
 	Timeout time.Duration
-	// LogRetentionDays of the handler's log groups. Default: 90.
+	// LogRetentionDays of the handlers' and the provider framework's log groups. Default: 90.
 	LogRetentionDays int
+	// Destroy deletes the log groups with the stack. Default: false (retained, except when the
+	// stack's creation fails).
+	Destroy bool
 	// DependsOn are constructs that must exist before the first deployment (the fleet, the
 	// deployment group and their permissions).
 	DependsOn []constructs.IConstruct
@@ -99,11 +103,15 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 			Local: &goBuild{moduleRoot: p.ModuleRoot, pkg: "./" + HandlerPackage},
 		},
 	})
-	function := func(name, mode, description string, timeout time.Duration) awslambda.Function {
-		logs := awslogs.NewLogGroup(d, jsii.String(name+"Logs"), &awslogs.LogGroupProps{
+	logGroup := func(name string) awslogs.LogGroup {
+		// Generated names: a retained group never blocks re-creating the environment.
+		return awslogs.NewLogGroup(d, jsii.String(name), &awslogs.LogGroupProps{
 			Retention:     retention.Days("delivery.New("+id+")", p.LogRetentionDays),
-			RemovalPolicy: awscdk.RemovalPolicy_DESTROY, // logs of a deploy tool, not of the application
+			RemovalPolicy: removal.RetainExceptOnCreate(p.Destroy),
 		})
+	}
+	function := func(name, mode, description string, timeout time.Duration) awslambda.Function {
+		logs := logGroup(name + "Logs")
 		role := awsiam.NewRole(d, jsii.String(name+"Role"), &awsiam.RoleProps{
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 			Description: jsii.String(description),
@@ -134,6 +142,9 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		OnEventHandler:    d.OnEvent,
 		IsCompleteHandler: d.IsComplete,
 		QueryInterval:     awscdk.Duration_Seconds(jsii.Number(30)),
+		// The framework's own functions log here, under the environment's retention; left out, each
+		// gets a group kept for two years and retained even where the environment is destroyed.
+		LogGroup: logGroup("ProviderLogs"),
 		TotalTimeout:      awscdk.Duration_Minutes(jsii.Number(p.Timeout.Minutes())),
 	})
 	d.Resource = awscdk.NewCustomResource(d, jsii.String("Default"), &awscdk.CustomResourceProps{
@@ -182,24 +193,29 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 	// The poller reads the group's deployments and creates the revision's deployment when the
 	// group is free (see package deployer). CreateDeployment is also authorized against the
 	// revision and the group's deployment configuration, and, because the first deployment
-	// overrides the group's alarms, against UpdateDeploymentGroup.
+	// overrides the group's alarms, against UpdateDeploymentGroup. BatchGetDeployments reads the
+	// group's history to find its newest release (deploymentgroup resource type in the Service
+	// Authorization Reference, like the others here).
 	add(d.IsComplete, "DeployToThisGroup", []string{
-		"codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:ListDeployments",
-		"codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup",
+		"codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:BatchGetDeployments",
+		"codedeploy:ListDeployments", "codedeploy:UpdateDeploymentGroup",
 	}, []*string{group}, nil)
 	// CreateDeployment registers the revision it deploys as well: allowed on this application.
 	add(d.IsComplete, "ReadTheRevision", []string{"codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"},
 		[]*string{p.Application.ApplicationArn()}, nil)
 	add(d.IsComplete, "ReadTheDeploymentConfig", []string{"codedeploy:GetDeploymentConfig"}, []*string{p.Config.DeploymentConfigArn()}, nil)
-	// Naming the failing instance and lifecycle event: these two support no resource-level
-	// permissions (Service Authorization Reference), so "*" is the only resource that works, and
-	// they only read deployment targets.
-	add(d.IsComplete, "DescribeFailedTargets", []string{"codedeploy:ListDeploymentTargets", "codedeploy:BatchGetDeploymentTargets"},
-		[]*string{jsii.String("*")}, nil)
+	// Naming the instances a deployment failed or missed. The Service Authorization Reference lists
+	// no resource type and no service condition key for codedeploy:ListDeploymentTargets and
+	// BatchGetDeploymentTargets (both take a deployment ID, not an ARN), so "*" is the only
+	// resource that grants them; an ARN would grant nothing and the failure message would lose
+	// its instance. The global aws:RequestedRegion key still holds them to this stack's region.
+	add(d.IsComplete, "DescribeDeploymentTargets", []string{"codedeploy:ListDeploymentTargets", "codedeploy:BatchGetDeploymentTargets"},
+		[]*string{jsii.String("*")}, map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": stack.Region()}})
 	cdknag.NagSuppressions_AddResourceSuppressions(d.IsComplete.Role(), &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("codedeploy:ListDeploymentTargets and BatchGetDeploymentTargets support no resource-level " +
-			"permissions; both only read the targets of a deployment, to name the instance that failed."),
+		Reason: jsii.String("codedeploy:ListDeploymentTargets and BatchGetDeploymentTargets have no resource type in the " +
+			"Service Authorization Reference, so \"*\" is the only resource they accept; both only read the instances of a " +
+			"deployment, to name the one that failed, and are limited to this region."),
 		AppliesTo: &[]any{"Resource::*"},
 	}}, jsii.Bool(true))
 }

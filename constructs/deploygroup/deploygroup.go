@@ -37,6 +37,9 @@ type Alarms struct {
 	Target5xxCount int
 	// UnhealthyHosts is the number of unhealthy targets. Default: 1.
 	UnhealthyHosts int
+	// ELB5xxCount is the number of 5xx responses the load balancer itself sends in a minute.
+	// Default: 5.
+	ELB5xxCount int
 	// P99Latency adds an alarm on the targets' p99 response time when above zero. Default: 0 (off).
 	P99Latency time.Duration
 }
@@ -58,10 +61,15 @@ type Props struct {
 	SecurityGroups []awsec2.ISecurityGroup
 	// TargetGroup CodeDeploy deregisters each instance from while it deploys to it.
 	TargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
+	// LoadBalancer in front of TargetGroup: its own 5xx responses are alarmed on.
+	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
 	// Rollout policy. Default: CodeDeployDefault.OneAtATime.
 	Rollout Rollout
 	// Alarms thresholds. Default: see Alarms.
 	Alarms Alarms
+	// SuspendProcesses are the Auto Scaling processes CodeDeploy suspends while it deploys
+	// (Terminate, AZRebalance, InstanceRefresh, ScheduledActions). Default: none.
+	SuspendProcesses []string
 }
 
 // DeploymentGroup is the application, the group, its alarms and its service role.
@@ -162,11 +170,27 @@ func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
 		// the last successful revision) before the instance is terminated.
 		TerminationHook: jsii.Bool(true),
 	})
-	cfn := d.Group.Node().DefaultChild().(awscdk.CfnResource)
+	cfn := d.Group.Node().DefaultChild().(awscodedeploy.CfnDeploymentGroup)
 	// Instances launched while a deployment runs get the last successful revision from the
 	// launch hook; UPDATE then deploys the new revision to them in a follow-up deployment, so no
 	// instance is left on the old version (IGNORE would leave them until the next deployment).
-	cfn.AddPropertyOverride(jsii.String("OutdatedInstancesStrategy"), jsii.String("UPDATE"))
+	cfn.SetOutdatedInstancesStrategy(jsii.String("UPDATE"))
+	// Auto Scaling must not pull instances out from under a deployment: CodeDeploy suspends these
+	// processes before it deploys and resumes them when the deployment succeeds, fails or is
+	// stopped (CodeDeploy user guide, "Suspending Amazon EC2 Auto Scaling processes during
+	// deployments"; API reference, EC2DeploymentOptions). Terminate is suspended by default too: a
+	// scale-in during a deployment starts a termination deployment that fails the running one
+	// (and its automatic rollback undoes a good release), and a health-check replacement would
+	// terminate an instance CodeDeploy is updating. The price is that the group neither scales in
+	// nor replaces an unhealthy instance until the deployment ends (Auto Scaling user guide:
+	// suspending Terminate affects InService instances only; an instance already terminating goes
+	// on through the termination hook). If CodeDeploy cannot resume the processes, the deployment
+	// fails and they stay suspended until `aws autoscaling resume-processes` (see the README).
+	if len(p.SuspendProcesses) > 0 {
+		cfn.SetEc2DeploymentOptions(&awscodedeploy.CfnDeploymentGroup_Ec2DeploymentOptionsProperty{
+			AutoScalingGroupProcessesToSuspend: jsii.Strings(p.SuspendProcesses...),
+		})
+	}
 	// CodeDeploy must never see the role without its permissions.
 	d.Group.Node().AddDependency(d.Policy)
 	return d
@@ -240,6 +264,17 @@ func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
 			metrics.UnhealthyHostCount(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
 			float64(p.Alarms.UnhealthyHosts)),
 	}
+	// The load balancer's own 5xx: 502 when an instance closes or resets a connection, 503 when no
+	// instance is in service, 504 when one times out. Target5xx cannot see these, yet they are what
+	// a revision whose web server crashes or stops listening produces. It notifies (the
+	// notifications topic forwards every deployment alarm) and, attached like the others, stops
+	// and rolls back a deployment: during a rollout these errors are the rollout's. A first or
+	// restoring deployment runs with alarms off (see package deployer), so an empty fleet's 503s
+	// cannot stop the deployment that fills it.
+	alarms = append(alarms, alarm("Elb5xx", "elb-5xx", "HTTP 5xx responses from the load balancer itself (no healthy instance, connection errors, timeouts).",
+		p.LoadBalancer.Metrics().HttpCodeElb(awselasticloadbalancingv2.HttpCodeElb_ELB_5XX_COUNT,
+			&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
+		float64(p.Alarms.ELB5xxCount)))
 	if p.Alarms.P99Latency > 0 {
 		alarms = append(alarms, alarm("P99Latency", "p99-latency", "Slow responses (p99) from the fleet.",
 			metrics.TargetResponseTime(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("p99")}),
@@ -278,8 +313,10 @@ func (d *DeploymentGroup) serviceStatements(p Props) *[]awsiam.PolicyStatement {
 	statements := []awsiam.PolicyStatement{
 		// Lifecycle hooks: CodeDeploy installs its launch and termination hooks on the group and
 		// completes (or heartbeats) the lifecycle actions once it has deployed to an instance.
-		// Suspend/Resume, tags and UpdateAutoScalingGroup are in AWSCodeDeployRole for in-place
-		// deployments too; which ones it calls is unconfirmed, and on this one group they cost little.
+		// Suspend/ResumeProcesses are what suspending processes during a deployment needs (CodeDeploy
+		// API reference, EC2DeploymentOptions). Tags and UpdateAutoScalingGroup are in
+		// AWSCodeDeployRole for in-place deployments too; whether it calls them is unconfirmed, and on
+		// this one group they cost little.
 		statement("ManageThisAutoScalingGroup", []string{
 			"autoscaling:PutLifecycleHook", "autoscaling:DeleteLifecycleHook",
 			"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat",
@@ -320,9 +357,9 @@ func (d *DeploymentGroup) serviceStatements(p Props) *[]awsiam.PolicyStatement {
 
 func withDefaults(id string, p Props) Props {
 	if p.ApplicationName == "" || p.DeploymentGroupName == "" || p.Group == nil || p.LaunchTemplate == nil ||
-		p.InstanceRole == nil || p.TargetGroup == nil || len(p.Subnets) == 0 || len(p.SecurityGroups) == 0 {
+		p.InstanceRole == nil || p.TargetGroup == nil || p.LoadBalancer == nil || len(p.Subnets) == 0 || len(p.SecurityGroups) == 0 {
 		panic(fmt.Sprintf("deploygroup.New(%s): ApplicationName, DeploymentGroupName, Group, LaunchTemplate, "+
-			"InstanceRole, TargetGroup, Subnets and SecurityGroups are required", id))
+			"InstanceRole, TargetGroup, LoadBalancer, Subnets and SecurityGroups are required", id))
 	}
 	if p.Alarms.Target5xxCount == 0 {
 		p.Alarms.Target5xxCount = 5
@@ -330,7 +367,10 @@ func withDefaults(id string, p Props) Props {
 	if p.Alarms.UnhealthyHosts == 0 {
 		p.Alarms.UnhealthyHosts = 1
 	}
-	if p.Alarms.Target5xxCount < 0 || p.Alarms.UnhealthyHosts < 0 || p.Alarms.P99Latency < 0 {
+	if p.Alarms.ELB5xxCount == 0 {
+		p.Alarms.ELB5xxCount = 5
+	}
+	if p.Alarms.Target5xxCount < 0 || p.Alarms.UnhealthyHosts < 0 || p.Alarms.ELB5xxCount < 0 || p.Alarms.P99Latency < 0 {
 		panic(fmt.Sprintf("deploygroup.New(%s): alarm thresholds must be positive", id))
 	}
 	return p

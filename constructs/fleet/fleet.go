@@ -131,7 +131,7 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 			Retention:    retention.Days("fleet.New("+id+")", p.LogRetentionDays),
 			// The names are fixed: a group retained by a failed first create would make the
 			// next create fail with "already exists", so a create's rollback deletes them.
-			RemovalPolicy: removal.PolicyForNamed(p.Destroy),
+			RemovalPolicy: removal.RetainExceptOnCreate(p.Destroy),
 		})
 		// logs:CreateLogStream and logs:PutLogEvents on this group's streams only. The groups
 		// exist, so the CloudWatch agent never needs CreateLogGroup.
@@ -226,6 +226,10 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 		MinCapacity:     jsii.Number(float64(p.MinCapacity)),
 		MaxCapacity:     jsii.Number(float64(p.MaxCapacity)),
 		DesiredCapacity: desired,
+		// In-service and desired counts for the dashboard; group metrics cost nothing.
+		GroupMetrics: &[]awsautoscaling.GroupMetrics{awsautoscaling.NewGroupMetrics(
+			awsautoscaling.GroupMetric_IN_SERVICE_INSTANCES(), awsautoscaling.GroupMetric_DESIRED_CAPACITY(),
+		)},
 		HealthChecks: awsautoscaling.HealthChecks_WithAdditionalChecks(&awsautoscaling.AdditionalHealthChecksOptions{
 			AdditionalTypes: &[]awsautoscaling.AdditionalHealthCheckType{awsautoscaling.AdditionalHealthCheckType_ELB},
 			GracePeriod:     awscdk.Duration_Seconds(jsii.Number(p.HealthCheckGrace.Seconds())),

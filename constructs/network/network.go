@@ -67,7 +67,7 @@ func New(scope constructs.Construct, id string, props Props) awsec2.Vpc {
 	})
 	logs := awslogs.NewLogGroup(vpc, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
 		Retention:     retention.Days("network.New("+id+")", days),
-		RemovalPolicy: removal.Policy(props.Destroy),
+		RemovalPolicy: removal.RetainExceptOnCreate(props.Destroy),
 	})
 	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
 		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs, nil),

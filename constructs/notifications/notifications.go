@@ -3,11 +3,16 @@
 package notifications
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -37,13 +42,12 @@ func New(scope constructs.Construct, id string, props Props) *Notifications {
 	n.Key = awskms.NewKey(n, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the operational notifications topic"),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     removal.Policy(props.Destroy),
+		RemovalPolicy:     removal.RetainExceptOnCreate(props.Destroy),
 	})
-	// The EventBridge SNS target adds the key policy statement EventBridge needs (kms:Decrypt,
-	// kms:GenerateDataKey* for events.amazonaws.com). It carries no aws:SourceAccount condition
-	// because KMS key policies for EventBridge publishing to SNS do not support one (SNS developer
-	// guide); the topic policy is what limits publishing.
+	// Forward grants EventBridge the topic and key, per rule (see there).
 	n.Topic = awssns.NewTopic(n, jsii.String("Default"), &awssns.TopicProps{
+		// Named, so the key policy can name it without a reference (the topic refers to the key).
+		TopicName:  jsii.String(*awscdk.Stack_Of(n).StackName() + "-notifications"),
 		MasterKey:  n.Key,
 		EnforceSSL: jsii.Bool(true),
 	})
@@ -54,11 +58,68 @@ func New(scope constructs.Construct, id string, props Props) *Notifications {
 }
 
 // Forward adds an EventBridge rule that sends events matching pattern to the topic.
+//
+// EventBridge publishes as the service principal events.amazonaws.com, so the topic policy and
+// the key policy must allow that principal. CDK's SnsTopic target allows it with no condition:
+// any rule, in any account, could then publish here. Each rule is allowed instead, by its ARN
+// (aws:SourceArn) and this account (aws:SourceAccount), the confused-deputy conditions AWS
+// recommends for service principals (IAM user guide, "The confused deputy problem"); the key
+// statement is further held to this topic's encryption context, the form AWS documents for
+// services publishing to KMS-encrypted SNS topics (SNS developer guide, "Key management").
 func (n *Notifications) Forward(id, description string, pattern *awsevents.EventPattern) awsevents.Rule {
+	stack := awscdk.Stack_Of(n)
+	// Named, so the key policy can name the rule without a reference: the key is the topic's, and
+	// the rule targets the topic, so a reference would be a cycle.
+	name := ruleName(*stack.StackName(), id)
 	rule := awsevents.NewRule(n, jsii.String(id), &awsevents.RuleProps{
+		RuleName:     jsii.String(name),
 		Description:  jsii.String(description),
 		EventPattern: pattern,
 	})
-	rule.AddTarget(awseventstargets.NewSnsTopic(n.Topic, nil))
+	rule.AddTarget(&topicTarget{topic: n.Topic})
+	ruleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(name)})
+	topicArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sns"), Resource: jsii.String(*stack.StackName() + "-notifications"),
+		ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
+	events := awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)
+	fromThisRule := map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		"ArnEquals":    map[string]any{"aws:SourceArn": ruleArn},
+	}
+	n.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("PublishFrom" + id),
+		Principals: &[]awsiam.IPrincipal{events},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*n.Topic.TopicArn()),
+		Conditions: &fromThisRule,
+	}))
+	n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("EncryptFor" + id),
+		Principals: &[]awsiam.IPrincipal{events},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account(), "kms:EncryptionContext:aws:sns:topicArn": topicArn},
+			"ArnEquals":    map[string]any{"aws:SourceArn": ruleArn},
+		},
+	}), jsii.Bool(false))
 	return rule
+}
+
+// ruleName is "<stack>-<id>", shortened with a hash of the whole to EventBridge's 64 characters.
+func ruleName(stack, id string) string {
+	name := stack + "-" + id
+	if len(name) <= 64 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:55] + "-" + hex.EncodeToString(sum[:4])
+}
+
+// topicTarget sends a rule's events to the topic and grants nothing itself: Forward writes the
+// conditional policies. (awseventstargets.SnsTopic would add an unconditional grant.)
+type topicTarget struct{ topic awssns.ITopic }
+
+// Bind implements awsevents.IRuleTarget.
+func (t *topicTarget) Bind(_ interfacesawsevents.IRuleRef, _ *string) *awsevents.RuleTargetConfig {
+	return &awsevents.RuleTargetConfig{Arn: t.topic.TopicArn()}
 }

@@ -12,10 +12,12 @@ func Policy(destroy bool) awscdk.RemovalPolicy {
 	return awscdk.RemovalPolicy_RETAIN
 }
 
-// PolicyForNamed is Policy for resources with fixed names: they are retained too, except when
-// the stack's creation fails, so a retained leftover never blocks the next attempt with
-// "already exists".
-func PolicyForNamed(destroy bool) awscdk.RemovalPolicy {
+// RetainExceptOnCreate is Policy for what a failed create should not leave behind: log groups
+// and keys (retained with the stack, worthless after a failed first create) and resources with
+// fixed names (a leftover would block the next attempt with "already exists"). They are deleted
+// when the stack's creation fails (DeletionPolicy RetainExceptOnCreate), retained otherwise.
+// Buckets are not: a bucket with objects cannot be deleted, so its rollback would fail.
+func RetainExceptOnCreate(destroy bool) awscdk.RemovalPolicy {
 	if destroy {
 		return awscdk.RemovalPolicy_DESTROY
 	}

@@ -1,0 +1,254 @@
+package test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/example/codedeploy-fleet/stacks"
+)
+
+// warnings returns the warnings synthesis attached to the stack itself, from the one synthesis
+// the suite already made (assertions.Annotations_FromStack would synthesize the app again).
+func warnings(b *built) []string {
+	var out []string
+	for _, m := range *b.stack.Node().Metadata() {
+		if *m.Type == "aws:cdk:warning" {
+			out = append(out, fmt.Sprint(m.Data))
+		}
+	}
+	return out
+}
+
+// TestAutoScalingProcessesSuspendedWhileDeploying: CodeDeploy suspends the configured processes
+// (all four by default) and its role may suspend and resume them on this group only.
+func TestAutoScalingProcessesSuspendedWhileDeploying(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		group := resource(t, b, logicalID(t, b, b.stack.Deployment.Group.Node().DefaultChild()))
+		got := at(group, "Properties", "Ec2DeploymentOptions", "AutoScalingGroupProcessesToSuspend")
+		want := b.stack.Env.Deployment.SuspendProcesses
+		if len(want) == 0 {
+			if got != nil {
+				t.Errorf("no process configured, but the group suspends %s", show(got))
+			}
+			return
+		}
+		if !reflectEqual(got, toAny(want)) {
+			t.Errorf("suspends %s, want %v", show(got), want)
+		}
+		policy := resource(t, b, logicalID(t, b, b.stack.Deployment.Policy))
+		granted := false
+		for _, st := range asList(at(policy, "Properties", "PolicyDocument", "Statement")) {
+			s := st.(map[string]any)
+			actions := asList(s["Action"])
+			if slices.Contains(actions, any("autoscaling:SuspendProcesses")) && slices.Contains(actions, any("autoscaling:ResumeProcesses")) {
+				granted = reflectEqual(s["Resource"], ref(logicalID(t, b, b.stack.Fleet.Group.Node().DefaultChild()))) ||
+					strings.Contains(show(s["Resource"]), logicalID(t, b, b.stack.Fleet.Group.Node().DefaultChild()))
+			}
+		}
+		if !granted {
+			t.Error("the service role cannot suspend and resume this group's processes")
+		}
+	})
+}
+
+// TestLoadBalancer5xxAlarm: the load balancer's own 5xx are alarmed on, notified and stop a
+// deployment.
+func TestLoadBalancer5xxAlarm(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		var found map[string]any
+		var id string
+		for k, a := range resourcesOfType(b, "AWS::CloudWatch::Alarm") {
+			if at(a, "Properties", "MetricName") == "HTTPCode_ELB_5XX_Count" {
+				found, id = a, k
+			}
+		}
+		if found == nil {
+			t.Fatal("no alarm on HTTPCode_ELB_5XX_Count")
+		}
+		expect(t, found, "Properties.Namespace", "AWS/ApplicationELB")
+		expect(t, found, "Properties.Statistic", "Sum")
+		expect(t, found, "Properties.Threshold", float64(b.stack.Env.Deployment.Alarms.ELB5xxCount))
+		group := resource(t, b, logicalID(t, b, b.stack.Deployment.Group.Node().DefaultChild()))
+		if !strings.Contains(show(at(group, "Properties", "AlarmConfiguration", "Alarms")), id) {
+			t.Error("the ELB 5xx alarm does not stop deployments")
+		}
+		notified := false
+		for _, r := range resourcesOfType(b, "AWS::Events::Rule") {
+			if strings.Contains(show(at(r, "Properties", "EventPattern")), id) {
+				notified = true
+			}
+		}
+		if !notified {
+			t.Error("no rule forwards the ELB 5xx alarm's state changes to the notifications topic")
+		}
+	})
+}
+
+// TestDashboard: one dashboard per environment with the widgets an operator needs, and its URL
+// as an output.
+func TestDashboard(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		dashboards := resourcesOfType(b, "AWS::CloudWatch::Dashboard")
+		if len(dashboards) != 1 {
+			t.Fatalf("%d dashboards, want 1", len(dashboards))
+		}
+		var body string
+		for _, d := range dashboards {
+			body = show(at(d, "Properties", "DashboardBody"))
+		}
+		for _, metric := range []string{"MatchedEvents", "HealthyHostCount", "UnHealthyHostCount", "HTTPCode_ELB_5XX_Count",
+			"HTTPCode_Target_5XX_Count", "TargetResponseTime", "p99", "GroupInServiceInstances"} {
+			if !strings.Contains(body, metric) {
+				t.Errorf("dashboard lacks %s", metric)
+			}
+		}
+		url, _ := at(b.json, "Outputs", "DashboardURL", "Value").(string)
+		if !strings.HasPrefix(url, "https://"+b.stack.Env.Region+".console.aws.amazon.com/cloudwatch/") {
+			t.Errorf("DashboardURL output %q", url)
+		}
+		// GroupInServiceInstances exists only while the group collects it.
+		group := resource(t, b, logicalID(t, b, b.stack.Fleet.Group.Node().DefaultChild()))
+		if !strings.Contains(show(at(group, "Properties", "MetricsCollection")), "GroupInServiceInstances") {
+			t.Error("the Auto Scaling group does not collect GroupInServiceInstances")
+		}
+	})
+}
+
+// TestSingleInstanceWarning: a fleet that can be down to one instance drops every request while
+// it deploys; synthesis says so.
+func TestSingleInstanceWarning(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		warned := false
+		for _, w := range warnings(b) {
+			warned = warned || strings.Contains(w, "minCapacity 1") && strings.Contains(w, "Set minCapacity to at least 2")
+		}
+		if want := b.stack.Env.MinCapacity == 1; warned != want {
+			t.Errorf("minCapacity %d: warned %v, want %v", b.stack.Env.MinCapacity, warned, want)
+		}
+	})
+}
+
+// TestNotificationsOnlyFromOwnRules: EventBridge may publish to the topic, and use its key, only
+// for this environment's rules in this account.
+func TestNotificationsOnlyFromOwnRules(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		// Rule ARN by logical ID: the rules are named, and the policies name them.
+		rules := map[string]string{}
+		for id, r := range resourcesOfType(b, "AWS::Events::Rule") {
+			if strings.Contains(show(at(r, "Properties", "Targets")), logicalID(t, b, b.stack.Notifications.Topic.Node().DefaultChild())) {
+				rules[id] = fmt.Sprintf("arn:aws:events:%s:%s:rule/%v", b.stack.Env.Region, b.stack.Env.Account, at(r, "Properties", "Name"))
+			}
+		}
+		if len(rules) == 0 {
+			t.Fatal("no rule targets the topic")
+		}
+		check := func(what string, statementsOf []any) {
+			covered := map[string]bool{}
+			for _, st := range statementsOf {
+				s := st.(map[string]any)
+				if !strings.Contains(show(s["Principal"]), "events.amazonaws.com") {
+					continue
+				}
+				cond, _ := s["Condition"].(map[string]any)
+				account := at(cond, "StringEquals", "aws:SourceAccount")
+				source := at(cond, "ArnEquals", "aws:SourceArn")
+				if account == nil || source == nil {
+					t.Errorf("%s: statement %v allows EventBridge without aws:SourceAccount and aws:SourceArn", what, s["Sid"])
+					continue
+				}
+				if account != b.stack.Env.Account {
+					t.Errorf("%s: aws:SourceAccount %s", what, show(account))
+				}
+				for id, arn := range rules {
+					if source == arn {
+						covered[id] = true
+					}
+				}
+			}
+			for id := range rules {
+				if !covered[id] {
+					t.Errorf("%s: rule %s cannot publish", what, id)
+				}
+			}
+		}
+		topicPolicies := resourcesOfType(b, "AWS::SNS::TopicPolicy")
+		var topicStatements []any
+		for _, p := range topicPolicies {
+			topicStatements = append(topicStatements, asList(at(p, "Properties", "PolicyDocument", "Statement"))...)
+		}
+		check("topic policy", topicStatements)
+		key := resource(t, b, logicalID(t, b, b.stack.Notifications.Key.Node().DefaultChild()))
+		check("key policy", asList(at(key, "Properties", "KeyPolicy", "Statement")))
+	})
+}
+
+// TestConnectionActionMatchesTheARN: the pipeline's source action may use the connection with
+// the IAM prefix of its ARN (codeconnections for connections made since mid-2024).
+func TestConnectionActionMatchesTheARN(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:codeconnections:eu-west-1:444444444444:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789":      "codeconnections:UseConnection",
+		"arn:aws:codestar-connections:eu-west-1:444444444444:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789": "codestar-connections:UseConnection",
+	} {
+		if got := stacks.ConnectionAction(arn); got != want {
+			t.Errorf("ConnectionAction(%s) = %s, want %s", arn, got, want)
+		}
+	}
+	if pipelineJSON == nil {
+		t.Fatal("the fixture has no pipeline")
+	}
+	arn := appConfig.Pipeline.ConnectionARN
+	want := stacks.ConnectionAction(arn)
+	granted := false
+	for _, r := range pipelineJSON["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] != "AWS::IAM::Policy" {
+			continue
+		}
+		for _, st := range asList(at(res, "Properties", "PolicyDocument", "Statement")) {
+			s := st.(map[string]any)
+			if slices.Contains(asList(s["Action"]), any(want)) && s["Resource"] == arn {
+				granted = true
+			}
+		}
+	}
+	if !granted {
+		t.Errorf("no pipeline policy grants %s on %s", want, arn)
+	}
+}
+
+// TestNothingLeftBehind: deleting a destroy: true environment deletes every resource, and a
+// retained environment's log groups and keys are retained except when its creation fails; every
+// log group keeps the environment's retention.
+func TestNothingLeftBehind(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env := b.stack.Env
+		for id, r := range b.json["Resources"].(map[string]any) {
+			res := r.(map[string]any)
+			typ := res["Type"].(string)
+			deletion, _ := res["DeletionPolicy"].(string)
+			replace, _ := res["UpdateReplacePolicy"].(string)
+			if env.Destroy {
+				if deletion == "Retain" || deletion == "RetainExceptOnCreate" || deletion == "Snapshot" || replace == "Retain" || replace == "Snapshot" {
+					t.Errorf("%s (%s): DeletionPolicy %q, UpdateReplacePolicy %q in a destroy: true environment", id, typ, deletion, replace)
+				}
+			}
+			switch typ {
+			case "AWS::Logs::LogGroup":
+				if days := at(res, "Properties", "RetentionInDays"); days != float64(env.LogRetentionDays) {
+					t.Errorf("%s keeps logs %v days, want logRetentionDays %d", id, days, env.LogRetentionDays)
+				}
+				if !env.Destroy && (deletion != "RetainExceptOnCreate" || replace != "Retain") {
+					t.Errorf("%s: DeletionPolicy %q, UpdateReplacePolicy %q; want RetainExceptOnCreate and Retain", id, deletion, replace)
+				}
+			case "AWS::KMS::Key":
+				if !env.Destroy && deletion != "RetainExceptOnCreate" {
+					t.Errorf("%s: DeletionPolicy %q; want RetainExceptOnCreate", id, deletion)
+				}
+			case "Custom::LogRetention":
+				t.Errorf("%s: a Custom::LogRetention resource; log groups are resources of the stack", id)
+			}
+		}
+	})
+}
