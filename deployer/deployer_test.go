@@ -45,7 +45,7 @@ type fake struct {
 	// BatchGetDeploymentTargets report them.
 	targets []cdtypes.InstanceTarget
 	// block makes every CodeDeploy call wait for its context to end, like a call that hangs.
-	block bool
+	block     bool
 	throttle  int
 	hang      bool
 	limitOnce bool

@@ -144,8 +144,8 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		QueryInterval:     awscdk.Duration_Seconds(jsii.Number(30)),
 		// The framework's own functions log here, under the environment's retention; left out, each
 		// gets a group kept for two years and retained even where the environment is destroyed.
-		LogGroup: logGroup("ProviderLogs"),
-		TotalTimeout:      awscdk.Duration_Minutes(jsii.Number(p.Timeout.Minutes())),
+		LogGroup:     logGroup("ProviderLogs"),
+		TotalTimeout: awscdk.Duration_Minutes(jsii.Number(p.Timeout.Minutes())),
 	})
 	d.Resource = awscdk.NewCustomResource(d, jsii.String("Default"), &awscdk.CustomResourceProps{
 		ServiceToken: provider.ServiceToken(),
