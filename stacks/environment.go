@@ -20,6 +20,7 @@ import (
 	"github.com/example/codedeploy-fleet/constructs/delivery"
 	"github.com/example/codedeploy-fleet/constructs/deploygroup"
 	"github.com/example/codedeploy-fleet/constructs/fleet"
+	"github.com/example/codedeploy-fleet/constructs/guard"
 	"github.com/example/codedeploy-fleet/constructs/logbucket"
 	"github.com/example/codedeploy-fleet/constructs/network"
 	"github.com/example/codedeploy-fleet/constructs/notifications"
@@ -40,6 +41,8 @@ type EnvironmentStack struct {
 	Deployment    *deploygroup.DeploymentGroup
 	Delivery      *delivery.Delivery
 	Dashboard     *dashboard.Dashboard
+	// Protection is nil for an environment with destroy: true.
+	Protection *guard.Guard
 }
 
 // NewEnvironmentStack defines the stack of env, bound to its account and region.
@@ -224,6 +227,15 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Description: jsii.String("Object key of the revision this stack deployed"),
 		Value:       jsii.String(s.Delivery.Key()),
 	})
+
+	if !env.Destroy {
+		// Termination protection (set above for `cdk deploy`, here for the pipeline too) and the
+		// load balancer's deletion protection, lifted again if the first create fails.
+		s.Protection = guard.New(stack, "Protection", guard.Props{
+			Code: s.Delivery.Code, LoadBalancer: s.Fleet.LoadBalancer, LogRetentionDays: env.LogRetentionDays,
+		})
+		defer s.Protection.ProtectStack() // once every resource of the stack exists
+	}
 
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Fleet.Group, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-AS3"),

@@ -2,6 +2,9 @@ package test
 
 import (
 	"fmt"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 	"slices"
 	"strings"
 	"testing"
@@ -248,6 +251,101 @@ func TestNothingLeftBehind(t *testing.T) {
 				}
 			case "Custom::LogRetention":
 				t.Errorf("%s: a Custom::LogRetention resource; log groups are resources of the stack", id)
+			}
+		}
+	})
+}
+
+// TestFailedCreateCanRollBack: a retained environment is protected from deletion, yet a failed
+// first create rolls back completely (nothing protected in the template for the rollback to trip
+// on) and leaves a stack the next `cdk deploy` can delete and create again: the stack's protection
+// resource is created before, and deleted after, every other resource; the load balancer's is
+// deleted before the load balancer. The pipeline's stage stacks carry the same resources, so
+// stacks deployed by CDK Pipelines (which ignores terminationProtection) are protected too.
+func TestFailedCreateCanRollBack(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		env := b.stack.Env
+		alb := resource(t, b, logicalID(t, b, b.stack.Fleet.LoadBalancer))
+		for _, a := range asList(at(alb, "Properties", "LoadBalancerAttributes")) {
+			if at(a, "Key") == "deletion_protection.enabled" {
+				t.Errorf("the template sets the load balancer's deletion protection (%v): a failed create could not delete it", at(a, "Value"))
+			}
+		}
+		if got := *b.stack.TerminationProtection(); got == env.Destroy {
+			t.Errorf("stack termination protection %v for destroy: %v", got, env.Destroy)
+		}
+		stackGuards := resourcesOfType(b, "Custom::StackProtection")
+		lbGuards := resourcesOfType(b, "Custom::LoadBalancerProtection")
+		if env.Destroy {
+			if len(stackGuards)+len(lbGuards) != 0 {
+				t.Error("a destroy: true environment has protection resources")
+			}
+			return
+		}
+		if len(stackGuards) != 1 || len(lbGuards) != 1 {
+			t.Fatalf("%d stack and %d load balancer protection resources, want 1 each", len(stackGuards), len(lbGuards))
+		}
+		g := b.stack.Protection
+		stackGuard := logicalID(t, b, g.Stack)
+		// What the stack's protection resource needs to exist: the handler, and nothing else.
+		own := map[string]bool{stackGuard: true}
+		for _, c := range []constructs.IConstruct{g.Function, g.Function.Role(), g.Function.LogGroup()} {
+			own[logicalID(t, b, c)] = true
+		}
+		own[logicalID(t, b, g.Function.Role().Node().FindChild(jsii.String("DefaultPolicy")))] = true
+		for id, r := range b.json["Resources"].(map[string]any) {
+			deps := asList(at(r, "DependsOn"))
+			if own[id] {
+				for _, d := range deps {
+					if !own[d.(string)] {
+						t.Errorf("%s, which the stack's protection needs, waits for %v", id, d)
+					}
+				}
+				continue
+			}
+			if !slices.Contains(deps, any(stackGuard)) {
+				t.Errorf("%s (%v) does not depend on %s: a failed create could delete the protection first", id, at(r, "Type"), stackGuard)
+			}
+		}
+		lbGuard := resource(t, b, logicalID(t, b, g.LoadBalancer))
+		if !reflectEqual(at(lbGuard, "Properties", "LoadBalancerArn"), ref(logicalID(t, b, b.stack.Fleet.LoadBalancer))) {
+			t.Errorf("the load balancer's protection names %s", show(at(lbGuard, "Properties", "LoadBalancerArn")))
+		}
+		// The handler may switch exactly these, on this stack and this load balancer.
+		for _, p := range resourcesOfType(b, "AWS::IAM::Policy") {
+			roles := show(at(p, "Properties", "Roles"))
+			if !strings.Contains(roles, logicalID(t, b, g.Function.Role())) {
+				continue
+			}
+			for _, st := range asList(at(p, "Properties", "PolicyDocument", "Statement")) {
+				for _, a := range asList(at(st, "Action")) {
+					res := show(at(st, "Resource"))
+					switch a {
+					case "cloudformation:DescribeStacks", "cloudformation:UpdateTerminationProtection":
+						if res != fmt.Sprintf("%q", fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/*", env.Region, env.Account, *b.stack.StackName())) {
+							t.Errorf("%s on %s", a, res)
+						}
+					case "elasticloadbalancing:ModifyLoadBalancerAttributes":
+						if !strings.Contains(res, logicalID(t, b, b.stack.Fleet.LoadBalancer)) {
+							t.Errorf("%s on %s", a, res)
+						}
+					case "logs:CreateLogStream", "logs:PutLogEvents":
+					default:
+						t.Errorf("the protection handler may %s", a)
+					}
+				}
+			}
+		}
+		// The pipeline deploys the same stack, with the same protection.
+		if stage, ok := stageJSON[env.Name]; ok {
+			found := 0
+			for _, r := range stage["Resources"].(map[string]any) {
+				if typ := at(r, "Type"); typ == "Custom::StackProtection" || typ == "Custom::LoadBalancerProtection" {
+					found++
+				}
+			}
+			if found != 2 {
+				t.Errorf("the pipeline's %s stage has %d protection resources, want 2", env.Name, found)
 			}
 		}
 	})

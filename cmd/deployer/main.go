@@ -1,5 +1,7 @@
-// Command deployer is the Lambda handler of the revision-deploying custom resource (see package
-// deployer). One binary serves both provider-framework functions; DEPLOYER_MODE picks which.
+// Command deployer is the Lambda handler of the stack's custom resources: the revision-deploying
+// one (package deployer; both provider-framework functions) and the protection of a retained
+// environment (package protection). One binary, built once per synthesis, serves them all;
+// DEPLOYER_MODE picks which.
 package main
 
 import (
@@ -7,12 +9,16 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/example/codedeploy-fleet/deployer"
+	"github.com/example/codedeploy-fleet/protection"
 )
 
 func main() {
@@ -27,8 +33,13 @@ func main() {
 		lambda.Start(d.OnEvent)
 	case "is-complete":
 		lambda.Start(d.IsComplete)
+	case "protection":
+		// Called by CloudFormation directly, without the provider framework: cfn.LambdaWrap sends
+		// the response to CloudFormation's pre-signed URL.
+		h := &protection.Handler{CloudFormation: cloudformation.NewFromConfig(cfg), ELB: elasticloadbalancingv2.NewFromConfig(cfg)}
+		lambda.Start(cfn.LambdaWrap(h.Handle))
 	default:
-		fmt.Fprintf(os.Stderr, "DEPLOYER_MODE %q: use on-event or is-complete\n", mode)
+		fmt.Fprintf(os.Stderr, "DEPLOYER_MODE %q: use on-event, is-complete or protection\n", mode)
 		os.Exit(1)
 	}
 }

@@ -69,7 +69,10 @@ type Delivery struct {
 	OnEvent  awslambda.Function
 	// IsComplete polls the deployment.
 	IsComplete awslambda.Function
-	key        string
+	// Code is the handler binary (cmd/deployer); other custom resources of the stack reuse it, so
+	// a synthesis builds it once.
+	Code awslambda.Code
+	key  string
 }
 
 // Key is the revision's object key in the bucket, e.g. "revisions/<sha256>.zip".
@@ -110,6 +113,7 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 			RemovalPolicy: removal.RetainExceptOnCreate(p.Destroy),
 		})
 	}
+	d.Code = code
 	function := func(name, mode, description string, timeout time.Duration) awslambda.Function {
 		logs := logGroup(name + "Logs")
 		role := awsiam.NewRole(d, jsii.String(name+"Role"), &awsiam.RoleProps{

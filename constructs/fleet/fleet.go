@@ -67,8 +67,10 @@ type Props struct {
 
 	// LogRetentionDays of the instance log groups, a CloudWatch Logs retention value. Default: 90.
 	LogRetentionDays int
-	// Destroy removes log groups with the stack and leaves the load balancer unprotected.
-	// Default: false (log groups retained unless the stack's creation fails, deletion protection on).
+	// Destroy removes log groups with the stack. Default: false (log groups retained unless the
+	// stack's creation fails). The load balancer's deletion protection is not set here either way:
+	// set in the template, it keeps a failed first create from rolling back (the rollback cannot
+	// delete the load balancer). constructs/guard switches it on once the load balancer exists.
 	Destroy bool
 }
 
@@ -262,8 +264,10 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
 		SecurityGroup:           albSG,
 		DropInvalidHeaderFields: jsii.Bool(true),
-		DeletionProtection:      jsii.Bool(!p.Destroy),
 	})
+	// CDK writes "false" even when left unset; in the template, any value would overwrite what the
+	// guard set whenever CloudFormation updates the attributes.
+	f.LoadBalancer.RemoveAttribute(jsii.String("deletion_protection.enabled"))
 	f.LoadBalancer.LogAccessLogs(p.AccessLogs, jsii.String("alb"))
 
 	f.TargetGroup = awselasticloadbalancingv2.NewApplicationTargetGroup(f, jsii.String("TargetGroup"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{

@@ -1,0 +1,146 @@
+// Package guard protects a retained environment from deletion (stack termination protection,
+// load balancer deletion protection) in a way that still lets a failed first create roll back
+// and be retried: see package protection for the handler and the sequence.
+package guard
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/example/codedeploy-fleet/constructs/internal/retention"
+	"github.com/example/codedeploy-fleet/constructs/removal"
+)
+
+// Mode is the DEPLOYER_MODE of the handler binary that serves the guard's resources.
+const Mode = "protection"
+
+// Props configures a Guard. Every field without a default is required.
+type Props struct {
+	// Code is the handler binary (cmd/deployer).
+	Code awslambda.Code
+	// LoadBalancer gets deletion protection once it exists.
+	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
+	// LogRetentionDays of the handler's log group. Default: 90.
+	LogRetentionDays int
+}
+
+// Guard is the handler and its two resources.
+type Guard struct {
+	constructs.Construct
+	Function awslambda.Function
+	// Stack turns the stack's termination protection on; every other resource of the stack must
+	// depend on it (ProtectStack does that), so it is deleted last in a failed create's rollback.
+	Stack awscdk.CustomResource
+	// LoadBalancer turns the load balancer's deletion protection on; it depends on the load
+	// balancer, so it is deleted first.
+	LoadBalancer awscdk.CustomResource
+}
+
+// New defines the guard in scope's stack.
+func New(scope constructs.Construct, id string, p Props) *Guard {
+	if p.Code == nil || p.LoadBalancer == nil {
+		panic(fmt.Sprintf("guard.New(%s): Code and LoadBalancer are required", id))
+	}
+	if p.LogRetentionDays == 0 {
+		p.LogRetentionDays = 90
+	}
+	g := &Guard{}
+	constructs.NewConstruct_Override(g, scope, jsii.String(id))
+	stack := awscdk.Stack_Of(g)
+
+	logs := awslogs.NewLogGroup(g, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     retention.Days("guard.New("+id+")", p.LogRetentionDays),
+		RemovalPolicy: removal.RetainExceptOnCreate(false),
+	})
+	role := awsiam.NewRole(g, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Switches this stack's termination protection and its load balancer's deletion protection"),
+	})
+	logs.GrantWrite(role)
+	// This stack only: its ARN ends in a UUID that exists only once the stack does.
+	stackArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudformation"), Resource: jsii.String("stack"),
+		ResourceName: jsii.String(*stack.StackName() + "/*")})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("ProtectThisStack"),
+		Actions:   jsii.Strings("cloudformation:DescribeStacks", "cloudformation:UpdateTerminationProtection"),
+		Resources: jsii.Strings(*stackArn),
+	}))
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("This stack only, by name: a stack ARN ends in a UUID CloudFormation assigns when it creates the " +
+			"stack, so the stack cannot name its own ARN in full."),
+		AppliesTo: &[]any{"Resource::" + *stackArn},
+	}}, jsii.Bool(true))
+	g.Function = awslambda.NewFunction(g, jsii.String("Function"), &awslambda.FunctionProps{
+		Description:  jsii.String("Protects a retained environment; lifts the protection while a failed create rolls back"),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         p.Code,
+		Role:         role,
+		LogGroup:     logs,
+		MemorySize:   jsii.Number(128),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number((60 * time.Second).Seconds())),
+		Environment:  &map[string]*string{"DEPLOYER_MODE": jsii.String(Mode)},
+	})
+	g.Stack = awscdk.NewCustomResource(g, jsii.String("Stack"), &awscdk.CustomResourceProps{
+		ServiceToken: g.Function.FunctionArn(),
+		ResourceType: jsii.String("Custom::StackProtection"),
+	})
+
+	// A policy of its own, not the role's default policy: the function must not wait for the load
+	// balancer (the load balancer, like everything, waits for the stack's resource).
+	lbPolicy := awsiam.NewPolicy(g, jsii.String("LoadBalancerPolicy"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{role},
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ProtectThisLoadBalancer"),
+			Actions:   jsii.Strings("elasticloadbalancing:ModifyLoadBalancerAttributes"),
+			Resources: jsii.Strings(*p.LoadBalancer.LoadBalancerArn()),
+		})},
+	})
+	g.LoadBalancer = awscdk.NewCustomResource(g, jsii.String("LoadBalancer"), &awscdk.CustomResourceProps{
+		ServiceToken: g.Function.FunctionArn(),
+		ResourceType: jsii.String("Custom::LoadBalancerProtection"),
+		Properties: &map[string]any{
+			"LoadBalancerArn": p.LoadBalancer.LoadBalancerArn(),
+			// A copy of the load balancer's attributes, so this resource is updated, and protects the
+			// load balancer again, whenever CloudFormation has modified them: whether CloudFormation
+			// resets an attribute the template leaves out is not documented.
+			"LoadBalancerAttributes": loadBalancerAttributes(p.LoadBalancer),
+		},
+	})
+	g.LoadBalancer.Node().AddDependency(lbPolicy)
+	return g
+}
+
+func loadBalancerAttributes(lb awselasticloadbalancingv2.IApplicationLoadBalancer) any {
+	if cfn, ok := lb.Node().DefaultChild().(awselasticloadbalancingv2.CfnLoadBalancer); ok {
+		return cfn.LoadBalancerAttributes()
+	}
+	return nil
+}
+
+// ProtectStack makes every resource of the stack outside the guard depend on the stack's
+// protection resource: it is created first and, in a failed create's rollback, deleted last,
+// after everything it lets CloudFormation delete.
+func (g *Guard) ProtectStack() {
+	for _, child := range *awscdk.Stack_Of(g).Node().Children() {
+		if *child.Node().Path() != *g.Node().Path() {
+			child.Node().AddDependency(g.Stack)
+		}
+	}
+	for _, child := range *g.Node().Children() {
+		if *child.Node().Id() == "LoadBalancerPolicy" || *child.Node().Id() == "LoadBalancer" {
+			child.Node().AddDependency(g.Stack)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+// Package protection is the logic of the custom resources that protect a retained environment
+// and still let its failed first create roll back cleanly.
+//
+// A retained environment must survive an accidental `cdk destroy` (stack termination protection)
+// and an accidental delete of its load balancer (deletion protection). Both, set from the start,
+// break a failed first create: CloudFormation's rollback cannot delete a protected load balancer
+// (ROLLBACK_FAILED), and `cdk deploy` cannot delete the protected ROLLBACK_COMPLETE stack before
+// it creates it again. So protection is switched on by these resources once what they protect
+// exists, and switched off again when CloudFormation deletes them while rolling back a failed
+// create, before it deletes what they protect (it deletes in reverse dependency order):
+//   - the stack's resource has no dependency and every other resource of the stack depends on it;
+//   - the load balancer's resource depends on the load balancer.
+//
+// Every other delete (the stack's deletion, a replacement) leaves protection as it is. It also
+// enables termination protection where `cdk deploy` would not: CDK Pipelines' CloudFormation
+// actions ignore a stack's terminationProtection (aws-cdk issues 17871 and 30405).
+package protection
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// CloudFormation is the part of the CloudFormation API the handler uses.
+type CloudFormation interface {
+	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+	UpdateTerminationProtection(context.Context, *cloudformation.UpdateTerminationProtectionInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error)
+}
+
+// ELB is the part of the Elastic Load Balancing API the handler uses.
+type ELB interface {
+	ModifyLoadBalancerAttributes(context.Context, *elasticloadbalancingv2.ModifyLoadBalancerAttributesInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.ModifyLoadBalancerAttributesOutput, error)
+}
+
+// PropertyLoadBalancerArn names the load balancer a resource protects; without it, the resource
+// protects its stack.
+const PropertyLoadBalancerArn = "LoadBalancerArn"
+
+// Handler serves both resources.
+type Handler struct {
+	CloudFormation CloudFormation
+	ELB            ELB
+}
+
+// Handle implements cfn.CustomResourceFunction.
+func (h *Handler) Handle(ctx context.Context, e cfn.Event) (string, map[string]any, error) {
+	lb, _ := e.ResourceProperties[PropertyLoadBalancerArn].(string)
+	target := "stack " + e.StackID
+	if lb != "" {
+		target = "load balancer " + lb
+	}
+	switch e.RequestType {
+	case cfn.RequestCreate, cfn.RequestUpdate:
+		if err := h.protect(ctx, e.StackID, lb, true); err != nil {
+			return "", nil, fmt.Errorf("protecting %s: %w", target, err)
+		}
+		log.Printf("protected %s", target)
+		return "protection:" + target, nil, nil
+	case cfn.RequestDelete:
+		return e.PhysicalResourceID, nil, h.release(ctx, e.StackID, lb, target)
+	}
+	return "", nil, fmt.Errorf("unknown request type %q", e.RequestType)
+}
+
+// release lifts the protection only while a failed create rolls back. It never fails: an error
+// here would stop the very rollback it is meant to let through. What it could not do is logged,
+// and the README's "When things go wrong" gives the command that does it by hand.
+func (h *Handler) release(ctx context.Context, stackID, lb, target string) error {
+	out, err := h.CloudFormation.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
+	if err != nil || len(out.Stacks) == 0 {
+		log.Printf("left %s protected: cannot read the stack's status: %v", target, err)
+		return nil
+	}
+	// A failed create rolls back as ROLLBACK_IN_PROGRESS; a failed update as
+	// UPDATE_ROLLBACK_IN_PROGRESS, a deletion as DELETE_IN_PROGRESS (CloudFormation user guide,
+	// "Stack status codes").
+	if status := out.Stacks[0].StackStatus; status != cftypes.StackStatusRollbackInProgress {
+		log.Printf("left %s protected: stack is %s, not rolling back a failed create", target, status)
+		return nil
+	}
+	if err := h.protect(ctx, stackID, lb, false); err != nil {
+		log.Printf("could not lift the protection of %s for the rollback of the failed create: %v", target, err)
+		return nil
+	}
+	log.Printf("lifted the protection of %s: the failed create rolls back", target)
+	return nil
+}
+
+func (h *Handler) protect(ctx context.Context, stackID, lb string, on bool) error {
+	if lb != "" {
+		_, err := h.ELB.ModifyLoadBalancerAttributes(ctx, &elasticloadbalancingv2.ModifyLoadBalancerAttributesInput{
+			LoadBalancerArn: aws.String(lb),
+			Attributes:      []elbtypes.LoadBalancerAttribute{{Key: aws.String("deletion_protection.enabled"), Value: aws.String(fmt.Sprint(on))}},
+		})
+		return err
+	}
+	// Allowed in every status but DELETE_IN_PROGRESS and DELETE_COMPLETE (CloudFormation user
+	// guide, "Protect CloudFormation stacks from being deleted").
+	_, err := h.CloudFormation.UpdateTerminationProtection(ctx, &cloudformation.UpdateTerminationProtectionInput{
+		StackName: aws.String(stackID), EnableTerminationProtection: aws.Bool(on),
+	})
+	return err
+}
