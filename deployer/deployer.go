@@ -19,6 +19,7 @@ import (
 	"log"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type CodeDeploy interface {
 // S3 is the part of the S3 API the deployer uses.
 type S3 interface {
 	CopyObject(context.Context, *s3.CopyObjectInput, ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
 // Event is a custom resource event as the provider framework passes it.
@@ -66,6 +69,9 @@ type Properties struct {
 	Deploy string `json:"Deploy"`
 	// TimeoutMinutes bounds the wait for the deployment.
 	TimeoutMinutes string `json:"TimeoutMinutes"`
+	// RevisionsToKeep is how many of the group's last released revisions stay in the bucket after
+	// a successful deployment; empty keeps every revision.
+	RevisionsToKeep string `json:"RevisionsToKeep,omitempty"`
 }
 
 // Response is what OnEvent and IsComplete return to the framework.
@@ -239,6 +245,7 @@ func (d *Deployer) step(ctx context.Context, e Event, since time.Time) (Response
 				return Response{}, fmt.Errorf("deployment %s succeeded, but not on every instance, so the stack update fails "+
 					"and CloudFormation deploys the previous revision again: %s", id, strings.Join(missed, "; "))
 			}
+			d.prune(ctx, p)
 			return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: id}}, nil
 		case cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
 			return Response{}, d.failure(ctx, id, latest)
@@ -248,10 +255,7 @@ func (d *Deployer) step(ctx context.Context, e Event, since time.Time) (Response
 
 	active, err := d.list(ctx, &codedeploy.ListDeploymentsInput{
 		ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
-		IncludeOnlyStatuses: []cdtypes.DeploymentStatus{
-			cdtypes.DeploymentStatusCreated, cdtypes.DeploymentStatusQueued, cdtypes.DeploymentStatusInProgress,
-			cdtypes.DeploymentStatusReady, cdtypes.DeploymentStatusBaking,
-		},
+		IncludeOnlyStatuses: activeStatuses,
 	})
 	if err != nil {
 		return Response{}, err
@@ -430,8 +434,12 @@ func (d *Deployer) deploymentsOf(ctx context.Context, p Properties, window *cdty
 			out = append(out, info)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return aws.ToTime(out[i].CreateTime).After(aws.ToTime(out[j].CreateTime)) })
+	sortNewestFirst(out)
 	return out, nil
+}
+
+func sortNewestFirst(infos []*cdtypes.DeploymentInfo) {
+	sort.SliceStable(infos, func(i, j int) bool { return aws.ToTime(infos[i].CreateTime).After(aws.ToTime(infos[j].CreateTime)) })
 }
 
 func isRevision(info *cdtypes.DeploymentInfo, p Properties) bool {
@@ -617,6 +625,9 @@ func (p Properties) validate() error {
 	}
 	if _, err := timeoutMinutes(p.TimeoutMinutes); err != nil {
 		return err
+	}
+	if n, err := strconv.Atoi(p.RevisionsToKeep); p.RevisionsToKeep != "" && (err != nil || n < 1) {
+		return fmt.Errorf("RevisionsToKeep %q is not a positive number", p.RevisionsToKeep)
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package deployer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	cdtypes "github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -55,6 +58,11 @@ type fake struct {
 	throttled    map[string]int
 	copied       *s3.CopyObjectInput
 	registered   int
+	// objects are the revision bucket's keys and their last-modified times; deleted what
+	// DeleteObject removed; listErr fails ListObjectsV2.
+	objects map[string]time.Time
+	deleted []string
+	listErr error
 }
 
 func newFake(now *time.Time, script ...cdtypes.DeploymentStatus) *fake {
@@ -92,6 +100,31 @@ func (f *fake) CopyObject(_ context.Context, in *s3.CopyObjectInput, _ ...func(*
 	}
 	f.copied = in
 	return &s3.CopyObjectOutput{}, nil
+}
+
+func (f *fake) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	if err := f.record("ListObjectsV2"); err != nil {
+		return nil, err
+	}
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	out := &s3.ListObjectsV2Output{IsTruncated: aws.Bool(false)}
+	for _, key := range slices.Sorted(maps.Keys(f.objects)) {
+		if strings.HasPrefix(key, aws.ToString(in.Prefix)) {
+			out.Contents = append(out.Contents, s3types.Object{Key: aws.String(key), LastModified: aws.Time(f.objects[key])})
+		}
+	}
+	return out, nil
+}
+
+func (f *fake) DeleteObject(_ context.Context, in *s3.DeleteObjectInput, _ ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	if err := f.record("DeleteObject"); err != nil {
+		return nil, err
+	}
+	f.deleted = append(f.deleted, aws.ToString(in.Key))
+	delete(f.objects, aws.ToString(in.Key))
+	return &s3.DeleteObjectOutput{}, nil
 }
 
 func (f *fake) RegisterApplicationRevision(context.Context, *codedeploy.RegisterApplicationRevisionInput, ...func(*codedeploy.Options)) (*codedeploy.RegisterApplicationRevisionOutput, error) {
@@ -692,5 +725,57 @@ func TestPollGivesUpBeforeTheDeadline(t *testing.T) {
 	}
 	if err != nil || res.IsComplete {
 		t.Errorf("IsComplete = %+v, %v; want not complete and no error", res, err)
+	}
+}
+
+// TestPruneKeepsWhatTheGroupNeeds: after a successful deployment, revisions the group no longer
+// needs are deleted; the last releases, the newest successful deployment's revision (Auto Scaling
+// launches fetch it), running deployments' revisions and fresh uploads stay.
+func TestPruneKeepsWhatTheGroupNeeds(t *testing.T) {
+	h := newHarness()
+	day := 24 * time.Hour
+	key := func(name string) string { return "revisions/" + name + ".zip" }
+	h.f.add("d-1", key("r1"), cdtypes.DeploymentCreatorUser, start.Add(-10*day), cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-3", key("r3"), cdtypes.DeploymentCreatorUser, start.Add(-4*day), cdtypes.DeploymentStatusFailed)
+	h.f.add("d-4", key("r2"), cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-4*day+time.Minute), cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-5", key("launched"), cdtypes.DeploymentCreatorAutoscaling, start.Add(-time.Minute), cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-6", key("running"), cdtypes.DeploymentCreatorUser, start.Add(-2*time.Minute), cdtypes.DeploymentStatusInProgress)
+	h.f.add("d-7", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-30*time.Minute), cdtypes.DeploymentStatusSucceeded)
+	h.f.objects = map[string]time.Time{
+		key("r0"): start.Add(-30 * day), key("r1"): start.Add(-10 * day), key("r2"): start.Add(-5 * day),
+		key("r3"): start.Add(-4 * day), key("launched"): start.Add(-3 * day), key("running"): start.Add(-2 * day),
+		key("fresh"): start.Add(-time.Hour), props.RevisionKey: start.Add(-30 * time.Minute),
+		"elsewhere/r1.zip": start.Add(-10 * day),
+	}
+	p := props
+	p.RevisionsToKeep = "2"
+	h.d.prune(context.Background(), p)
+	slices.Sort(h.f.deleted)
+	if want := []string{key("r0"), key("r1"), key("r3")}; !slices.Equal(h.f.deleted, want) {
+		t.Errorf("deleted %q, want %q (kept: the last 2 releases r2 and this one, the launch's, the running one's, a fresh upload)", h.f.deleted, want)
+	}
+}
+
+func TestPruneOffWithoutASetting(t *testing.T) {
+	h := newHarness()
+	h.f.objects = map[string]time.Time{"revisions/old.zip": start.Add(-100 * 24 * time.Hour)}
+	h.d.prune(context.Background(), props)
+	if h.f.count("ListObjectsV2") != 0 || len(h.f.deleted) != 0 {
+		t.Errorf("pruned without revisionsToKeep: %v", h.f.calls)
+	}
+}
+
+// TestPruneFailureDoesNotFailTheDeployment: pruning is housekeeping after a success.
+func TestPruneFailureDoesNotFailTheDeployment(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.listErr = errors.New("AccessDenied")
+	p := props
+	p.RevisionsToKeep = "10"
+	res, err := h.run(t, Event{RequestType: "Create", ResourceProperties: p})
+	if err != nil || !res.IsComplete {
+		t.Errorf("result %+v, %v", res, err)
+	}
+	if h.f.count("ListObjectsV2") != 1 {
+		t.Error("pruning was not attempted after the deployment succeeded")
 	}
 }

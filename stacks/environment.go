@@ -217,6 +217,7 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Config:           s.Deployment.Config,
 		Deploy:           env.Delivery.DeployOnCdkDeploy,
 		Timeout:          time.Duration(env.Delivery.TimeoutMinutes) * time.Minute,
+		RevisionsToKeep:  env.Delivery.RevisionsToKeep,
 		LogRetentionDays: env.LogRetentionDays,
 		Destroy:          env.Destroy,
 		// The first deployment needs the instances, the target group's listener, the deployment

@@ -27,6 +27,7 @@ func TestDelivery(t *testing.T) {
 			"RevisionKey":         wantKey,
 			"Deploy":              strconv.FormatBool(env.Delivery.DeployOnCdkDeploy),
 			"TimeoutMinutes":      strconv.Itoa(env.Delivery.TimeoutMinutes),
+			"RevisionsToKeep":     strconv.Itoa(env.Delivery.RevisionsToKeep),
 		} {
 			if !reflectEqual(props[key], want) {
 				t.Errorf("%s = %s, want %s", key, show(props[key]), show(want))
@@ -85,6 +86,7 @@ func TestDeliveryPermissions(t *testing.T) {
 				"codedeploy:GetApplicationRevision": true, "codedeploy:RegisterApplicationRevision": true,
 				"codedeploy:GetDeploymentConfig":   true,
 				"codedeploy:ListDeploymentTargets": true, "codedeploy:BatchGetDeploymentTargets": true,
+				"s3:ListBucket": true, "s3:DeleteObject": true,
 				"logs:CreateLogStream": true, "logs:PutLogEvents": true,
 			},
 		}
@@ -107,6 +109,18 @@ func TestDeliveryPermissions(t *testing.T) {
 						}
 						if r == "*" && !reflect.DeepEqual(st["Condition"], map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": env.Region}}) {
 							t.Errorf("%s: %s on * is not held to %s: condition %s", roleID, action, env.Region, show(st["Condition"]))
+						}
+						// Pruning lists and deletes under the revision prefix of this bucket only.
+						revisions := logicalID(t, b, b.stack.Revisions.Bucket)
+						switch action {
+						case "s3:ListBucket":
+							if !reflectEqual(r, getAtt(revisions, "Arn")) || !reflectEqual(st["Condition"], map[string]any{"StringLike": map[string]any{"s3:prefix": b.stack.Revisions.Prefix + "*"}}) {
+								t.Errorf("%s: s3:ListBucket on %s, condition %s", roleID, show(r), show(st["Condition"]))
+							}
+						case "s3:DeleteObject":
+							if !reflectEqual(r, map[string]any{"Fn::Join": []any{"", []any{getAtt(revisions, "Arn"), "/" + b.stack.Revisions.Prefix + "*"}}}) {
+								t.Errorf("%s: s3:DeleteObject on %s", roleID, show(r))
+							}
 						}
 						if s, ok := r.(string); ok && strings.HasPrefix(action, "codedeploy:") && strings.Contains(s, ":deploymentgroup:") &&
 							!strings.HasPrefix(s, groupArn) {

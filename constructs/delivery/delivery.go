@@ -52,6 +52,9 @@ type Props struct {
 	// Timeout bounds the wait for the deployment, 5 to 55 minutes (CloudFormation waits at most an
 	// hour for a custom resource). Default: 30 minutes.
 	Timeout time.Duration
+	// RevisionsToKeep is how many of the revisions last released to the group stay in the bucket
+	// after a successful deployment; older ones are deleted. Default: 0 (every revision is kept).
+	RevisionsToKeep int
 	// LogRetentionDays of the handlers' and the provider framework's log groups. Default: 90.
 	LogRetentionDays int
 	// Destroy deletes the log groups with the stack. Default: false (retained, except when the
@@ -166,6 +169,7 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 			"RevisionKey":         d.key,
 			"Deploy":              strconv.FormatBool(p.Deploy),
 			"TimeoutMinutes":      strconv.Itoa(int(p.Timeout.Minutes())),
+			"RevisionsToKeep":     revisionsToKeep(p.RevisionsToKeep),
 		},
 	})
 	for _, c := range p.DependsOn {
@@ -215,13 +219,31 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 	// its instance. The global aws:RequestedRegion key still holds them to this stack's region.
 	add(d.IsComplete, "DescribeDeploymentTargets", []string{"codedeploy:ListDeploymentTargets", "codedeploy:BatchGetDeploymentTargets"},
 		[]*string{jsii.String("*")}, map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": stack.Region()}})
+	appliesTo := []any{"Resource::*"}
+	if p.RevisionsToKeep > 0 {
+		// Pruning revisions the group no longer needs (see package deployer): listing and deleting
+		// under the revision prefix only. A delete in the versioned bucket leaves a noncurrent
+		// version, which the bucket's lifecycle rule expires.
+		add(d.IsComplete, "ListRevisions", []string{"s3:ListBucket"}, []*string{p.Bucket.BucketArn()},
+			map[string]any{"StringLike": map[string]any{"s3:prefix": p.Prefix + "*"}})
+		add(d.IsComplete, "PruneRevisions", []string{"s3:DeleteObject"}, []*string{p.Bucket.ArnForObjects(jsii.String(p.Prefix + "*"))}, nil)
+		appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<[A-Za-z0-9]+\.Arn>\/` + p.Prefix + `\*$/`)})
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(d.IsComplete.Role(), &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("codedeploy:ListDeploymentTargets and BatchGetDeploymentTargets have no resource type in the " +
 			"Service Authorization Reference, so \"*\" is the only resource they accept; both only read the instances of a " +
-			"deployment, to name the one that failed, and are limited to this region."),
-		AppliesTo: &[]any{"Resource::*"},
+			"deployment, to name the one that failed, and are limited to this region. Revision keys are content-addressed, " +
+			"so pruning old revisions names the revision prefix of this environment's bucket, and nothing else."),
+		AppliesTo: &appliesTo,
 	}}, jsii.Bool(true))
+}
+
+func revisionsToKeep(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }
 
 // goBuild builds the handler for Lambda (linux/arm64, no cgo) on this machine: no Docker needed.
