@@ -190,6 +190,14 @@ func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
 		cfn.SetEc2DeploymentOptions(&awscodedeploy.CfnDeploymentGroup_Ec2DeploymentOptionsProperty{
 			AutoScalingGroupProcessesToSuspend: jsii.Strings(p.SuspendProcesses...),
 		})
+		// Synthesis's built-in template validation (cfn-lint) ships a resource schema older than
+		// the property, which CloudFormation documents (AWS::CodeDeploy::DeploymentGroup
+		// Ec2DeploymentOptions) and this CDK's L1 generates. Acknowledged on this resource alone.
+		awscdk.Validations_Of(cfn).Acknowledge(&awscdk.Acknowledgment{
+			Id: jsii.String("CloudFormation-Validate::F3002"),
+			Reason: jsii.String("Ec2DeploymentOptions is a documented AWS::CodeDeploy::DeploymentGroup property that the " +
+				"bundled validator's schema predates"),
+		})
 	}
 	// CodeDeploy must never see the role without its permissions.
 	d.Group.Node().AddDependency(d.Policy)
