@@ -21,15 +21,6 @@ func main() {
 }
 
 func run() error {
-	app := awscdk.NewApp(nil)
-	cfg, err := stacks.LoadConfig(app)
-	if err != nil {
-		return err
-	}
 	// cdk synth runs at the repository root.
-	if _, err := stacks.Build(app, cfg, stacks.Options{RevisionDir: "assets", ModuleRoot: "."}); err != nil {
-		return err
-	}
-	app.Synth(nil)
-	return nil
+	return stacks.Run(awscdk.NewApp(nil), stacks.Options{RevisionDir: "assets", ModuleRoot: "."})
 }

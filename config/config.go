@@ -311,8 +311,8 @@ func (c *Config) Select(name string) (*Config, error) {
 		}
 		known = append(known, env.Name)
 	}
-	return nil, fmt.Errorf("context %s: %q is not a configured environment; known: %s",
-		EnvContextKey, name, strings.Join(known, ", "))
+	// Callers say how the name was given (-c env=, --env).
+	return nil, fmt.Errorf("%q is not a configured environment; known: %s", name, strings.Join(known, ", "))
 }
 
 // rawConfig mirrors the JSON. Pointers tell "missing" from "zero".

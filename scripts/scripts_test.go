@@ -49,7 +49,8 @@ func TestFleetctlWrapper(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "scale-in-test") {
 		t.Errorf("exit %d, output %q", code, out)
 	}
-	code, out = run(t, "fleetctl", "deploy", "--env", "nowhere")
+	// The wrapper runs from the repository root; a fixed configuration, not the user's cdk.json.
+	code, out = run(t, "fleetctl", "deploy", "--env", "nowhere", "--config", "cmd/fleetctl/testdata/cdk.json")
 	if code != 2 || !strings.Contains(out, `"nowhere" is not a configured environment`) {
 		t.Errorf("exit %d, output %q; want a usage error", code, out)
 	}

@@ -4,6 +4,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -30,12 +31,37 @@ func LoadConfig(app awscdk.App) (*config.Config, error) {
 	selected := ""
 	if v := app.Node().TryGetContext(jsii.String(config.EnvContextKey)); v != nil {
 		name, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("context %s: %v is not an environment name; use -c %s=NAME", config.EnvContextKey, v, config.EnvContextKey)
+		if !ok || name == "" {
+			// An empty -c env= is a mistake (an unset shell variable, say), not a request for
+			// every environment: that is what leaving -c env out means.
+			var known []string
+			for _, env := range cfg.Environments {
+				known = append(known, env.Name)
+			}
+			return nil, fmt.Errorf("-c %s=%v: not an environment name; use -c %s=NAME with one of %s, or leave -c %s out for every environment",
+				config.EnvContextKey, v, config.EnvContextKey, strings.Join(known, ", "), config.EnvContextKey)
 		}
 		selected = name
 	}
-	return cfg.Select(selected)
+	one, err := cfg.Select(selected)
+	if err != nil {
+		return nil, fmt.Errorf("-c %s=%s: %w", config.EnvContextKey, selected, err)
+	}
+	return one, nil
+}
+
+// Run is the app: it reads the configuration from app's context, builds every selected stack and
+// synthesizes them. A bad configuration or revision is an error before anything is written.
+func Run(app awscdk.App, opts Options) error {
+	cfg, err := LoadConfig(app)
+	if err != nil {
+		return err
+	}
+	if _, err := Build(app, cfg, opts); err != nil {
+		return err
+	}
+	app.Synth(nil)
+	return nil
 }
 
 // MaxApplicationStopSeconds caps the revision's ApplicationStop timeout: a scale-in termination

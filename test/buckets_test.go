@@ -79,8 +79,8 @@ func TestLogBucket(t *testing.T) {
 func TestStackSettings(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env := b.stack.Env
-		if got := *b.stack.StackName(); got != appConfig.StackName(env) {
-			t.Errorf("stack name %q, want %q", got, appConfig.StackName(env))
+		if got := *b.stack.StackName(); got != b.cfg.StackName(env) {
+			t.Errorf("stack name %q, want %q", got, b.cfg.StackName(env))
 		}
 		if *b.stack.Account() != env.Account || *b.stack.Region() != env.Region {
 			t.Errorf("stack bound to %s/%s, want %s/%s", *b.stack.Account(), *b.stack.Region(), env.Account, env.Region)
@@ -88,7 +88,7 @@ func TestStackSettings(t *testing.T) {
 		if got := *b.stack.TerminationProtection(); got == env.Destroy {
 			t.Errorf("termination protection %v with destroy %v: a retained environment must be protected", got, env.Destroy)
 		}
-		want := map[string]string{"App": appConfig.Name, "Environment": env.Name}
+		want := map[string]string{"App": b.cfg.Name, "Environment": env.Name}
 		for k, v := range env.Tags {
 			want[k] = v
 		}

@@ -6,102 +6,47 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/example/codedeploy-fleet/stacks"
 )
 
-var (
-	appBinary    string
-	appBuildErr  error
-	appBuildOnce sync.Once
-)
-
-// buildAppBinary compiles main once per test run; the cases below run it as `cdk synth` would.
-func buildAppBinary(t *testing.T) string {
+// fixtureContext is cdk.json's feature flags with the fixture's application section and changes
+// (a nil value removes a key): the context `cdk synth` would pass, for a configuration the test
+// controls.
+func fixtureContext(t *testing.T, changes map[string]any) map[string]any {
 	t.Helper()
-	appBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cdk-app-")
-		if err != nil {
-			appBuildErr = err
-			return
-		}
-		appBinary = filepath.Join(dir, "app")
-		out, err := exec.Command("go", "build", "-o", appBinary, "..").CombinedOutput()
-		if err != nil {
-			appBuildErr = &buildError{err, string(out)}
-		}
-	})
-	if appBuildErr != nil {
-		t.Fatal(appBuildErr)
-	}
-	return appBinary
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
-
-// runApp runs the app with context (JSON, as the CDK CLI passes it) and returns its exit code,
-// its standard error and the templates it wrote.
-func runApp(t *testing.T, dir, contextJSON string) (code int, stderr string, templates []string) {
-	t.Helper()
-	outdir := t.TempDir()
-	cmd := exec.Command(buildAppBinary(t))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+contextJSON, "CDK_OUTDIR="+outdir, "CDK_VALIDATION=false")
-	var errBuf strings.Builder
-	cmd.Stderr = &errBuf
-	err := cmd.Run()
-	if exit, ok := err.(*exec.ExitError); ok {
-		code = exit.ExitCode()
-	} else if err != nil {
+	var section any
+	if err := json.Unmarshal(mustRead(t, "testdata/fixture.json"), &section); err != nil {
 		t.Fatal(err)
 	}
-	matches, _ := filepath.Glob(filepath.Join(outdir, "*.template.json"))
-	for _, m := range matches {
-		templates = append(templates, filepath.Base(m))
+	ctx := map[string]any{"application": section}
+	for k, v := range featureFlags {
+		ctx[k] = v
 	}
-	return code, errBuf.String(), templates
-}
-
-// TestAppCommandLine checks what a user sees from `cdk synth`: a clear error and no templates for
-// bad input, and -c env=NAME selecting one environment.
-func TestAppCommandLine(t *testing.T) {
-	context, err := cdkContext("../cdk.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Each case is cdk.json's context (feature flags included, as the CLI passes them) with changes.
-	withContext := func(changes map[string]any) string {
-		// The handler's Go build has its own test; here it would only cost time.
-		ctx := map[string]any{"aws:cdk:bundling-stacks": []any{}}
-		for k, v := range context {
+	for k, v := range changes {
+		if v == nil {
+			delete(ctx, k)
+		} else {
 			ctx[k] = v
 		}
-		for k, v := range changes {
-			if v == nil {
-				delete(ctx, k)
-			} else {
-				ctx[k] = v
-			}
-		}
-		return string(mustMarshal(t, ctx))
 	}
-	goodApp := string(mustMarshal(t, context["application"]))
-	badApp := strings.Replace(goodApp, `"maxCapacity":6`, `"maxCapacity":1`, 1)
-	if badApp == goodApp {
-		t.Fatal("cdk.json's prod environment no longer has maxCapacity 6; update this test's bad input")
-	}
+	return ctx
+}
 
+// TestAppCommandLine checks what a user sees from `cdk synth`: a clear error and nothing written
+// for bad input, and -c env=NAME selecting one environment. The cases run in this process, through
+// the same stacks.Run as main; TestAppBinary proves main's own wiring once.
+func TestAppCommandLine(t *testing.T) {
 	// A copy of the revision whose appspec quotes the version, which the agent rejects.
-	badRevision := t.TempDir()
-	if err := os.CopyFS(filepath.Join(badRevision, "assets"), os.DirFS("../assets")); err != nil {
+	badRevision := filepath.Join(t.TempDir(), "assets")
+	if err := os.CopyFS(badRevision, os.DirFS("../assets")); err != nil {
 		t.Fatal(err)
 	}
-	appspecPath := filepath.Join(badRevision, "assets", "appspec.yml")
+	appspecPath := filepath.Join(badRevision, "appspec.yml")
 	spec, err := os.ReadFile(appspecPath)
 	if err != nil {
 		t.Fatal(err)
@@ -109,38 +54,102 @@ func TestAppCommandLine(t *testing.T) {
 	if err := os.WriteFile(appspecPath, []byte(strings.Replace(string(spec), "version: 0.0", `version: "0.0"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	cases := []struct {
-		name          string
-		dir           string
-		context       string
-		wantCode      int
-		wantStderr    string
-		wantTemplates []string
-	}{
-		{"one environment", "..", withContext(map[string]any{"env": "dev"}), 0, "", []string{"MyWebApp-dev.template.json"}},
-		// cdk.json has no pipeline section: no pipeline stack.
-		{"every environment", "..", withContext(nil), 0, "", []string{"MyWebApp-dev.template.json", "MyWebApp-prod.template.json"}},
-		{"unknown environment", "..", withContext(map[string]any{"env": "staging"}), 1, `"staging" is not a configured environment; known: dev, prod`, nil},
-		{"invalid config", "..", withContext(map[string]any{"application": json.RawMessage(badApp)}), 1, "environments[prod].maxCapacity: 1 is less than minCapacity 3", nil},
-		{"no application section", "..", withContext(map[string]any{"application": nil}), 1, `context key "application" is missing`, nil},
-		{"invalid revision", badRevision, withContext(nil), 1, `assets/appspec.yml:3: version: "0.0" is not the number 0.0`, nil},
+	var fixture map[string]any
+	if err := json.Unmarshal(mustRead(t, "testdata/fixture.json"), &fixture); err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
+	// The fixture with its second environment shrunk below its minimum.
+	fixture["environments"].([]any)[1].(map[string]any)["maxCapacity"] = 1
+	shrunk := fixture
+
+	for _, tc := range []struct {
+		name        string
+		revision    string
+		changes     map[string]any
+		wantErr     string
+		wantEnvs    string // the environments selected, when there is no error
+		wantWritten bool
+	}{
+		{"one environment", "", map[string]any{"env": "dev"}, "", "dev", false},
+		{"every environment", "", nil, "", "dev,prod,tls", false},
+		{"unknown environment", "", map[string]any{"env": "staging"}, `-c env=staging: "staging" is not a configured environment; known: dev, prod, tls`, "", false},
+		{"empty environment", "", map[string]any{"env": ""}, "-c env=: not an environment name; use -c env=NAME with one of dev, prod, tls, or leave -c env out", "", false},
+		{"invalid config", "", map[string]any{"application": shrunk}, "environments[prod].maxCapacity: 1 is less than minCapacity 3", "", false},
+		{"no application section", "", map[string]any{"application": nil}, `context key "application" is missing`, "", false},
+		{"invalid revision", badRevision, nil, `appspec.yml:3: version: "0.0" is not the number 0.0`, "", false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stderr, templates := runApp(t, tc.dir, tc.context)
-			if code != tc.wantCode {
-				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
+			ctx := fixtureContext(t, tc.changes)
+			outdir := t.TempDir()
+			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(outdir), BuiltinCloudFormationValidation: jsii.Bool(false)})
+			cfg, err := stacks.LoadConfig(app)
+			if err == nil && tc.revision != "" {
+				// Build validates the revision before it defines anything; nothing is synthesized.
+				_, err = stacks.Build(app, cfg, stacks.Options{RevisionDir: tc.revision, ModuleRoot: ".."})
+				if got := len(*app.Node().Children()); err != nil && got != 0 {
+					t.Errorf("%d constructs defined before the revision was rejected", got)
+				}
 			}
-			if !strings.Contains(stderr, tc.wantStderr) {
-				t.Errorf("stderr %q does not contain %q", stderr, tc.wantStderr)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else {
+				var names []string
+				for _, env := range cfg.Environments {
+					names = append(names, env.Name)
+				}
+				if got := strings.Join(names, ","); got != tc.wantEnvs {
+					t.Errorf("environments %s, want %s", got, tc.wantEnvs)
+				}
+				if tc.changes["env"] != nil && cfg.Pipeline != nil {
+					t.Error("-c env=NAME still builds the pipeline, which synthesizes every environment")
+				}
 			}
-			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic:") {
-				t.Errorf("stderr has a stack trace:\n%s", stderr)
-			}
-			if strings.Join(templates, ",") != strings.Join(tc.wantTemplates, ",") {
-				t.Errorf("templates written: %v, want %v", templates, tc.wantTemplates)
+			if written, _ := filepath.Glob(filepath.Join(outdir, "*")); len(written) > 0 {
+				t.Errorf("wrote %v", written)
 			}
 		})
 	}
+}
+
+// TestAppBinary runs main as `cdk synth` would, once: a bad -c env exits 1 with the message and
+// no stack trace, and writes nothing. The in-process cases above cover the rest.
+func TestAppBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "app")
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+		t.Fatalf("building the app: %v\n%s", err, out)
+	}
+	outdir := t.TempDir()
+	cmd := exec.Command(bin)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(mustMarshal(t, fixtureContext(t, map[string]any{"env": "staging"}))),
+		"CDK_OUTDIR="+outdir, "CDK_VALIDATION=false")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	exit, ok := err.(*exec.ExitError)
+	if !ok || exit.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want code 1; stderr:\n%s", err, stderr.String())
+	}
+	if want := `error: -c env=staging: "staging" is not a configured environment`; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q lacks %q", stderr.String(), want)
+	}
+	if strings.Contains(stderr.String(), "goroutine ") || strings.Contains(stderr.String(), "panic:") {
+		t.Errorf("stderr has a stack trace:\n%s", stderr.String())
+	}
+	if written, _ := filepath.Glob(filepath.Join(outdir, "*.template.json")); len(written) > 0 {
+		t.Errorf("wrote %v", written)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -13,7 +13,7 @@ import (
 func TestDeploymentGroup(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env, dep := b.stack.Env, b.stack.Deployment
-		name := appConfig.StackName(env)
+		name := b.cfg.StackName(env)
 		app := resource(t, b, logicalID(t, b, dep.Application))
 		expect(t, app, "Properties.ApplicationName", name)
 		expect(t, app, "Properties.ComputePlatform", "Server")
@@ -83,7 +83,7 @@ func toStrings(list []any) []string {
 func TestDeploymentAlarms(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env, dep := b.stack.Env, b.stack.Deployment
-		name := appConfig.StackName(env) + "-" + appConfig.StackName(env) + "-fleet"
+		name := b.cfg.StackName(env) + "-" + b.cfg.StackName(env) + "-fleet"
 		want := map[string]struct {
 			metric, statistic string
 			threshold         float64
@@ -167,7 +167,7 @@ func TestServiceRole(t *testing.T) {
 			"Condition": map[string]any{
 				"StringEquals": map[string]any{"aws:SourceAccount": env.Account},
 				"ArnLike": map[string]any{"aws:SourceArn": "arn:aws:codedeploy:" + env.Region + ":" + env.Account +
-					":deploymentgroup:" + appConfig.StackName(env) + "/*"},
+					":deploymentgroup:" + b.cfg.StackName(env) + "/*"},
 			},
 		}})
 
@@ -235,8 +235,8 @@ func TestNotifications(t *testing.T) {
 		expect(t, key, "Properties.EnableKeyRotation", true)
 		// EventBridge can use the key to publish, for this topic only (TestNotificationsOnlyFromOwnRules
 		// checks the rules).
-		topicArn := "arn:aws:sns:" + env.Region + ":" + env.Account + ":" + appConfig.StackName(env) + "-notifications"
-		expect(t, topic, "Properties.TopicName", appConfig.StackName(env)+"-notifications")
+		topicArn := "arn:aws:sns:" + env.Region + ":" + env.Account + ":" + b.cfg.StackName(env) + "-notifications"
+		expect(t, topic, "Properties.TopicName", b.cfg.StackName(env)+"-notifications")
 		for _, st := range asList(at(key, path("Properties.KeyPolicy.Statement")...)) {
 			if !reflectEqual(at(st, "Principal"), map[string]any{"Service": "events.amazonaws.com"}) {
 				continue
@@ -267,7 +267,7 @@ func TestNotifications(t *testing.T) {
 			pattern := at(rule, "Properties", "EventPattern")
 			if reflectEqual(at(pattern, "detail-type"), []any{"CodeDeploy Deployment State-change Notification"}) {
 				states = append(states, asList(at(pattern, "detail", "state"))...)
-				expect(t, pattern.(map[string]any), "detail.deploymentGroup", []any{appConfig.StackName(env) + "-fleet"})
+				expect(t, pattern.(map[string]any), "detail.deploymentGroup", []any{b.cfg.StackName(env) + "-fleet"})
 			}
 		}
 		if !reflectEqual(sorted(states), []any{"FAILURE", "STOP", "SUCCESS"}) {

@@ -12,18 +12,6 @@ import (
 	"github.com/example/codedeploy-fleet/stacks"
 )
 
-// warnings returns the warnings synthesis attached to the stack itself, from the one synthesis
-// the suite already made (assertions.Annotations_FromStack would synthesize the app again).
-func warnings(b *built) []string {
-	var out []string
-	for _, m := range *b.stack.Node().Metadata() {
-		if *m.Type == "aws:cdk:warning" {
-			out = append(out, fmt.Sprint(m.Data))
-		}
-	}
-	return out
-}
-
 // TestAutoScalingProcessesSuspendedWhileDeploying: CodeDeploy suspends the configured processes
 // (all four by default) and its role may suspend and resume them on this group only.
 func TestAutoScalingProcessesSuspendedWhileDeploying(t *testing.T) {
@@ -123,10 +111,7 @@ func TestDashboard(t *testing.T) {
 // it deploys; synthesis says so.
 func TestSingleInstanceWarning(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
-		warned := false
-		for _, w := range warnings(b) {
-			warned = warned || strings.Contains(w, "minCapacity 1") && strings.Contains(w, "Set minCapacity to at least 2")
-		}
+		warned := len(find(b.messages, "warning", `^minCapacity 1: .* Set minCapacity to at least 2`)) > 0
 		if want := b.stack.Env.MinCapacity == 1; warned != want {
 			t.Errorf("minCapacity %d: warned %v, want %v", b.stack.Env.MinCapacity, warned, want)
 		}
@@ -201,7 +186,7 @@ func TestConnectionActionMatchesTheARN(t *testing.T) {
 	if pipelineJSON == nil {
 		t.Fatal("the fixture has no pipeline")
 	}
-	arn := appConfig.Pipeline.ConnectionARN
+	arn := fixtureConfig.Pipeline.ConnectionARN
 	want := stacks.ConnectionAction(arn)
 	granted := false
 	for _, r := range pipelineJSON["Resources"].(map[string]any) {
@@ -349,4 +334,23 @@ func TestFailedCreateCanRollBack(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReadmeExampleIsWhatWeRecommend: the README's "Adding an environment" example, added to a
+// copy of the shipped configuration (the fixture), passes every assertion of the suite and
+// synthesizes without a warning: what the README shows is what we recommend.
+func TestReadmeExampleIsWhatWeRecommend(t *testing.T) {
+	found := false
+	forEachFixture(t, func(t *testing.T, b *built) {
+		if b.stack.Env.Name != readmeEnvironment {
+			return
+		}
+		found = true
+		for _, m := range find(b.messages, "warning", "") {
+			t.Errorf("the README's example warns at %s: %s", m.path, m.text)
+		}
+	})
+	if !found {
+		t.Errorf("the README's example environment %q was not synthesized", readmeEnvironment)
+	}
 }

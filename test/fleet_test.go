@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/example/codedeploy-fleet/config"
@@ -350,7 +349,7 @@ func TestAutoScalingGroup(t *testing.T) {
 			tag := tag.(map[string]any)
 			tags[tag["Key"].(string)] = tag
 		}
-		wantTags := map[string]string{"App": appConfig.Name, "Environment": env.Name}
+		wantTags := map[string]string{"App": b.cfg.Name, "Environment": env.Name}
 		for k, v := range env.Tags {
 			wantTags[k] = v
 		}
@@ -411,9 +410,8 @@ func TestLaunchTemplate(t *testing.T) {
 			shellcheckScript(t, script)
 		}
 
-		warnings := assertions.Annotations_FromStack(b.stack.Stack).FindWarning(jsii.String("*"),
-			assertions.Match_StringLikeRegexp(jsii.String("Amazon Linux 2 reached end of support.*")))
-		if got, want := len(*warnings) > 0, env.OS == config.AmazonLinux2; got != want {
+		warnings := find(b.messages, "warning", `^Amazon Linux 2 reached end of support`)
+		if got, want := len(warnings) > 0, env.OS == config.AmazonLinux2; got != want {
 			t.Errorf("end-of-support warning shown: %v, want %v for %s", got, want, env.OS)
 		}
 	})
@@ -526,7 +524,7 @@ func TestInstanceRole(t *testing.T) {
 			t.Error("instance role cannot decrypt KMS-encrypted revisions")
 		}
 
-		prefix := "/" + appConfig.Name + "/" + env.Name + "/"
+		prefix := "/" + b.cfg.Name + "/" + env.Name + "/"
 		for id := range logGroups {
 			g := resource(t, b, id)
 			name, _ := at(g, "Properties", "LogGroupName").(string)
@@ -561,7 +559,7 @@ func allowedResource(action string, resource any, env config.Environment, revisi
 	case strings.HasPrefix(action, "ssmmessages:") || strings.HasPrefix(action, "ec2messages:"):
 		return resource == "*" // no resource-level permissions exist for these
 	case action == "codedeploy:GetDeployment":
-		return resource == fmt.Sprintf(partitionRegion, "codedeploy")+"deploymentgroup:"+appConfig.StackName(env)+"/"+appConfig.StackName(env)+"-fleet"
+		return resource == fmt.Sprintf(partitionRegion, "codedeploy")+"deploymentgroup:"+b.cfg.StackName(env)+"/"+b.cfg.StackName(env)+"-fleet"
 	case action == "logs:CreateLogStream" || action == "logs:PutLogEvents":
 		id, _ := at(resource, "Fn::GetAtt", "0").(string)
 		return logGroups[id]
@@ -575,13 +573,12 @@ func allowedResource(action string, resource any, env config.Environment, revisi
 func TestGracePeriodFitsFirstDeployment(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env := b.stack.Env
-		warned := len(*assertions.Annotations_FromStack(b.stack.Stack).FindWarning(jsii.String("*"),
-			assertions.Match_StringLikeRegexp(jsii.String("healthCheckGraceSeconds .* is shorter than.*")))) > 0
+		warned := len(find(b.messages, "warning", `^healthCheckGraceSeconds .* is shorter than`)) > 0
 		short := env.HealthCheckGraceSeconds < env.FirstDeploymentSeconds()
 		if warned != short {
 			t.Errorf("grace %d s, first deployment ~%d s: warning shown %v", env.HealthCheckGraceSeconds, env.FirstDeploymentSeconds(), warned)
 		}
-		if short {
+		if short && b.fixture {
 			t.Errorf("environment %s ships a grace period too short for its first deployment", env.Name)
 		}
 	})

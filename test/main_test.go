@@ -1,8 +1,16 @@
 // Package test holds the assertion, snapshot and cdk-nag tests over the synthesized templates.
 //
-// Every CDK test lives in this one package so the suite starts one jsii runtime, and the app is
-// built and synthesized once, in TestMain, from cdk.json's context: the same feature flags and
-// environments as `cdk synth`.
+// Every CDK test lives in this one package so the suite starts one jsii runtime, and one app is
+// built and synthesized once, in TestMain, with cdk.json's feature flags. It holds two
+// configurations side by side:
+//   - the user's: the environments in cdk.json, whatever they are. Tests check over them only
+//     what must hold for any environment (forEachEnv), plus their snapshots, which
+//     `make update-snapshots` rewrites;
+//   - the fixture's (testdata/fixture.json, application "Fixture"): a copy of the shipped
+//     environments, an environment with every setting away from its default, a pipeline, and
+//     the README's "Adding an environment" example, added as a user would add it. Tests of
+//     specific behaviour use these (forEachFixture), so they never depend on what a user keeps
+//     in cdk.json.
 package test
 
 import (
@@ -11,6 +19,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -26,21 +36,38 @@ var update = flag.Bool("update", false, "rewrite the golden templates in testdat
 
 // built is one synthesized environment, shared by every test.
 type built struct {
-	stack    *stacks.EnvironmentStack
+	stack *stacks.EnvironmentStack
+	// cfg is the configuration the environment comes from: the user's or the fixture's.
+	cfg *config.Config
+	// fixture: from testdata/fixture.json, not from cdk.json.
+	fixture  bool
 	template assertions.Template
 	json     map[string]any // the template as plain Go values, for checks that need no jsii call
+	// messages are the warnings and errors synthesis attached to the stack's constructs.
+	messages []message
+}
+
+// message is a warning or error annotation, as the cloud assembly records it.
+type message struct {
+	path, level, text string
 }
 
 var (
-	appConfig *config.Config
-	envs      []*built
-	// pipeline is the pipeline stack of the fixture's pipeline section; pipelineJSON its
-	// template and stageJSON its stages' stack templates, by environment name.
-	pipeline     *stacks.PipelineStack
-	pipelineJSON map[string]any
-	stageJSON    = map[string]map[string]any{}
+	userConfig, fixtureConfig *config.Config
+	envs                      []*built
+	// pipeline is the fixture's pipeline stack; pipelineJSON its template, pipelineMessages its
+	// annotations, and stageJSON and stageMessages its stages', by environment name.
+	pipeline         *stacks.PipelineStack
+	pipelineJSON     map[string]any
+	pipelineMessages []message
+	stageJSON        = map[string]map[string]any{}
+	stageMessages    = map[string][]message{}
+	// readmeEnvironment is the name of the README's example environment in the fixture.
+	readmeEnvironment string
 	// missingContext lists the context lookups synthesis asked for; there must be none.
 	missingContext []string
+	// featureFlags is cdk.json's context without the application section.
+	featureFlags map[string]any
 )
 
 func TestMain(m *testing.M) {
@@ -56,13 +83,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildApp synthesizes every environment in cdk.json once, with the AwsSolutions checks on.
+// buildApp synthesizes the user's and the fixture's environments once, with the AwsSolutions
+// checks on.
 func buildApp() error {
 	context, err := cdkContext("../cdk.json")
 	if err != nil {
 		return err
 	}
-	if err := addFixtureEnvironments(context, "testdata/extra-environments.json"); err != nil {
+	featureFlags = map[string]any{}
+	for k, v := range context {
+		if k != config.ContextKey {
+			featureFlags[k] = v
+		}
+	}
+	fixtureSection, err := fixtureApplication("testdata/fixture.json", "../README.md")
+	if err != nil {
 		return err
 	}
 	outdir, err := os.MkdirTemp("", "cdk-test-")
@@ -70,8 +105,8 @@ func buildApp() error {
 		return err
 	}
 	// With this flag, `cdk synth` fails on any error annotation (a cdk-nag finding, say), which is
-	// what users get. Here it would abort the suite inside TestMain; off, the findings stay on the
-	// constructs and TestNag reports each one. It changes reporting only, not the templates.
+	// what users get. Here it would abort the suite inside TestMain; off, the findings stay in the
+	// assembly and TestNag reports each one. It changes reporting only, not the templates.
 	context["@aws-cdk/core:annotationsInValidationReport"] = false
 	// No bundling: the handler's Go build is tested on its own (constructs/delivery), and
 	// building it here would cost every test run a cross-compile.
@@ -79,26 +114,38 @@ func buildApp() error {
 	app := awscdk.NewApp(&awscdk.AppProps{
 		Context: &context,
 		Outdir:  jsii.String(outdir),
-		// Template validation costs ~2 s a process; `make synth` keeps it on.
+		// `make synth` validates the templates; here it would cost seconds on every run.
 		BuiltinCloudFormationValidation: jsii.Bool(false),
 	})
-	appConfig, err = stacks.LoadConfig(app)
+	if userConfig, err = stacks.LoadConfig(app); err != nil {
+		return err
+	}
+	if fixtureConfig, err = config.Parse(fixtureSection); err != nil {
+		return fmt.Errorf("testdata/fixture.json with the README's example: %w", err)
+	}
+	opts := stacks.Options{RevisionDir: "../assets", ModuleRoot: ".."}
+	user, err := stacks.Build(app, userConfig, opts)
 	if err != nil {
 		return err
 	}
-	result, err := stacks.Build(app, appConfig, stacks.Options{RevisionDir: "../assets", ModuleRoot: ".."})
+	fixture, err := stacks.Build(app, fixtureConfig, opts)
 	if err != nil {
 		return err
 	}
-	all := result.Environments
-	pipeline = result.Pipeline
+	pipeline = fixture.Pipeline
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{}), nil)
-	// One synthesis for every test; the templates come from its cloud assembly.
+	// One synthesis for every test; the templates and messages come from its cloud assembly.
 	assembly := app.Synth(nil)
+	root, err := readManifest(*assembly.Directory())
+	if err != nil {
+		return err
+	}
+	missingContext = root.missing
 	if pipeline != nil {
 		if pipelineJSON, err = templateJSON(assembly.GetStackArtifact(pipeline.ArtifactId()).Template()); err != nil {
 			return err
 		}
+		pipelineMessages = root.messages[*pipeline.ArtifactId()]
 		for _, stage := range pipeline.Stages {
 			nested := assembly.GetNestedAssembly(stage.ArtifactId())
 			tmpl, err := templateJSON(nested.GetStackArtifact(stage.Environment.ArtifactId()).Template())
@@ -106,36 +153,104 @@ func buildApp() error {
 				return err
 			}
 			stageJSON[stage.Environment.Env.Name] = tmpl
+			m, err := readManifest(*nested.Directory())
+			if err != nil {
+				return err
+			}
+			stageMessages[stage.Environment.Env.Name] = m.messages[*stage.Environment.ArtifactId()]
 		}
 	}
-	manifest, err := os.ReadFile(filepath.Join(*assembly.Directory(), "manifest.json"))
+	for i, set := range []*stacks.Built{user, fixture} {
+		for _, s := range set.Environments {
+			raw, err := json.Marshal(assembly.GetStackArtifact(s.ArtifactId()).Template())
+			if err != nil {
+				return err
+			}
+			b := &built{stack: s, cfg: []*config.Config{userConfig, fixtureConfig}[i], fixture: i == 1,
+				messages: root.messages[*s.ArtifactId()]}
+			if err := json.Unmarshal(raw, &b.json); err != nil {
+				return err
+			}
+			b.template = assertions.Template_FromString(jsii.String(string(raw)), nil)
+			envs = append(envs, b)
+		}
+	}
+	return nil
+}
+
+type entry struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+type manifest struct {
+	missing  []string
+	messages map[string][]message // by artifact ID
+}
+
+// readManifest reads the context lookups and the annotations from an assembly's manifest.json:
+// the messages `cdk synth` prints, without synthesizing again as assertions.Annotations would.
+func readManifest(dir string) (manifest, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return err
+		return manifest{}, err
 	}
 	var parsed struct {
 		Missing []struct {
 			Key string `json:"key"`
 		} `json:"missing"`
+		Artifacts map[string]struct {
+			Metadata               map[string][]entry `json:"metadata"`
+			AdditionalMetadataFile string             `json:"additionalMetadataFile"`
+		} `json:"artifacts"`
 	}
-	if err := json.Unmarshal(manifest, &parsed); err != nil {
-		return err
+	if err := json.Unmarshal(data, &parsed); err != nil {
+		return manifest{}, err
 	}
-	for _, m := range parsed.Missing {
-		missingContext = append(missingContext, m.Key)
+	m := manifest{messages: map[string][]message{}}
+	for _, missing := range parsed.Missing {
+		m.missing = append(m.missing, missing.Key)
 	}
-	for _, s := range all {
-		raw, err := json.Marshal(assembly.GetStackArtifact(s.ArtifactId()).Template())
-		if err != nil {
-			return err
+	for id, artifact := range parsed.Artifacts {
+		metadata := artifact.Metadata
+		if f := artifact.AdditionalMetadataFile; f != "" {
+			// Newer assemblies keep a stack's metadata in a file of its own.
+			more := map[string][]entry{}
+			data, err := os.ReadFile(filepath.Join(dir, f))
+			if err == nil {
+				err = json.Unmarshal(data, &more)
+			}
+			if err != nil {
+				return manifest{}, fmt.Errorf("%s: %w", f, err)
+			}
+			if metadata == nil {
+				metadata = map[string][]entry{}
+			}
+			for path, entries := range more {
+				metadata[path] = append(metadata[path], entries...)
+			}
 		}
-		b := &built{stack: s}
-		if err := json.Unmarshal(raw, &b.json); err != nil {
-			return err
+		for path, entries := range metadata {
+			for _, e := range entries {
+				if level, ok := strings.CutPrefix(e.Type, "aws:cdk:"); ok && (level == "warning" || level == "error") {
+					m.messages[id] = append(m.messages[id], message{path: path, level: level, text: fmt.Sprint(e.Data)})
+				}
+			}
 		}
-		b.template = assertions.Template_FromString(jsii.String(string(raw)), nil)
-		envs = append(envs, b)
 	}
-	return nil
+	return m, nil
+}
+
+// find returns the messages of level whose text matches pattern.
+func find(messages []message, level, pattern string) []message {
+	re := regexp.MustCompile(pattern)
+	var out []message
+	for _, m := range messages {
+		if m.level == level && re.MatchString(m.text) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // templateJSON turns a template from the cloud assembly into plain Go values.
@@ -148,31 +263,47 @@ func templateJSON(template any) (map[string]any, error) {
 	return out, json.Unmarshal(raw, &out)
 }
 
-// addFixtureEnvironments appends test-only environments to cdk.json's: they exercise settings
-// the shipped configuration leaves at defaults (HTTPS, restricted CIDRs, a desired capacity), and
-// a pipeline section.
-func addFixtureEnvironments(context map[string]any, path string) error {
-	data, err := os.ReadFile(path)
+// fixtureApplication is the fixture's application section with the README's example environment
+// appended, as "Adding an environment" tells a user to do.
+func fixtureApplication(fixturePath, readmePath string) ([]byte, error) {
+	data, err := os.ReadFile(fixturePath)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var fixture struct {
-		Environments []any `json:"environments"`
-		Pipeline     any   `json:"pipeline"`
+	var section map[string]any
+	if err := json.Unmarshal(data, &section); err != nil {
+		return nil, fmt.Errorf("%s: %w", fixturePath, err)
 	}
-	if err := json.Unmarshal(data, &fixture); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	example, err := readmeExample(readmePath)
+	if err != nil {
+		return nil, err
 	}
-	app, ok := context[config.ContextKey].(map[string]any)
+	readmeEnvironment, _ = example["name"].(string)
+	environments, _ := section["environments"].([]any)
+	section["environments"] = append(environments, example)
+	return json.Marshal(section)
+}
+
+// readmeExample is the environment in the first JSON block under "### Adding an environment".
+func readmeExample(path string) (map[string]any, error) {
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	_, after, ok := strings.Cut(string(readme), "### Adding an environment")
 	if !ok {
-		return fmt.Errorf("cdk.json has no %q object", config.ContextKey)
+		return nil, fmt.Errorf("%s has no \"### Adding an environment\" section", path)
 	}
-	envs, _ := app["environments"].([]any)
-	app["environments"] = append(envs, fixture.Environments...)
-	if fixture.Pipeline != nil {
-		app["pipeline"] = fixture.Pipeline
+	_, block, ok := strings.Cut(after, "```json\n")
+	if !ok {
+		return nil, fmt.Errorf("%s: \"Adding an environment\" has no JSON example", path)
 	}
-	return nil
+	block, _, _ = strings.Cut(block, "```")
+	var env map[string]any
+	if err := json.Unmarshal([]byte(block), &env); err != nil {
+		return nil, fmt.Errorf("%s: the \"Adding an environment\" example is not a JSON object: %w", path, err)
+	}
+	return env, nil
 }
 
 // cdkContext reads the "context" object of cdk.json, as the CDK CLI hands it to `cdk synth`.
@@ -190,14 +321,31 @@ func cdkContext(path string) (map[string]any, error) {
 	return file.Context, nil
 }
 
-// forEachEnv runs fn as a subtest per environment.
+// forEachEnv runs fn as a subtest per environment, the user's and the fixture's: for what must
+// hold for any environment.
 func forEachEnv(t *testing.T, fn func(t *testing.T, b *built)) {
 	t.Helper()
-	if len(envs) == 0 {
-		t.Fatal("no environment was synthesized")
-	}
+	forEach(t, func(*built) bool { return true }, fn)
+}
+
+// forEachFixture runs fn as a subtest per fixture environment: for behaviour that depends on
+// configured values.
+func forEachFixture(t *testing.T, fn func(t *testing.T, b *built)) {
+	t.Helper()
+	forEach(t, func(b *built) bool { return b.fixture }, fn)
+}
+
+func forEach(t *testing.T, include func(*built) bool, fn func(t *testing.T, b *built)) {
+	t.Helper()
+	n := 0
 	for _, b := range envs {
-		t.Run(b.stack.Env.Name, func(t *testing.T) { fn(t, b) })
+		if include(b) {
+			n++
+			t.Run(*b.stack.StackName(), func(t *testing.T) { fn(t, b) })
+		}
+	}
+	if n == 0 {
+		t.Fatal("no environment was synthesized")
 	}
 }
 

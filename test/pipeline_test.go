@@ -37,7 +37,7 @@ func TestPipelineStagesInConfigOrder(t *testing.T) {
 		names = append(names, s["Name"].(string))
 	}
 	var want []string
-	for _, env := range appConfig.Environments {
+	for _, env := range fixtureConfig.Environments {
 		want = append(want, env.Name)
 	}
 	got := strings.Join(names, ",")
@@ -49,7 +49,7 @@ func TestPipelineStagesInConfigOrder(t *testing.T) {
 
 func TestPipelineApprovesProductionOnly(t *testing.T) {
 	production := map[string]bool{}
-	for _, env := range appConfig.Environments {
+	for _, env := range fixtureConfig.Environments {
 		production[env.Name] = env.Production
 	}
 	sawProduction := false
@@ -111,7 +111,7 @@ func TestPipelineSynthRunsTheReadmeCommands(t *testing.T) {
 // every logical ID and every other property is the same, so an environment can move between
 // `cdk deploy` and the pipeline without a replacement.
 func TestPipelineDeploysTheSameTemplates(t *testing.T) {
-	forEachEnv(t, func(t *testing.T, b *built) {
+	forEachFixture(t, func(t *testing.T, b *built) {
 		staged, ok := stageJSON[b.stack.Env.Name]
 		if !ok {
 			t.Fatal("no pipeline stage for this environment")
@@ -124,7 +124,7 @@ func TestPipelineDeploysTheSameTemplates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		viaPipeline = bytes.ReplaceAll(viaPipeline, []byte(appConfig.PipelineStackName()+"/"+b.stack.Env.Name+"/"), nil)
+		viaPipeline = bytes.ReplaceAll(viaPipeline, []byte(fixtureConfig.PipelineStackName()+"/"+b.stack.Env.Name+"/"), nil)
 		if !bytes.Equal(direct, viaPipeline) {
 			t.Error("the pipeline's stage synthesizes a different template than the stack itself")
 		}

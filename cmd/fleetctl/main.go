@@ -131,7 +131,7 @@ func (f envFlags) environment() (config.Environment, string, error) {
 	}
 	one, err := cfg.Select(*f.env)
 	if err != nil {
-		return config.Environment{}, "", usageError{err}
+		return config.Environment{}, "", usageError{fmt.Errorf("--env %s: %w (in %s)", *f.env, err, *f.configPath)}
 	}
 	return one.Environments[0], cfg.StackName(one.Environments[0]), nil
 }

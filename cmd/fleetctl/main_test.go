@@ -42,7 +42,8 @@ func replay(t *testing.T, scenario string, args ...string) session {
 	t.Cleanup(func() { now, sleep = time.Now, time.Sleep })
 
 	var stdout, stderr bytes.Buffer
-	full := append(args, "--config", "../../cdk.json")
+	// A fixed configuration: the tests never depend on the environments a user keeps in cdk.json.
+	full := append(args, "--config", "testdata/cdk.json")
 	if scenario == "" {
 		full = args
 	}
@@ -195,7 +196,8 @@ func TestBadArguments(t *testing.T) {
 		want string
 	}{
 		{[]string{"deploy"}, "--env is required"},
-		{[]string{"deploy", "--env", "staging"}, `"staging" is not a configured environment; known: dev, prod`},
+		{[]string{"deploy", "--env", "staging"}, `--env staging: "staging" is not a configured environment; known: dev, prod`},
+		{[]string{"logs", "--env", "dev"}, "--instance is required"},
 		{[]string{"deploy", "--env", "dev", "--follow", "12345"}, `--follow "12345" is not a deployment id`},
 		{[]string{"deploy", "--env", "dev", "--dir", "../../no-such-dir"}, "the revision is not valid"},
 		{[]string{"deploy", "--env", "dev", "--poll", "10ms"}, "--poll 10ms is too short"},

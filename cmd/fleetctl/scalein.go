@@ -126,6 +126,9 @@ func logsCmd(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *instance == "" {
+		return usagef("--instance is required (an instance id, i-0123456789abcdef0: scripts/fleetctl deploy prints them)")
+	}
 	if !instancePattern.MatchString(*instance) {
 		return usagef("--instance %q is not an instance id (i-0123456789abcdef0)", *instance)
 	}
