@@ -71,6 +71,9 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		tags.Add(jsii.String(key), jsii.String(value), nil)
 	}
 
+	for _, a := range opts.Aspects {
+		awscdk.Aspects_Of(stack).Add(a, nil)
+	}
 	s := &EnvironmentStack{Stack: stack, Env: env}
 	s.Logs = logbucket.New(stack, "AccessLogs", logbucket.Props{
 		ExpirationDays: env.LogRetentionDays,
@@ -233,7 +236,8 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		// Termination protection (set above for `cdk deploy`, here for the pipeline too) and the
 		// load balancer's deletion protection, lifted again if the first create fails.
 		s.Protection = guard.New(stack, "Protection", guard.Props{
-			Code: s.Delivery.Code, LoadBalancer: s.Fleet.LoadBalancer, LogRetentionDays: env.LogRetentionDays,
+			Code: s.Delivery.Code, Architecture: s.Delivery.Architecture, LoadBalancer: s.Fleet.LoadBalancer,
+			LogRetentionDays: env.LogRetentionDays,
 		})
 		defer s.Protection.ProtectStack() // once every resource of the stack exists
 	}

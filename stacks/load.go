@@ -76,6 +76,10 @@ type Options struct {
 	// ModuleRoot is the Go module's root, where the deployment handler is built: "." for
 	// `cdk synth`, ".." for the tests in test/.
 	ModuleRoot string
+	// Aspects are added to every environment's stack, a pipeline stage's included: an aspect
+	// added to the app stops at a Stage (CDK synthesizes a nested stage with its own aspects), and
+	// CDK Pipelines synthesizes each stage as soon as it is added. The tests add cdk-nag here.
+	Aspects []awscdk.IAspect
 }
 
 // Built is everything Build defined.

@@ -55,9 +55,7 @@ func TestRevisionBucket(t *testing.T) {
 
 		logsID := logicalID(t, b, b.stack.Logs)
 		expect(t, bucket, "Properties.LoggingConfiguration.DestinationBucketName", ref(logsID))
-		check(t, func() {
-			b.template.HasOutput(jsii.String("RevisionBucketName"), map[string]any{"Value": ref(id)})
-		})
+		expectOutput(t, b, "RevisionBucketName", ref(id))
 	})
 }
 

@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,33 +116,79 @@ func TestAppCommandLine(t *testing.T) {
 	}
 }
 
-// TestAppBinary runs main as `cdk synth` would, once: a bad -c env exits 1 with the message and
-// no stack trace, and writes nothing. The in-process cases above cover the rest.
+// TestAppBinary runs main as `cdk synth` does (`go run .`, cdk.json's app command), once: a bad
+// -c env exits 1 with the message and no stack trace, and writes nothing. The in-process cases
+// above cover the rest. TestMain starts the run beside the suite's synthesis (startAppBinary).
 func TestAppBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "app")
-	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("building the app: %v\n%s", err, out)
+	r := appRun()
+	if r.setup != nil {
+		t.Fatal(r.setup)
 	}
-	outdir := t.TempDir()
-	cmd := exec.Command(bin)
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(mustMarshal(t, fixtureContext(t, map[string]any{"env": "staging"}))),
-		"CDK_OUTDIR="+outdir, "CDK_VALIDATION=false")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	exit, ok := err.(*exec.ExitError)
+	exit, ok := r.err.(*exec.ExitError)
 	if !ok || exit.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want code 1; stderr:\n%s", err, stderr.String())
+		t.Fatalf("exit: %v, want code 1; stderr:\n%s", r.err, r.stderr)
 	}
-	if want := `error: -c env=staging: "staging" is not a configured environment`; !strings.Contains(stderr.String(), want) {
-		t.Errorf("stderr %q lacks %q", stderr.String(), want)
+	if want := `error: -c env=staging: "staging" is not a configured environment`; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr %q lacks %q", r.stderr, want)
 	}
-	if strings.Contains(stderr.String(), "goroutine ") || strings.Contains(stderr.String(), "panic:") {
-		t.Errorf("stderr has a stack trace:\n%s", stderr.String())
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") {
+		t.Errorf("stderr has a stack trace:\n%s", r.stderr)
 	}
-	if written, _ := filepath.Glob(filepath.Join(outdir, "*.template.json")); len(written) > 0 {
+	if written, _ := filepath.Glob(filepath.Join(r.outdir, "*.template.json")); len(written) > 0 {
 		t.Errorf("wrote %v", written)
+	}
+}
+
+type appResult struct {
+	stderr, outdir string
+	err, setup     error
+}
+
+// appRun waits for the run startAppBinary started.
+var appRun func() appResult
+
+// startAppBinary starts `go run .` with an unknown -c env in the background: the go tool's and
+// the app's start-up run beside the synthesis instead of after it. (go run caches the linked
+// program, so a warm run costs no link.)
+func startAppBinary() {
+	done := make(chan appResult, 1)
+	go func() {
+		var r appResult
+		defer func() { done <- r }()
+		ctx := map[string]any{"env": "staging"}
+		for k, v := range featureFlags {
+			ctx[k] = v
+		}
+		var section any
+		data, err := os.ReadFile("testdata/fixture.json")
+		if err == nil {
+			err = json.Unmarshal(data, &section)
+		}
+		if r.outdir, r.setup = os.MkdirTemp("", "cdk-app-out-"); r.setup != nil || err != nil {
+			r.setup = errors.Join(r.setup, err)
+			return
+		}
+		ctx["application"] = section
+		contextJSON, err := json.Marshal(ctx)
+		if err != nil {
+			r.setup = err
+			return
+		}
+		cmd := exec.Command("go", "run", ".")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(contextJSON), "CDK_OUTDIR="+r.outdir, "CDK_VALIDATION=false")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		r.err = cmd.Run()
+		r.stderr = stderr.String()
+	}()
+	var got *appResult
+	appRun = func() appResult {
+		if got == nil {
+			r := <-done
+			got = &r
+		}
+		return *got
 	}
 }
 

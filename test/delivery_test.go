@@ -38,9 +38,7 @@ func TestDelivery(t *testing.T) {
 		if key, _ := props["SourceKey"].(string); !strings.HasSuffix(key, ".zip") {
 			t.Errorf("SourceKey %s is not the packaged zip", show(props["SourceKey"]))
 		}
-		check(t, func() {
-			b.template.HasOutput(stringPtr("RevisionObjectKey"), map[string]any{"Value": wantKey})
-		})
+		expectOutput(t, b, "RevisionObjectKey", wantKey)
 
 		// The first deployment waits for the fleet, the deployment group and all permissions.
 		dependsOn := map[string]bool{}
@@ -62,7 +60,7 @@ func TestDelivery(t *testing.T) {
 		for fn, mode := range map[string]string{logicalID(t, b, d.OnEvent): "on-event", logicalID(t, b, d.IsComplete): "is-complete"} {
 			f := resource(t, b, fn)
 			expect(t, f, "Properties.Runtime", "provided.al2023")
-			expect(t, f, "Properties.Architectures", []any{"arm64"})
+			expect(t, f, "Properties.Architectures", []any{"x86_64"})
 			expect(t, f, "Properties.Handler", "bootstrap")
 			expect(t, f, "Properties.Environment.Variables.DEPLOYER_MODE", mode)
 		}

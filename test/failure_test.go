@@ -245,8 +245,9 @@ func TestNothingLeftBehind(t *testing.T) {
 // first create rolls back completely (nothing protected in the template for the rollback to trip
 // on) and leaves a stack the next `cdk deploy` can delete and create again: the stack's protection
 // resource is created before, and deleted after, every other resource; the load balancer's is
-// deleted before the load balancer. The pipeline's stage stacks carry the same resources, so
-// stacks deployed by CDK Pipelines (which ignores terminationProtection) are protected too.
+// deleted before the load balancer. The fixture's environments are the pipeline's stage stacks,
+// so this also shows stacks deployed by CDK Pipelines (which ignores terminationProtection)
+// protected.
 func TestFailedCreateCanRollBack(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env := b.stack.Env
@@ -319,18 +320,6 @@ func TestFailedCreateCanRollBack(t *testing.T) {
 						t.Errorf("the protection handler may %s", a)
 					}
 				}
-			}
-		}
-		// The pipeline deploys the same stack, with the same protection.
-		if stage, ok := stageJSON[env.Name]; ok {
-			found := 0
-			for _, r := range stage["Resources"].(map[string]any) {
-				if typ := at(r, "Type"); typ == "Custom::StackProtection" || typ == "Custom::LoadBalancerProtection" {
-					found++
-				}
-			}
-			if found != 2 {
-				t.Errorf("the pipeline's %s stage has %d protection resources, want 2", env.Name, found)
 			}
 		}
 	})

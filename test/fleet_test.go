@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/example/codedeploy-fleet/config"
 )
 
@@ -183,9 +181,7 @@ func TestLoadBalancer(t *testing.T) {
 			}
 			expect(t, listeners[80], "Properties.Protocol", "HTTP")
 			expect(t, listeners[80], "Properties.DefaultActions", forward)
-			check(t, func() {
-				b.template.HasOutput(jsii.String("SiteURL"), map[string]any{"Value": map[string]any{"Fn::Join": []any{"", []any{"http://", getAtt(albID, "DNSName"), "/"}}}})
-			})
+			expectOutput(t, b, "SiteURL", map[string]any{"Fn::Join": []any{"", []any{"http://", getAtt(albID, "DNSName"), "/"}}})
 		} else {
 			if len(listeners) != 2 || listeners[80] == nil || listeners[443] == nil {
 				t.Fatalf("want listeners on 80 and 443, found ports %v", keys(listeners))
@@ -196,9 +192,7 @@ func TestLoadBalancer(t *testing.T) {
 			expect(t, listeners[443], "Properties.DefaultActions", forward)
 			expect(t, listeners[80], "Properties.DefaultActions", []any{map[string]any{"Type": "redirect",
 				"RedirectConfig": map[string]any{"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}})
-			check(t, func() {
-				b.template.HasOutput(jsii.String("SiteURL"), map[string]any{"Value": map[string]any{"Fn::Join": []any{"", []any{"https://", getAtt(albID, "DNSName"), "/"}}}})
-			})
+			expectOutput(t, b, "SiteURL", map[string]any{"Fn::Join": []any{"", []any{"https://", getAtt(albID, "DNSName"), "/"}}})
 		}
 	})
 }

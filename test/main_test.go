@@ -19,12 +19,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -39,10 +39,11 @@ type built struct {
 	stack *stacks.EnvironmentStack
 	// cfg is the configuration the environment comes from: the user's or the fixture's.
 	cfg *config.Config
-	// fixture: from testdata/fixture.json, not from cdk.json.
-	fixture  bool
-	template assertions.Template
-	json     map[string]any // the template as plain Go values, for checks that need no jsii call
+	// user: from cdk.json. fixture: stands for a fixture environment; a user environment does
+	// when it is identical to one (the shipped copies, as long as cdk.json keeps them), and the
+	// fixture's copy is then not synthesized a second time.
+	user, fixture bool
+	json          map[string]any // the template as plain Go values, for checks that need no jsii call
 	// messages are the warnings and errors synthesis attached to the stack's constructs.
 	messages []message
 }
@@ -53,15 +54,20 @@ type message struct {
 }
 
 var (
-	userConfig, fixtureConfig *config.Config
-	envs                      []*built
-	// pipeline is the fixture's pipeline stack; pipelineJSON its template, pipelineMessages its
-	// annotations, and stageJSON and stageMessages its stages', by environment name.
+	userConfig *config.Config
+	// fixtureConfig is what was synthesized of the fixture: its environments that no user
+	// environment stands for, and its pipeline over them.
+	fixtureConfig *config.Config
+	envs          []*built
+	// pipeline is the fixture's pipeline stack; pipelineJSON its template and pipelineMessages
+	// its annotations. The fixture's environments are its stages' stacks.
 	pipeline         *stacks.PipelineStack
 	pipelineJSON     map[string]any
 	pipelineMessages []message
-	stageJSON        = map[string]map[string]any{}
-	stageMessages    = map[string][]message{}
+	// directJSON is the template of the fixture environment also built as a stack of its own
+	// (what `cdk deploy` deploys), by environment name, and directMessages its annotations.
+	directJSON     map[string]map[string]any
+	directMessages []message
 	// readmeEnvironment is the name of the README's example environment in the fixture.
 	readmeEnvironment string
 	// missingContext lists the context lookups synthesis asked for; there must be none.
@@ -96,6 +102,7 @@ func buildApp() error {
 			featureFlags[k] = v
 		}
 	}
+	startAppBinary()
 	fixtureSection, err := fixtureApplication("testdata/fixture.json", "../README.md")
 	if err != nil {
 		return err
@@ -120,20 +127,41 @@ func buildApp() error {
 	if userConfig, err = stacks.LoadConfig(app); err != nil {
 		return err
 	}
-	if fixtureConfig, err = config.Parse(fixtureSection); err != nil {
+	// The whole fixture must be a valid configuration: the README's example added beside the
+	// shipped environments.
+	fullFixture, err := config.Parse(fixtureSection)
+	if err != nil {
 		return fmt.Errorf("testdata/fixture.json with the README's example: %w", err)
 	}
-	opts := stacks.Options{RevisionDir: "../assets", ModuleRoot: ".."}
+	standIns, err := identicalEnvironments(context[config.ContextKey], fixtureSection)
+	if err != nil {
+		return err
+	}
+	fixtureConfig = &config.Config{Name: fullFixture.Name, Pipeline: fullFixture.Pipeline}
+	for _, env := range fullFixture.Environments {
+		if !standIns[env.Name] {
+			fixtureConfig.Environments = append(fixtureConfig.Environments, env)
+		}
+	}
+	nag := cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{})
+	opts := stacks.Options{RevisionDir: "../assets", ModuleRoot: "..", Aspects: []awscdk.IAspect{nag}}
 	user, err := stacks.Build(app, userConfig, opts)
 	if err != nil {
 		return err
 	}
-	fixture, err := stacks.Build(app, fixtureConfig, opts)
-	if err != nil {
-		return err
+	// The fixture's environments are built once each, as the stages of its pipeline; only the
+	// last (the README's example) is also built as a stack of its own, which is what `cdk deploy`
+	// deploys, so TestPipelineDeploysTheSameTemplates can compare the two. Every stack costs the
+	// suite most of a second.
+	var direct *stacks.EnvironmentStack
+	if n := len(fixtureConfig.Environments); n > 0 {
+		last := fixtureConfig.Environments[n-1]
+		direct = stacks.NewEnvironmentStack(app, fixtureConfig.StackName(last), fixtureConfig.Name, last, opts)
 	}
-	pipeline = fixture.Pipeline
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{}), nil)
+	if fixtureConfig.Pipeline != nil {
+		pipeline = stacks.NewPipelineStack(app, fixtureConfig, opts)
+		awscdk.Aspects_Of(pipeline.Stack).Add(nag, nil)
+	}
 	// One synthesis for every test; the templates and messages come from its cloud assembly.
 	assembly := app.Synth(nil)
 	root, err := readManifest(*assembly.Directory())
@@ -141,6 +169,27 @@ func buildApp() error {
 		return err
 	}
 	missingContext = root.missing
+	add := func(s *stacks.EnvironmentStack, cfg *config.Config, isUser bool, template any, messages []message) error {
+		b := &built{stack: s, cfg: cfg, user: isUser, fixture: !isUser || standIns[s.Env.Name], messages: messages}
+		var err error
+		b.json, err = templateJSON(template)
+		envs = append(envs, b)
+		return err
+	}
+	for _, s := range user.Environments {
+		if err := add(s, userConfig, true, assembly.GetStackArtifact(s.ArtifactId()).Template(), root.messages[*s.ArtifactId()]); err != nil {
+			return err
+		}
+	}
+	if direct != nil {
+		directJSON = map[string]map[string]any{}
+		tmpl, err := templateJSON(assembly.GetStackArtifact(direct.ArtifactId()).Template())
+		if err != nil {
+			return err
+		}
+		directJSON[direct.Env.Name] = tmpl
+		directMessages = root.messages[*direct.ArtifactId()]
+	}
 	if pipeline != nil {
 		if pipelineJSON, err = templateJSON(assembly.GetStackArtifact(pipeline.ArtifactId()).Template()); err != nil {
 			return err
@@ -148,31 +197,14 @@ func buildApp() error {
 		pipelineMessages = root.messages[*pipeline.ArtifactId()]
 		for _, stage := range pipeline.Stages {
 			nested := assembly.GetNestedAssembly(stage.ArtifactId())
-			tmpl, err := templateJSON(nested.GetStackArtifact(stage.Environment.ArtifactId()).Template())
-			if err != nil {
-				return err
-			}
-			stageJSON[stage.Environment.Env.Name] = tmpl
 			m, err := readManifest(*nested.Directory())
 			if err != nil {
 				return err
 			}
-			stageMessages[stage.Environment.Env.Name] = m.messages[*stage.Environment.ArtifactId()]
-		}
-	}
-	for i, set := range []*stacks.Built{user, fixture} {
-		for _, s := range set.Environments {
-			raw, err := json.Marshal(assembly.GetStackArtifact(s.ArtifactId()).Template())
-			if err != nil {
+			s := stage.Environment
+			if err := add(s, fixtureConfig, false, nested.GetStackArtifact(s.ArtifactId()).Template(), m.messages[*s.ArtifactId()]); err != nil {
 				return err
 			}
-			b := &built{stack: s, cfg: []*config.Config{userConfig, fixtureConfig}[i], fixture: i == 1,
-				messages: root.messages[*s.ArtifactId()]}
-			if err := json.Unmarshal(raw, &b.json); err != nil {
-				return err
-			}
-			b.template = assertions.Template_FromString(jsii.String(string(raw)), nil)
-			envs = append(envs, b)
 		}
 	}
 	return nil
@@ -263,6 +295,33 @@ func templateJSON(template any) (map[string]any, error) {
 	return out, json.Unmarshal(raw, &out)
 }
 
+// identicalEnvironments names the user's environments that are identical, setting for setting, to
+// the fixture's environment of the same name.
+func identicalEnvironments(userSection any, fixtureSection []byte) (map[string]bool, error) {
+	var user, fixture struct {
+		Environments []map[string]any `json:"environments"`
+	}
+	raw, err := json.Marshal(userSection)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &user); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(fixtureSection, &fixture); err != nil {
+		return nil, err
+	}
+	same := map[string]bool{}
+	for _, u := range user.Environments {
+		for _, f := range fixture.Environments {
+			if u["name"] == f["name"] && reflect.DeepEqual(u, f) {
+				same[fmt.Sprint(u["name"])] = true
+			}
+		}
+	}
+	return same, nil
+}
+
 // fixtureApplication is the fixture's application section with the README's example environment
 // appended, as "Adding an environment" tells a user to do.
 func fixtureApplication(fixturePath, readmePath string) ([]byte, error) {
@@ -333,6 +392,12 @@ func forEachEnv(t *testing.T, fn func(t *testing.T, b *built)) {
 func forEachFixture(t *testing.T, fn func(t *testing.T, b *built)) {
 	t.Helper()
 	forEach(t, func(b *built) bool { return b.fixture }, fn)
+}
+
+// forEachStage runs fn as a subtest per environment the fixture's pipeline deploys.
+func forEachStage(t *testing.T, fn func(t *testing.T, b *built)) {
+	t.Helper()
+	forEach(t, func(b *built) bool { return !b.user }, fn)
 }
 
 func forEach(t *testing.T, include func(*built) bool, fn func(t *testing.T, b *built)) {

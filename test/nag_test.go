@@ -25,11 +25,9 @@ func TestNag(t *testing.T) {
 		for _, finding := range nagFindings(pipelineMessages) {
 			t.Error(finding)
 		}
-		for _, stage := range pipeline.Stages {
-			for _, finding := range nagFindings(stageMessages[stage.Environment.Env.Name]) {
-				t.Error(finding)
-			}
-		}
+		// The stages' stacks are not checked here: aspects stop at a Stage (CDK synthesizes a
+		// nested stage with its own aspects only), and TestPipelineDeploysTheSameTemplates proves
+		// each stage's template is the checked stack's own.
 	})
 }
 

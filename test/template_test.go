@@ -124,3 +124,11 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return data
 }
+
+// expectOutput checks the stack output name has value.
+func expectOutput(t *testing.T, b *built, name string, value any) {
+	t.Helper()
+	if got := at(b.json, "Outputs", name, "Value"); !reflectEqual(got, value) {
+		t.Errorf("output %s = %s, want %s", name, show(got), show(value))
+	}
+}

@@ -7,7 +7,6 @@ package delivery
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/example/codedeploy-fleet/constructs/internal/gobuild"
 	"github.com/example/codedeploy-fleet/constructs/internal/retention"
 	"github.com/example/codedeploy-fleet/constructs/removal"
 	"github.com/example/codedeploy-fleet/revision"
@@ -72,10 +72,11 @@ type Delivery struct {
 	OnEvent  awslambda.Function
 	// IsComplete polls the deployment.
 	IsComplete awslambda.Function
-	// Code is the handler binary (cmd/deployer); other custom resources of the stack reuse it, so
-	// a synthesis builds it once.
-	Code awslambda.Code
-	key  string
+	// Code is the handler binary (cmd/deployer) and Architecture the one it is built for; other
+	// custom resources of the stack reuse it, so a synthesis builds it once.
+	Code         awslambda.Code
+	Architecture awslambda.Architecture
+	key          string
 }
 
 // Key is the revision's object key in the bucket, e.g. "revisions/<sha256>.zip".
@@ -116,7 +117,7 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 			RemovalPolicy: removal.RetainExceptOnCreate(p.Destroy),
 		})
 	}
-	d.Code = code
+	d.Code, d.Architecture = code, lambdaArch()
 	function := func(name, mode, description string, timeout time.Duration) awslambda.Function {
 		logs := logGroup(name + "Logs")
 		role := awsiam.NewRole(d, jsii.String(name+"Role"), &awsiam.RoleProps{
@@ -127,7 +128,7 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		fn := awslambda.NewFunction(d, jsii.String(name), &awslambda.FunctionProps{
 			Description:  jsii.String(description),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: awslambda.Architecture_ARM_64(),
+			Architecture: d.Architecture,
 			Handler:      jsii.String("bootstrap"),
 			Code:         code,
 			Role:         role,
@@ -246,28 +247,25 @@ func revisionsToKeep(n int) string {
 	return strconv.Itoa(n)
 }
 
-// goBuild builds the handler for Lambda (linux/arm64, no cgo) on this machine: no Docker needed.
+// goBuild builds the handler as the asset's local bundling: no Docker needed.
 type goBuild struct {
 	moduleRoot, pkg string
 }
 
 // TryBundle implements awscdk.ILocalBundling.
 func (b *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
-	if err := b.build(filepath.Join(*outputDir, "bootstrap")); err != nil {
+	if err := gobuild.Build(b.moduleRoot, b.pkg, filepath.Join(*outputDir, "bootstrap")); err != nil {
 		panic(fmt.Sprintf("delivery: building the Lambda handler: %v", err))
 	}
 	return jsii.Bool(true)
 }
 
-func (b *goBuild) build(output string) error {
-	// -trimpath and an empty build ID make the binary, and so the asset hash, reproducible.
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", output, b.pkg)
-	cmd.Dir = b.moduleRoot
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v\n%s", err, out)
+// lambdaArch is gobuild.Arch in Lambda's terms.
+func lambdaArch() awslambda.Architecture {
+	if gobuild.Arch == "arm64" {
+		return awslambda.Architecture_ARM_64()
 	}
-	return nil
+	return awslambda.Architecture_X86_64()
 }
 
 func withDefaults(id string, p Props) Props {

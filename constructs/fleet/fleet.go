@@ -19,8 +19,18 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/example/codedeploy-fleet/constructs/fleet/userdata"
 	"github.com/example/codedeploy-fleet/constructs/internal/retention"
 	"github.com/example/codedeploy-fleet/constructs/removal"
+)
+
+// OS is the instances' operating system.
+type OS = userdata.OS
+
+// Supported operating systems. Both are x86_64 Amazon Linux, resolved at deploy time.
+const (
+	AmazonLinux2    = userdata.AmazonLinux2
+	AmazonLinux2023 = userdata.AmazonLinux2023
 )
 
 // AppPort is the port the application listens on: the revision's httpd serves plain HTTP on 80
@@ -126,7 +136,7 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 	})
 	f.grantAgentAndSessionManager(region)
 
-	var shipped []ShippedLog
+	var shipped []userdata.ShippedLog
 	for _, s := range shippedFiles {
 		group := awslogs.NewLogGroup(f, jsii.String("Logs-"+s.suffix), &awslogs.LogGroupProps{
 			LogGroupName: jsii.String(p.LogGroupPrefix + "/" + s.suffix),
@@ -141,10 +151,10 @@ func New(scope constructs.Construct, id string, props Props) *Fleet {
 		f.LogGroups[s.file] = group
 		// The literal name, not group.LogGroupName() (a token): the user data stays a plain string
 		// that tests can read and shellcheck. The dependency below orders creation instead.
-		shipped = append(shipped, ShippedLog{File: s.file, LogGroup: p.LogGroupPrefix + "/" + s.suffix})
+		shipped = append(shipped, userdata.ShippedLog{File: s.file, LogGroup: p.LogGroupPrefix + "/" + s.suffix})
 	}
 
-	script, err := UserData(UserDataInput{OS: p.OS, Region: region, Logs: shipped})
+	script, err := userdata.Render(userdata.Input{OS: p.OS, Region: region, Logs: shipped})
 	if err != nil {
 		panic(fmt.Sprintf("fleet.New(%s): %v", id, err))
 	}

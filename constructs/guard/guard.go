@@ -25,8 +25,9 @@ const Mode = "protection"
 
 // Props configures a Guard. Every field without a default is required.
 type Props struct {
-	// Code is the handler binary (cmd/deployer).
-	Code awslambda.Code
+	// Code is the handler binary (cmd/deployer), built for Architecture.
+	Code         awslambda.Code
+	Architecture awslambda.Architecture
 	// LoadBalancer gets deletion protection once it exists.
 	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
 	// LogRetentionDays of the handler's log group. Default: 90.
@@ -47,8 +48,8 @@ type Guard struct {
 
 // New defines the guard in scope's stack.
 func New(scope constructs.Construct, id string, p Props) *Guard {
-	if p.Code == nil || p.LoadBalancer == nil {
-		panic(fmt.Sprintf("guard.New(%s): Code and LoadBalancer are required", id))
+	if p.Code == nil || p.Architecture == nil || p.LoadBalancer == nil {
+		panic(fmt.Sprintf("guard.New(%s): Code, Architecture and LoadBalancer are required", id))
 	}
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 90
@@ -83,7 +84,7 @@ func New(scope constructs.Construct, id string, p Props) *Guard {
 	g.Function = awslambda.NewFunction(g, jsii.String("Function"), &awslambda.FunctionProps{
 		Description:  jsii.String("Protects a retained environment; lifts the protection while a failed create rolls back"),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture: awslambda.Architecture_ARM_64(),
+		Architecture: p.Architecture,
 		Handler:      jsii.String("bootstrap"),
 		Code:         p.Code,
 		Role:         role,

@@ -85,6 +85,7 @@ var hookEnv = []string{
 }
 
 func TestStopApplication(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		env     []string
@@ -104,6 +105,9 @@ func TestStopApplication(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// Most cases wait on the script's own clock (drain polling, the aws timeout): side by
+			// side, the whole test takes as long as its slowest case.
+			t.Parallel()
 			r := runHook(t, "stop_application.sh", append(append([]string{}, hookEnv...), tc.env...)...)
 			if r.code != 0 {
 				t.Errorf("exit %d, want 0 (a failing stop script holds the instance in Terminating:Wait)\n%s", r.code, r.output)

@@ -1,4 +1,6 @@
-package fleet
+// Package userdata renders the fleet instances' bootstrap script. Plain Go, no CDK: its tests build
+// and run in a moment.
+package userdata
 
 import (
 	"bytes"
@@ -22,23 +24,23 @@ type ShippedLog struct {
 	LogGroup string
 }
 
-// UserDataInput is what the bootstrap script is rendered from.
-type UserDataInput struct {
+// Input is what the bootstrap script is rendered from.
+type Input struct {
 	OS     OS
 	Region string
 	Logs   []ShippedLog
 }
 
-// UserData renders the instance bootstrap script. It installs only what the platform owns (the
+// Render renders the instance bootstrap script. It installs only what the platform owns (the
 // CodeDeploy agent and the CloudWatch agent that ships its logs); the application and its web
 // server arrive through CodeDeploy. The CDK L2's installAgent script is not used: it has broken
 // on new distributions before (aws-cdk #12764, #13654, #16655).
-func UserData(in UserDataInput) (string, error) {
+func Render(in Input) (string, error) {
 	if in.OS != AmazonLinux2 && in.OS != AmazonLinux2023 {
-		return "", fmt.Errorf("fleet: unsupported OS %q", in.OS)
+		return "", fmt.Errorf("userdata: unsupported OS %q", in.OS)
 	}
 	if in.Region == "" {
-		return "", fmt.Errorf("fleet: UserData needs a concrete region")
+		return "", fmt.Errorf("userdata: Render needs a concrete region")
 	}
 	agentConfig, err := cloudWatchAgentConfig(in.Logs)
 	if err != nil {

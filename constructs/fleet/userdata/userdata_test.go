@@ -1,4 +1,4 @@
-package fleet
+package userdata
 
 import (
 	"os"
@@ -20,7 +20,7 @@ func TestUserDataRendersForEachOS(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.os), func(t *testing.T) {
-			script, err := UserData(UserDataInput{OS: tc.os, Region: "eu-west-1", Logs: logs})
+			script, err := Render(Input{OS: tc.os, Region: "eu-west-1", Logs: logs})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,10 +52,10 @@ func TestUserDataRendersForEachOS(t *testing.T) {
 }
 
 func TestUserDataRejectsBadInput(t *testing.T) {
-	if _, err := UserData(UserDataInput{OS: "windows", Region: "eu-west-1"}); err == nil {
+	if _, err := Render(Input{OS: "windows", Region: "eu-west-1"}); err == nil {
 		t.Error("accepted an unsupported OS")
 	}
-	if _, err := UserData(UserDataInput{OS: AmazonLinux2}); err == nil {
+	if _, err := Render(Input{OS: AmazonLinux2}); err == nil {
 		t.Error("accepted an empty region")
 	}
 }
