@@ -12,7 +12,20 @@ export JSII_NODE := $(NODE_BIN)/node
 CDK := $(CURDIR)/node_modules/.bin/cdk
 TOOLS := node_modules/.installed
 
-.PHONY: help synth test test-go shellcheck bench update-snapshots fuzz clean
+# One build configuration for every go command here (vet, tests, the app cdk synth runs, the
+# Lambda handler it builds for linux/amd64 with -trimpath and no cgo): the AWS SDK and the CDK
+# bindings are then compiled once and shared, where mixed flags would compile them twice on a
+# cold machine. Nothing in the module uses cgo.
+export CGO_ENABLED := 0
+export GOFLAGS := -trimpath $(GOFLAGS)
+
+# A cold build is minutes of silence: say so before it starts.
+define announce_cold_build
+	@if [ "$$(go list -f '{{.Stale}}' ./stacks 2>/dev/null)" != false ]; then \
+	  echo "Compiling the CDK app. The first build compiles the AWS CDK Go bindings and the AWS SDK: about 3 minutes on 2 cores, with no output meanwhile; later builds take seconds." >&2; fi
+endef
+
+.PHONY: help synth test tools test-go shellcheck bench update-snapshots fuzz clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -27,22 +40,28 @@ $(TOOLS): package.json package-lock.json
 synth: $(TOOLS) ## Synthesize every environment into cdk.out/ (or one: make synth ENV=dev).
 	@# A fresh cdk.out, so the listing below shows only what this synthesis wrote.
 	rm -rf cdk.out
+	$(announce_cold_build)
 	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
 	@ls cdk.out/*.template.json
 
-test: $(TOOLS) test-go shellcheck ## Run the whole test suite.
+test: $(TOOLS) tools test-go shellcheck ## Run the whole test suite.
+
+# What the tests need besides Go and the pinned Node.js; checked before they start, so a missing
+# tool is one line with the install command, not a test failure.
+tools:
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck (Debian, Ubuntu), dnf install ShellCheck, brew install shellcheck" >&2; exit 1; }
 
 # The CDK tests (test/) and the hook tests (test/hooks) are the two slow packages: listed first,
 # go test starts them first, and the rest runs beside them.
 GO_TEST := go test -count=1 ./test/... ./...
 
 test-go: $(TOOLS)
+	$(announce_cold_build)
 	go vet ./...
 	@# -count=1: the hook and CLI tests run scripts through bash, which the test cache cannot see.
 	$(GO_TEST)
 
-shellcheck: ## Lint every shell script of the project (any file with a sh or bash shebang).
-	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck" >&2; exit 1; }
+shellcheck: tools ## Lint every shell script of the project (any file with a sh or bash shebang).
 	@# The tracked files when this folder is a git checkout's root; every file otherwise (a source
 	@# archive, the pipeline's source zip, a copy inside some other repository).
 	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then all=$$(git ls-files); \

@@ -45,6 +45,9 @@ type Options struct {
 	// MaxApplicationStopSeconds caps the ApplicationStop timeouts, so a scale-in termination
 	// deployment ends within the termination lifecycle hook's heartbeat timeout. 0: no cap.
 	MaxApplicationStopSeconds int
+	// SkipScriptChecks leaves out the shell syntax checks of the hook scripts (bash -n and
+	// shellcheck), for tests of the appspec rules alone. Default: false (checked).
+	SkipScriptChecks bool
 }
 
 // AppSpec is what a valid appspec.yml declares.
@@ -53,6 +56,8 @@ type AppSpec struct {
 	Files              []File
 	FileExistsBehavior string
 	Hooks              map[string][]Script
+	// Warnings are what could not be checked (shellcheck is not installed, say).
+	Warnings []string
 }
 
 // File copies Source (relative to the revision) to Destination on the instance.
@@ -99,6 +104,9 @@ func Validate(dir string, opts Options) (*AppSpec, error) {
 	}
 	v := &validator{file: file, dir: dir, opts: opts}
 	spec := v.parse(data)
+	if spec != nil && !opts.SkipScriptChecks {
+		spec.Warnings = v.checkScripts(spec)
+	}
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
@@ -328,7 +336,14 @@ func (v *validator) script(n *yaml.Node, key string) Script {
 		v.fail(n, key, "is not a mapping", "use {location: ..., timeout: ..., runas: ...}")
 		return s
 	}
-	f := v.mapping(n, key, []string{"location", "timeout", "runas"})
+	allowed := []string{"location", "timeout", "runas"}
+	f := v.mapping(n, key, allowed)
+	if f["timeout"] == nil && misspells(n, "timeout", allowed) {
+		// The misspelling is reported; the timeout the user meant is unknown, so no check may
+		// assume the agent's default in its place (one error, not a second about a key the user
+		// does not have).
+		s.TimeoutSeconds = 0
+	}
 	if loc := f["location"]; loc == nil {
 		v.fail(n, key+".location", "is missing", "name the script, relative to the revision root")
 	} else {
@@ -370,6 +385,16 @@ func (v *validator) inRevision(n *yaml.Node, key, rel string, script bool) {
 	case script && info.Mode().Perm()&0o111 == 0:
 		v.fail(n, key, fmt.Sprintf("%q is not executable", rel), "chmod +x it and commit the mode (git update-index --chmod=+x)")
 	}
+}
+
+// misspells reports whether mapping n has a key, not among allowed, that is close to key.
+func misspells(n *yaml.Node, key string, allowed []string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; !slices.Contains(allowed, k) && closest(k, allowed) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // closest returns the candidate within edit distance 2 of word, if any.

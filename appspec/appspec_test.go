@@ -2,6 +2,7 @@ package appspec
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,5 +134,92 @@ func TestMissingAppspec(t *testing.T) {
 	_, err := Validate(t.TempDir(), Options{})
 	if err == nil || !strings.Contains(err.Error(), "a revision needs appspec.yml at its root") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// TestMisspeltTimeoutIsOneError: the misspelling is the error; the cap on ApplicationStop must not
+// add a second one about the agent's default, a timeout the user never wrote.
+func TestMisspeltTimeoutIsOneError(t *testing.T) {
+	dir := revision(t, strings.Replace(good, "timeout: 300", "tiemout: 300", 1), 0o755)
+	_, err := Validate(dir, Options{MaxApplicationStopSeconds: 300})
+	if err == nil {
+		t.Fatal("accepted a misspelt key")
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "tiemout: is not a known key (did you mean timeout?") {
+		t.Errorf("errors:\n%v\nwant exactly the misspelling", err)
+	}
+}
+
+// withScript is a revision whose stop script has body.
+func withScript(t *testing.T, body string) (dir, script string) {
+	t.Helper()
+	dir = revision(t, good, 0o755)
+	script = filepath.Join(dir, "scripts", "stop.sh")
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, script
+}
+
+// TestScriptsBashCannotParse: a hook script with a missing fi passes the agent's checks and fails
+// only when it runs (for ApplicationStop: in the next deployment and every scale-in). Validation
+// names the script's file and line.
+func TestScriptsBashCannotParse(t *testing.T) {
+	dir, script := withScript(t, "#!/bin/bash\nset -euo pipefail\nif [ -n \"${X:-}\" ]; then\n  echo x\n\necho done\n")
+	_, err := Validate(dir, Options{})
+	if err == nil {
+		t.Fatal("accepted a script bash cannot parse")
+	}
+	if want := script + ":7: bash cannot parse it: syntax error"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error:\n%v\nwant %q", err, want)
+	}
+}
+
+// TestScriptsShellcheckErrors: what bash -n accepts but fails at run time, shellcheck finds.
+func TestScriptsShellcheckErrors(t *testing.T) {
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		t.Fatal("shellcheck is missing: apt-get install -y shellcheck (make test checks for it first)")
+	}
+	dir, script := withScript(t, "#!/usr/bin/env bash\nset -euo pipefail\nif [ \"${1:-}\" = \"stop\"]; then\n  echo stop\nfi\n")
+	_, err := Validate(dir, Options{})
+	if err == nil {
+		t.Fatal("accepted a script with a shellcheck error")
+	}
+	if want := script + ":3: shellcheck: "; !strings.Contains(err.Error(), want) {
+		t.Errorf("error:\n%v\nwant %q", err, want)
+	}
+}
+
+// TestScriptsWithoutShellcheck: without shellcheck, the scripts still get bash -n, and a warning
+// says what was not checked.
+func TestScriptsWithoutShellcheck(t *testing.T) {
+	bin := t.TempDir()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bash, filepath.Join(bin, "bash")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	dir, _ := withScript(t, "#!/bin/bash\necho ok\n")
+	spec, err := Validate(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Warnings) != 1 || !strings.Contains(spec.Warnings[0], "shellcheck is not installed") {
+		t.Errorf("warnings %q", spec.Warnings)
+	}
+	broken, _ := withScript(t, "#!/bin/bash\nif true; then\n")
+	if _, err := Validate(broken, Options{}); err == nil || !strings.Contains(err.Error(), "bash cannot parse it") {
+		t.Errorf("without shellcheck, bash -n still runs: %v", err)
+	}
+}
+
+// TestOtherInterpretersAreNotShellChecked: a Python hook is the revision's business.
+func TestOtherInterpretersAreNotShellChecked(t *testing.T) {
+	dir, _ := withScript(t, "#!/usr/bin/env python3\nif True:\n    print('fi')\n")
+	if _, err := Validate(dir, Options{}); err != nil {
+		t.Error(err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -245,10 +246,10 @@ var DefaultAllowedCIDRs = []string{"0.0.0.0/0"}
 // error that lists every problem found, one per line.
 func Parse(data []byte) (*Config, error) {
 	var raw rawConfig
-	if err := decodeStrict(data, &raw); err != nil {
-		return nil, describe("", err)
+	_, errs, ok := decodeFields("", data, &raw)
+	if !ok {
+		return nil, errors.Join(errs...)
 	}
-	var errs []error
 	cfg := &Config{Name: DefaultAppName}
 	if raw.Name != nil {
 		cfg.Name = *raw.Name
@@ -262,20 +263,29 @@ func Parse(data []byte) (*Config, error) {
 	} else if len(*raw.Environments) == 0 {
 		errs = append(errs, fieldErr("", "environments", "is empty", "list at least one environment"))
 	}
-	seen := map[string]int{}
 	if raw.Environments != nil {
+		// A duplicated name is reported first, by position: both entries carry the same label.
+		first := map[string]int{}
+		dup := map[int]bool{}
+		for i, item := range *raw.Environments {
+			name := peekName(item)
+			if name == "" {
+				continue
+			}
+			if j, seen := first[name]; seen {
+				errs = append(errs, fieldErr(fmt.Sprintf("environments[%d]", i), "name",
+					fmt.Sprintf("%q is also the name of environments[%d]", name, j), "give every environment a unique name"))
+				dup[i] = true
+				continue
+			}
+			first[name] = i
+		}
 		for i, item := range *raw.Environments {
 			env, envErrs := parseEnvironment(i, item)
 			errs = append(errs, envErrs...)
-			if len(envErrs) > 0 {
+			if len(envErrs) > 0 || dup[i] {
 				continue
 			}
-			if first, dup := seen[env.Name]; dup {
-				errs = append(errs, fieldErr(envLabel(i, env.Name), "name",
-					fmt.Sprintf("%q is used by environments[%d] too", env.Name, first), "give every environment a unique name"))
-				continue
-			}
-			seen[env.Name] = i
 			if len(cfg.Name)+1+len(env.Name) > maxStackNameLen {
 				errs = append(errs, fieldErr(envLabel(i, env.Name), "name",
 					fmt.Sprintf("stack name %q is longer than %d characters", cfg.Name+"-"+env.Name, maxStackNameLen),
@@ -403,26 +413,18 @@ type rawLoadBalancer struct {
 	DeregistrationDelaySeconds *int      `json:"deregistrationDelaySeconds"`
 }
 
-// decodeStrict decodes one JSON value into v, rejecting unknown keys and trailing data.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("unexpected data after the JSON value")
-	}
-	return nil
-}
-
-// describe turns an encoding/json error into one that names the key and the fix.
-func describe(scope string, err error) error {
+// describe turns an encoding/json error into one that names the key, the value given and the fix.
+// data is what was decoded, to quote the value from.
+func describe(scope string, err error, data []byte) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		return fieldErr(scope, typeErr.Field, "has "+typeErr.Value, "use "+typeName(typeErr.Type.Kind().String()))
+		problem := "has " + typeErr.Value
+		if given := quote(data, typeErr.Field); given != "" && !strings.Contains(typeErr.Value, " ") {
+			problem += " " + given
+		}
+		return fieldErr(scope, typeErr.Field, problem, "use "+typeName(typeErr.Type.Kind().String()))
 	case errors.As(err, &syntaxErr):
 		return fieldErr(scope, "", fmt.Sprintf("is not valid JSON (offset %d: %v)", syntaxErr.Offset, syntaxErr), "fix the JSON syntax")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -430,6 +432,107 @@ func describe(scope string, err error) error {
 		return fieldErr(scope, key, "is not a known key", "check its spelling against the README's configuration table")
 	default:
 		return fieldErr(scope, "", err.Error(), "use a JSON object")
+	}
+}
+
+// quote returns the JSON text at the dotted path field of data ("" for data itself), shortened
+// for a message; "" if it cannot be found.
+func quote(data []byte, field string) string {
+	raw := json.RawMessage(data)
+	if field != "" {
+		for _, key := range strings.Split(field, ".") {
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(raw, &obj) != nil {
+				return ""
+			}
+			var ok bool
+			if raw, ok = obj[key]; !ok {
+				return ""
+			}
+		}
+	}
+	text := strings.TrimSpace(string(raw))
+	if len(text) > 40 {
+		text = text[:37] + "..."
+	}
+	return text
+}
+
+// decodeFields decodes a JSON object into out, a pointer to a struct of pointer fields, key by
+// key: a key of the wrong type or an unknown key is an error of its own and the other keys are
+// still decoded, so one pass reports every problem (a type error in minCapacity and a range
+// error in maxCapacity together). bad lists the keys that were given but could not be decoded,
+// so no later check calls them missing. A value that is not an object is one error, and ok false.
+func decodeFields(scope string, data []byte, out any) (bad map[string]bool, errs []error, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		var probe any
+		if err := json.Unmarshal(data, &probe); err != nil {
+			return nil, []error{describe(scope, err, data)}, false
+		}
+		kind := map[bool]string{true: "null"}[probe == nil]
+		if kind == "" {
+			kind = jsonKind(probe)
+		}
+		problem := "has " + kind
+		if kind != "null" && kind != "array" {
+			problem += " " + quote(data, "")
+		}
+		return nil, []error{fieldErr(scope, "", problem, "use an object")}, false
+	}
+	fields := map[string]reflect.Value{}
+	target := reflect.ValueOf(out).Elem()
+	for i := 0; i < target.NumField(); i++ {
+		tag, _, _ := strings.Cut(target.Type().Field(i).Tag.Get("json"), ",")
+		fields[tag] = target.Field(i)
+	}
+	bad = map[string]bool{}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad, append(errs, describe(scope, err, data)), false
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return bad, append(errs, describe(scope, err, data)), false
+		}
+		field, known := fields[key]
+		switch {
+		case !known:
+			errs = append(errs, fieldErr(scope, key, "is not a known key", "check its spelling against the README's configuration table"))
+		case seen[key]:
+			errs = append(errs, fieldErr(scope, key, "is given twice", "keep one"))
+		default:
+			seen[key] = true
+			if err := json.Unmarshal(value, field.Addr().Interface()); err != nil {
+				var typeErr *json.UnmarshalTypeError
+				if errors.As(err, &typeErr) {
+					typeErr.Field = strings.TrimPrefix(key+"."+typeErr.Field, ".")
+					typeErr.Field = strings.TrimSuffix(typeErr.Field, ".")
+				}
+				errs = append(errs, describe(scope, err, data))
+				bad[key] = true
+				field.Set(reflect.Zero(field.Type()))
+			}
+		}
+	}
+	return bad, errs, true
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	case []any:
+		return "array"
+	default:
+		return "object"
 	}
 }
 

@@ -138,11 +138,15 @@ func TestParseRejects(t *testing.T) {
 		{"app name with space", with(section(dev), "name", "My App"), `name: "My App" is not a valid application name`},
 		{"missing env name", section(with(dev, "name", nil)), "environments[0].name: is missing"},
 		{"bad env name", section(with(dev, "name", "Dev_1")), `environments[0].name: "Dev_1" is not a valid environment name`},
-		{"duplicate env names", section(dev, dev), `environments[dev].name: "dev" is used by environments[0] too`},
+		{"duplicate env names", section(dev, dev), `environments[1].name: "dev" is also the name of environments[0]`},
+		{"duplicate names of broken entries", section(with(dev, "region", "x"), with(dev, "account", "y")),
+			`environments[1].name: "dev" is also the name of environments[0]`},
+		{"public VPC range", section(with(dev, "network", map[string]any{"cidr": "54.0.0.0/16", "natGateways": 1})),
+			`environments[dev].network.cidr: "54.0.0.0/16" is a public range (use a private range (RFC 1918`},
 		{"unknown env key", section(with(dev, "instnceType", "t3.micro")), `environments[dev].instnceType: is not a known key`},
 		{"missing account", section(with(dev, "account", nil)), "environments[dev].account: is missing"},
 		{"bad account id", section(with(dev, "account", "12345")), `environments[dev].account: "12345" is not an AWS account id`},
-		{"account as number", section(with(dev, "account", 123456789012)), "environments[dev].account: has number (use a string)"},
+		{"account as number", section(with(dev, "account", 123456789012)), "environments[dev].account: has number 123456789012 (use a string)"},
 		{"missing region", section(with(dev, "region", nil)), "environments[dev].region: is missing"},
 		{"bad region", section(with(dev, "region", "europe")), `environments[dev].region: "europe" is not an AWS region`},
 		{"zones missing", section(with(dev, "availabilityZones", nil)), "environments[dev].availabilityZones: is missing"},
@@ -151,10 +155,10 @@ func TestParseRejects(t *testing.T) {
 			`environments[dev].availabilityZones: "us-east-1b" is not a zone of region eu-west-1`},
 		{"zone listed twice", section(with(dev, "availabilityZones", []any{"eu-west-1a", "eu-west-1a"})),
 			`environments[dev].availabilityZones: "eu-west-1a" is listed twice`},
-		{"zones not a list", section(with(dev, "availabilityZones", "eu-west-1a")), "environments[dev].availabilityZones: has string (use a list)"},
+		{"zones not a list", section(with(dev, "availabilityZones", "eu-west-1a")), "environments[dev].availabilityZones: has string \"eu-west-1a\" (use a list)"},
 		{"bad instance type", section(with(dev, "instanceType", "large")), `environments[dev].instanceType: "large" is not an EC2 instance type`},
 		{"missing minCapacity", section(with(dev, "minCapacity", nil)), "environments[dev].minCapacity: is missing"},
-		{"capacity as string", section(with(dev, "maxCapacity", "4")), "environments[dev].maxCapacity: has string (use a whole number)"},
+		{"capacity as string", section(with(dev, "maxCapacity", "4")), "environments[dev].maxCapacity: has string \"4\" (use a whole number)"},
 		{"fractional capacity", section(with(dev, "maxCapacity", 2.5)), "environments[dev].maxCapacity: has number 2.5 (use a whole number)"},
 		{"zero minCapacity", section(with(dev, "minCapacity", 0)), "environments[dev].minCapacity: 0 is less than 1"},
 		{"min greater than max", section(with(with(dev, "minCapacity", 2), "maxCapacity", 1)),
@@ -164,7 +168,7 @@ func TestParseRejects(t *testing.T) {
 		{"negative retention", section(with(dev, "revisionRetentionDays", -1)), "environments[dev].revisionRetentionDays: -1 is out of range (use 1 to 3650)"},
 		{"zero log retention", section(with(dev, "logRetentionDays", 0)), "environments[dev].logRetentionDays: 0 is not a CloudWatch Logs retention period"},
 		{"unknown encryption", section(with(dev, "revisionEncryption", "aes")), `environments[dev].revisionEncryption: "aes" is not an encryption choice (use "s3" or "kms")`},
-		{"destroy as string", section(with(dev, "destroy", "yes")), "environments[dev].destroy: has string (use true or false)"},
+		{"destroy as string", section(with(dev, "destroy", "yes")), "environments[dev].destroy: has string \"yes\" (use true or false)"},
 		{"reserved tag", section(with(dev, "tags", map[string]any{"App": "x"})), `environments[dev].tags: "App" is set by the stack itself`},
 		{"aws: tag", section(with(dev, "tags", map[string]any{"aws:cost": "x"})), `environments[dev].tags: "aws:cost" uses the reserved aws: prefix`},
 		{"stack name too long", with(section(with(dev, "name", "abcdefghijklmnop")), "name", "AnApplicationNameOfThirtyTwoChar"),
@@ -178,7 +182,7 @@ func TestParseRejects(t *testing.T) {
 		{"log retention not a CloudWatch period", section(with(dev, "logRetentionDays", 10)), "environments[dev].logRetentionDays: 10 is not a CloudWatch Logs retention period"},
 		{"fewer instances than zones", section(with(with(dev, "minCapacity", 1), "maxCapacity", 1)), "environments[dev].maxCapacity: 1 is less than the 2 availability zones"},
 		{"unknown network key", section(with(dev, "network", map[string]any{"natGateway": 1})), `environments[dev].network.natGateway: is not a known key`},
-		{"network not an object", section(with(dev, "network", 1)), `environments[dev].network: has number (use an object)`},
+		{"network not an object", section(with(dev, "network", 1)), `environments[dev].network: has number 1 (use an object)`},
 		{"VPC CIDR too large", section(with(dev, "network", map[string]any{"cidr": "10.0.0.0/8"})), `environments[dev].network.cidr: "10.0.0.0/8" is not an IPv4 network from /16 to /20`},
 		{"VPC CIDR host bits", section(with(dev, "network", map[string]any{"cidr": "10.0.0.1/16"})), `environments[dev].network.cidr: "10.0.0.1/16" is not an IPv4 network`},
 		{"existing VPC with cidr", section(with(dev, "network", map[string]any{"cidr": "10.0.0.0/16", "existingVpc": map[string]any{
@@ -247,7 +251,7 @@ func TestParseRejects(t *testing.T) {
 		{"delivery timeout too long", section(with(dev, "delivery", map[string]any{"timeoutMinutes": 180})),
 			"environments[dev].delivery.timeoutMinutes: 180 is out of range (use 5 to 55)"},
 		{"delivery switch as string", section(with(dev, "delivery", map[string]any{"deployOnCdkDeploy": "yes"})),
-			"environments[dev].delivery.deployOnCdkDeploy: has string (use true or false)"},
+			"environments[dev].delivery.deployOnCdkDeploy: has string \"yes\" (use true or false)"},
 		// Pipeline (part 6).
 		{"pipeline without connection", with(section(dev), "pipeline", map[string]any{"account": "123456789012", "region": "eu-west-1", "repository": "org/repo"}),
 			"pipeline.connectionArn: is missing"},
@@ -256,9 +260,9 @@ func TestParseRejects(t *testing.T) {
 		{"pipeline bad repository", with(section(dev), "pipeline", map[string]any{"account": "123456789012", "region": "eu-west-1", "repository": "repo",
 			"connectionArn": "arn:aws:codeconnections:eu-west-1:123456789012:connection/12345678-1234-1234-1234-123456789012"}), `pipeline.repository: "repo" is not owner/name`},
 		{"pipeline unknown key", with(section(dev), "pipeline", map[string]any{"acount": "123456789012"}), "pipeline.acount: is not a known key"},
-		{"production as string", section(with(dev, "production", "yes")), "environments[dev].production: has string (use true or false)"},
+		{"production as string", section(with(dev, "production", "yes")), "environments[dev].production: has string \"yes\" (use true or false)"},
 		{"bad e-mail", section(with(dev, "notificationEmail", "ops")), `environments[dev].notificationEmail: "ops" is not an e-mail address`},
-		{"env not an object", map[string]any{"environments": []any{"dev"}}, "environments[0]: has string (use an object)"},
+		{"env not an object", map[string]any{"environments": []any{"dev"}}, "environments[0]: has string \"dev\" (use an object)"},
 	}
 
 	for _, tc := range cases {
@@ -291,6 +295,42 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
+	}
+}
+
+// TestParseReportsTogether: a type error does not hide the other keys' problems, and a key given
+// with the wrong type is not also reported missing.
+func TestParseReportsTogether(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		env       map[string]any
+		want, not []string
+	}{
+		{"min as string, max out of range", with(with(validEnv("dev"), "minCapacity", "2"), "maxCapacity", 0),
+			[]string{`environments[dev].minCapacity: has string "2" (use a whole number)`, "environments[dev].maxCapacity: 0 is less than 1"},
+			[]string{"minCapacity: is missing"}},
+		{"min zero and max missing", with(with(validEnv("dev"), "minCapacity", 0), "maxCapacity", nil),
+			[]string{"environments[dev].minCapacity: 0 is less than 1", "environments[dev].maxCapacity: is missing"}, nil},
+		{"account as number, region bad", with(with(validEnv("dev"), "account", 111111111111), "region", "mars"),
+			[]string{"environments[dev].account: has number 111111111111 (use a string)", `environments[dev].region: "mars" is not an AWS region`},
+			[]string{"account: is missing"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(mustJSON(t, section(tc.env)))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error:\n%v\nlacks %q", err, want)
+				}
+			}
+			for _, not := range tc.not {
+				if strings.Contains(err.Error(), not) {
+					t.Errorf("error:\n%v\nreports %q", err, not)
+				}
+			}
+		})
 	}
 }
 

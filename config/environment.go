@@ -33,10 +33,10 @@ var reservedTags = map[string]bool{"App": true, "Environment": true}
 func parseEnvironment(index int, data json.RawMessage) (Environment, []error) {
 	label := envLabel(index, peekName(data))
 	var raw rawEnvironment
-	if err := decodeStrict(data, &raw); err != nil {
-		return Environment{}, []error{describe(label, err)}
+	v := &validator{scope: label, bad: map[string]bool{}}
+	if !v.section(label, data, &raw) {
+		return Environment{}, v.errs
 	}
-	v := &validator{scope: label}
 	env := Environment{
 		Name:                  v.requiredString("name", raw.Name),
 		Account:               v.requiredString("account", raw.Account),
@@ -83,7 +83,7 @@ func parseEnvironment(index int, data json.RawMessage) (Environment, []error) {
 }
 
 func (v *validator) delivery(data json.RawMessage) Delivery {
-	sub := &validator{scope: v.scope + ".delivery"}
+	sub := v.sub(v.scope + ".delivery")
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
 	var raw rawDelivery
 	if !sub.section(sub.scope, data, &raw) {
@@ -102,21 +102,32 @@ func (v *validator) delivery(data json.RawMessage) Delivery {
 	return d
 }
 
-// section decodes a nested object strictly into out, reporting errors under scope.
+// section decodes a nested object into out, reporting each problem under scope; it is false when
+// data is not an object at all.
 func (v *validator) section(scope string, data []byte, out any) bool {
 	if len(data) == 0 {
 		return true
 	}
-	if err := decodeStrict(data, out); err != nil {
-		v.errs = append(v.errs, describe(scope, err))
-		return false
+	bad, errs, ok := decodeFields(scope, data, out)
+	v.errs = append(v.errs, errs...)
+	for key := range bad {
+		v.bad[scope+"."+key] = true
 	}
-	return true
+	return ok
 }
+
+// sub is a validator for a nested scope, sharing what was given but could not be decoded.
+func (v *validator) sub(scope string) *validator {
+	return &validator{scope: scope, bad: v.bad}
+}
+
+// given reports whether key was in the input, even with a value that could not be decoded: such
+// a key has its error already and must not also be reported missing.
+func (v *validator) given(key string) bool { return v.bad[v.scope+"."+key] }
 
 func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment {
 	scope := v.scope + ".deployment"
-	sub := &validator{scope: scope}
+	sub := v.sub(scope)
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
 	var raw rawDeployment
 	if !sub.section(scope, data, &raw) {
@@ -160,7 +171,7 @@ func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment
 		ELB5xxCount:       withDefault(alarms.ELB5xxCount, DefaultELB5xxCount),
 		P99LatencySeconds: withDefault(alarms.P99LatencySeconds, 0),
 	}
-	al := &validator{scope: scope + ".alarms"}
+	al := sub.sub(scope + ".alarms")
 	if d.Alarms.Target5xxCount <= 0 {
 		al.fail("target5xxCount", fmt.Sprintf("%d is not above 0", d.Alarms.Target5xxCount), "use the number of 5xx responses per minute that should stop a deployment, e.g. 5")
 	}
@@ -256,7 +267,7 @@ func isArmInstanceType(instanceType string) bool {
 
 func (v *validator) network(data json.RawMessage, zones int) Network {
 	var raw rawNetwork
-	sub := &validator{scope: v.scope + ".network"}
+	sub := v.sub(v.scope + ".network")
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
 	if !sub.section(sub.scope, data, &raw) {
 		return Network{}
@@ -275,6 +286,11 @@ func (v *validator) network(data json.RawMessage, zones int) Network {
 	if prefix, err := netip.ParsePrefix(n.CIDR); err != nil || !prefix.Addr().Is4() || prefix.Masked() != prefix || prefix.Bits() < 16 || prefix.Bits() > 20 {
 		sub.fail("cidr", fmt.Sprintf("%q is not an IPv4 network from /16 to /20", n.CIDR),
 			`use a private range such as "10.0.0.0/16" (host bits zero); the subnets need the room`)
+	} else if !prefix.Addr().IsPrivate() {
+		// AWS accepts a public range for a VPC, but its addresses then shadow the real owners'
+		// on the internet for everything in the VPC.
+		sub.fail("cidr", fmt.Sprintf("%q is a public range", n.CIDR),
+			`use a private range (RFC 1918: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16), such as "10.0.0.0/16"`)
 	}
 	// Instances sit in private subnets: without a NAT gateway they reach neither CodeDeploy nor
 	// their package repositories.
@@ -296,7 +312,7 @@ func (v *validator) existingVPC(data json.RawMessage, zones int) *ExistingVPC {
 	if !v.section(scope, data, &raw) {
 		return nil
 	}
-	sub := &validator{scope: scope}
+	sub := v.sub(scope)
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
 	e := &ExistingVPC{
 		VPCID:            sub.requiredString("vpcId", raw.VPCID),
@@ -336,7 +352,7 @@ var (
 
 func (v *validator) loadBalancer(data json.RawMessage, env Environment) LoadBalancer {
 	var raw rawLoadBalancer
-	sub := &validator{scope: v.scope + ".loadBalancer"}
+	sub := v.sub(v.scope + ".loadBalancer")
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
 	if !sub.section(sub.scope, data, &raw) {
 		return LoadBalancer{}
@@ -398,6 +414,8 @@ func withDefault[T any](p *T, def T) T {
 type validator struct {
 	scope string
 	errs  []error
+	// bad holds the full paths of keys given with a value that could not be decoded.
+	bad map[string]bool
 }
 
 func (v *validator) fail(key, problem, fix string) {
@@ -406,7 +424,9 @@ func (v *validator) fail(key, problem, fix string) {
 
 func (v *validator) requiredString(key string, p *string) string {
 	if p == nil {
-		v.fail(key, "is missing", "it is required")
+		if !v.given(key) {
+			v.fail(key, "is missing", "it is required")
+		}
 		return ""
 	}
 	return *p
@@ -420,6 +440,9 @@ func (v *validator) atLeast(key string, value, lowest, highest int) {
 
 func (v *validator) availabilityZones(p *[]string, region string) []string {
 	if p == nil {
+		if v.given("availabilityZones") {
+			return nil
+		}
 		v.fail("availabilityZones", "is missing",
 			`list the zones to use, e.g. ["eu-west-1a", "eu-west-1b"]: synthesis does not look them up`)
 		return nil
@@ -450,22 +473,32 @@ func isZoneOf(zone, region string) bool {
 	return ok && len(suffix) == 1 && suffix[0] >= 'a' && suffix[0] <= 'z'
 }
 
+// capacity checks minCapacity and maxCapacity each on its own, then together, so every problem
+// with the two is reported in one pass.
 func (v *validator) capacity(env *Environment, minP, maxP *int) {
-	if minP == nil {
+	if minP == nil && !v.given("minCapacity") {
 		v.fail("minCapacity", "is missing", "set the fleet's smallest size, at least 1")
 	}
-	if maxP == nil {
+	if maxP == nil && !v.given("maxCapacity") {
 		v.fail("maxCapacity", "is missing", "set the fleet's largest size, at least minCapacity")
+	}
+	if minP != nil {
+		env.MinCapacity = *minP
+		// At least one instance: CodeDeploy needs a target, and the site needs a server.
+		if env.MinCapacity < 1 {
+			v.fail("minCapacity", fmt.Sprintf("%d is less than 1", env.MinCapacity), "use at least 1")
+		}
+	}
+	if maxP != nil {
+		env.MaxCapacity = *maxP
+		if env.MaxCapacity < 1 {
+			v.fail("maxCapacity", fmt.Sprintf("%d is less than 1", env.MaxCapacity), "use at least 1, and at least minCapacity")
+		}
 	}
 	if minP == nil || maxP == nil {
 		return
 	}
-	env.MinCapacity, env.MaxCapacity = *minP, *maxP
-	// At least one instance: CodeDeploy needs a target, and the site needs a server.
-	if env.MinCapacity < 1 {
-		v.fail("minCapacity", fmt.Sprintf("%d is less than 1", env.MinCapacity), "use at least 1")
-	}
-	if env.MaxCapacity < env.MinCapacity {
+	if env.MaxCapacity < env.MinCapacity && env.MaxCapacity >= 1 {
 		v.fail("maxCapacity", fmt.Sprintf("%d is less than minCapacity %d", env.MaxCapacity, env.MinCapacity),
 			fmt.Sprintf("make maxCapacity at least %d", env.MinCapacity))
 	}
@@ -496,7 +529,7 @@ var (
 )
 
 func parsePipeline(data json.RawMessage) (*Pipeline, []error) {
-	v := &validator{scope: "pipeline"}
+	v := &validator{scope: "pipeline", bad: map[string]bool{}}
 	var raw rawPipeline
 	if !v.section("pipeline", data, &raw) {
 		return nil, v.errs

@@ -4,6 +4,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -57,8 +58,12 @@ func Run(app awscdk.App, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := Build(app, cfg, opts); err != nil {
+	built, err := Build(app, cfg, opts)
+	if err != nil {
 		return err
+	}
+	for _, w := range built.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
 	app.Synth(nil)
 	return nil
@@ -88,16 +93,19 @@ type Built struct {
 	Environments []*EnvironmentStack
 	// Pipeline is nil unless the configuration has a pipeline section.
 	Pipeline *PipelineStack
+	// Warnings are what the revision's validation could not check.
+	Warnings []string
 }
 
 // Build validates the revision, then defines one EnvironmentStack per environment in cfg, in
 // cfg's order, and the pipeline when configured. A bad revision is an error before any stack
 // exists, so nothing is synthesized.
 func Build(app awscdk.App, cfg *config.Config, opts Options) (*Built, error) {
-	if _, err := appspec.Validate(opts.RevisionDir, appspec.Options{MaxApplicationStopSeconds: MaxApplicationStopSeconds}); err != nil {
+	spec, err := appspec.Validate(opts.RevisionDir, appspec.Options{MaxApplicationStopSeconds: MaxApplicationStopSeconds})
+	if err != nil {
 		return nil, fmt.Errorf("the application revision is not valid:\n%w", err)
 	}
-	b := &Built{}
+	b := &Built{Warnings: spec.Warnings}
 	for _, env := range cfg.Environments {
 		b.Environments = append(b.Environments, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env, opts))
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,6 +56,21 @@ func TestAppCommandLine(t *testing.T) {
 	if err := os.WriteFile(appspecPath, []byte(strings.Replace(string(spec), "version: 0.0", `version: "0.0"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A copy of the revision whose stop script lost a "fi": the agent would accept it, and it would
+	// break the next deployment and every scale-in.
+	brokenScript := filepath.Join(t.TempDir(), "assets")
+	if err := os.CopyFS(brokenScript, os.DirFS("../assets")); err != nil {
+		t.Fatal(err)
+	}
+	stopPath := filepath.Join(brokenScript, "scripts", "stop_application.sh")
+	stop := string(mustRead(t, stopPath))
+	i := strings.LastIndex(stop, "\n  fi\n")
+	if i < 0 {
+		t.Fatal("stop_application.sh has no fi to remove")
+	}
+	if err := os.WriteFile(stopPath, []byte(stop[:i]+stop[i+5:]), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var fixture map[string]any
 	if err := json.Unmarshal(mustRead(t, "testdata/fixture.json"), &fixture); err != nil {
 		t.Fatal(err)
@@ -78,6 +94,7 @@ func TestAppCommandLine(t *testing.T) {
 		{"invalid config", "", map[string]any{"application": shrunk}, "environments[prod].maxCapacity: 1 is less than minCapacity 3", "", false},
 		{"no application section", "", map[string]any{"application": nil}, `context key "application" is missing`, "", false},
 		{"invalid revision", badRevision, nil, `appspec.yml:3: version: "0.0" is not the number 0.0`, "", false},
+		{"hook script bash cannot parse", brokenScript, nil, `scripts/stop_application.sh:\d+: bash cannot parse it: syntax error`, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := fixtureContext(t, tc.changes)
@@ -92,7 +109,7 @@ func TestAppCommandLine(t *testing.T) {
 				}
 			}
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				if err == nil || !regexp.MustCompile(regexp.QuoteMeta(tc.wantErr)).MatchString(err.Error()) && !regexp.MustCompile(tc.wantErr).MatchString(err.Error()) {
 					t.Errorf("error %v, want one containing %q", err, tc.wantErr)
 				}
 			} else if err != nil {

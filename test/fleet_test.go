@@ -424,6 +424,9 @@ func userData(t *testing.T, data map[string]any) string {
 
 func shellcheckScript(t *testing.T, script string) {
 	t.Helper()
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		t.Fatal("shellcheck is missing: apt-get install -y shellcheck (make test checks for it before the tests)")
+	}
 	file := filepath.Join(t.TempDir(), "user-data.sh")
 	if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
 		t.Fatal(err)

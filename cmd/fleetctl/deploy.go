@@ -22,7 +22,7 @@ func packageCmd(args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	pkg, err := validatedPackage(*dir)
+	pkg, err := validatedPackage(*dir, out)
 	if err != nil {
 		return err
 	}
@@ -36,10 +36,15 @@ func packageCmd(args []string, out io.Writer) error {
 	return nil
 }
 
-// validatedPackage checks the revision as synthesis does, then zips it.
-func validatedPackage(dir string) (revision.Package, error) {
-	if _, err := appspec.Validate(dir, appspec.Options{MaxApplicationStopSeconds: 300}); err != nil {
+// validatedPackage checks the revision as synthesis does (the appspec and its scripts), then
+// zips it. What could not be checked is printed to out.
+func validatedPackage(dir string, out io.Writer) (revision.Package, error) {
+	spec, err := appspec.Validate(dir, appspec.Options{MaxApplicationStopSeconds: 300})
+	if err != nil {
 		return revision.Package{}, usageError{fmt.Errorf("the revision is not valid:\n%w", err)}
+	}
+	for _, w := range spec.Warnings {
+		fmt.Fprintln(out, "warning:", w)
 	}
 	return revision.Zip(dir)
 }
@@ -66,7 +71,7 @@ func deployCmd(args []string, out io.Writer) error {
 	var pkg revision.Package
 	if *follow == "" {
 		var err error
-		if pkg, err = validatedPackage(*dir); err != nil {
+		if pkg, err = validatedPackage(*dir, out); err != nil {
 			return err
 		}
 	}

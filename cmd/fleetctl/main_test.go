@@ -176,6 +176,21 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+// TestPackageRejectsABrokenScript: a hook script bash cannot parse is not packaged; the error
+// names the file and line.
+func TestPackageRejectsABrokenScript(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "assets")
+	if err := os.CopyFS(dir, os.DirFS("../../assets")); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "scripts", "start_server.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/bash\nif true; then\n  echo started\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := replay(t, "", "package", "--dir", dir)
+	s.expect(t, 2, "the revision is not valid", script+":4: bash cannot parse it")
+}
+
 func TestPackageIsDeterministic(t *testing.T) {
 	dir := t.TempDir()
 	a := replay(t, "", "package", "--dir", "../../assets", "--out", filepath.Join(dir, "a.zip"))
