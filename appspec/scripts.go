@@ -77,7 +77,8 @@ func (v *validator) bashSyntax(file string) {
 	}
 	found := false
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if m := bashError.FindStringSubmatch(line); m != nil {
+		// bash follows a syntax error with the offending source line, quoted: not a second problem.
+		if m := bashError.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[3], "`") {
 			n, _ := strconv.Atoi(m[2])
 			v.errs = append(v.errs, &Error{File: file, Line: n, Problem: "bash cannot parse it: " + m[3],
 				Fix: "the agent would run it only mid-deployment; fix the syntax (bash -n " + file + ")"})

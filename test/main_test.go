@@ -156,7 +156,11 @@ func buildApp() error {
 	var direct *stacks.EnvironmentStack
 	if n := len(fixtureConfig.Environments); n > 0 {
 		last := fixtureConfig.Environments[n-1]
-		direct = stacks.NewEnvironmentStack(app, fixtureConfig.StackName(last), fixtureConfig.Name, last, opts)
+		// Without cdk-nag: TestPipelineDeploysTheSameTemplates proves its template is the checked
+		// stage's own.
+		plain := opts
+		plain.Aspects = nil
+		direct = stacks.NewEnvironmentStack(app, fixtureConfig.StackName(last), fixtureConfig.Name, last, plain)
 	}
 	if fixtureConfig.Pipeline != nil {
 		pipeline = stacks.NewPipelineStack(app, fixtureConfig, opts)

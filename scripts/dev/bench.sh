@@ -9,14 +9,14 @@ usage() {
   cat <<'TXT'
 Usage: scripts/dev/bench.sh [--runs N] [--no-cold]
 
-Runs each measurement N times (default 3) after one warm-up run and prints the fastest wall time
+Runs each measurement N times (default 5) after one warm-up run and prints the fastest wall time
 and the peak resident memory of the largest process, then the suite/floor ratio. The cold build
 (an empty Go build cache; modules already downloaded) runs once and takes minutes: --no-cold
 skips it.
 TXT
 }
 
-runs=3
+runs=5
 cold=1
 while [ $# -gt 0 ]; do
   case "$1" in
