@@ -135,7 +135,7 @@ func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment
 	}
 	d := Deployment{
 		Config:           DeploymentConfig(withDefault(raw.Config, string(DefaultDeploymentConfig))),
-		SuspendProcesses: withDefault(raw.SuspendProcesses, SuspendableProcesses),
+		SuspendProcesses: withDefault(raw.SuspendProcesses, slices.Clone(SuspendableProcesses)),
 	}
 	seen := map[string]bool{}
 	for _, p := range d.SuspendProcesses {

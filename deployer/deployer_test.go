@@ -467,24 +467,43 @@ func TestPersistentThrottlingInAPollIsRetriedNextPoll(t *testing.T) {
 	}
 }
 
-// TestRollbackAfterAStoppedRollback: CodeDeploy's own rollback was stopped (the alarm still fires),
-// so the fleet is partly on the broken revision. The last successful deployment is the old
-// revision, but the last attempt failed: the old revision is deployed again, with alarms off.
-func TestRollbackAfterAStoppedRollback(t *testing.T) {
-	h := newHarness(cdtypes.DeploymentStatusSucceeded)
-	h.f.add("d-GOOD", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-time.Hour), cdtypes.DeploymentStatusSucceeded)
-	h.f.add("d-BROKEN", "revisions/broken.zip", cdtypes.DeploymentCreatorUser, start.Add(-10*time.Minute), cdtypes.DeploymentStatusFailed)
-	h.f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-5*time.Minute), cdtypes.DeploymentStatusStopped)
-	broken := props
-	broken.RevisionKey = "revisions/broken.zip"
-	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &broken, PhysicalResourceID: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if h.f.count("CreateDeployment") != 1 {
-		t.Fatalf("%d deployments created, want 1 to put the fleet back", h.f.count("CreateDeployment"))
-	}
-	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration == nil || in.OverrideAlarmConfiguration.Enabled {
-		t.Error("the restoring deployment keeps the alarm that stopped the rollback")
+// TestRestoringDeploymentRunsWithAlarmsOff: the newest release failed or was stopped, so the
+// fleet is partly on the broken revision; CloudFormation's rollback sends the old revision back,
+// and the deployer deploys it again with the alarms off (the alarm that stopped the release may
+// still fire). Deployments that are not releases, such as a later successful scale-out, do not
+// hide the failed release.
+func TestRestoringDeploymentRunsWithAlarmsOff(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		history func(f *fake)
+	}{
+		{"CodeDeploy's rollback was stopped", func(f *fake) {
+			f.add("d-GOOD", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-time.Hour), cdtypes.DeploymentStatusSucceeded)
+			f.add("d-BROKEN", "revisions/broken.zip", cdtypes.DeploymentCreatorUser, start.Add(-10*time.Minute), cdtypes.DeploymentStatusFailed)
+			f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-5*time.Minute), cdtypes.DeploymentStatusStopped)
+		}},
+		{"the rollback failed, then a scale-out succeeded", func(f *fake) {
+			f.add("d-GOOD", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-72*time.Hour), cdtypes.DeploymentStatusSucceeded)
+			f.add("d-BROKEN", "revisions/broken.zip", cdtypes.DeploymentCreatorUser, start.Add(-20*time.Minute), cdtypes.DeploymentStatusFailed)
+			f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-15*time.Minute), cdtypes.DeploymentStatusFailed)
+			f.add("d-LAUNCH", props.RevisionKey, cdtypes.DeploymentCreatorAutoscaling, start.Add(-5*time.Minute), cdtypes.DeploymentStatusSucceeded)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(cdtypes.DeploymentStatusSucceeded)
+			tc.history(h.f)
+			broken := props
+			broken.RevisionKey = "revisions/broken.zip"
+			if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &broken, PhysicalResourceID: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			if h.f.count("CreateDeployment") != 1 {
+				t.Fatalf("%d deployments created, want 1 to put the fleet back", h.f.count("CreateDeployment"))
+			}
+			if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration == nil || in.OverrideAlarmConfiguration.Enabled {
+				t.Error("the restoring deployment keeps the alarms")
+			}
+		})
 	}
 }
 
@@ -669,27 +688,6 @@ func TestAlarmsAfterAFailedScaleOut(t *testing.T) {
 	}
 	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration != nil {
 		t.Error("a failed scale-out switched the alarms off for the next release")
-	}
-}
-
-// TestAlarmsOffWhileRestoring: the last release failed (and its rollback too); a later
-// successful scale-out must not hide that. Putting the fleet back runs with alarms off.
-func TestAlarmsOffWhileRestoring(t *testing.T) {
-	h := newHarness(cdtypes.DeploymentStatusSucceeded)
-	h.f.add("d-GOOD", props.RevisionKey, cdtypes.DeploymentCreatorUser, start.Add(-72*time.Hour), cdtypes.DeploymentStatusSucceeded)
-	h.f.add("d-BROKEN", "revisions/broken.zip", cdtypes.DeploymentCreatorUser, start.Add(-20*time.Minute), cdtypes.DeploymentStatusFailed)
-	h.f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-15*time.Minute), cdtypes.DeploymentStatusFailed)
-	h.f.add("d-LAUNCH", props.RevisionKey, cdtypes.DeploymentCreatorAutoscaling, start.Add(-5*time.Minute), cdtypes.DeploymentStatusSucceeded)
-	broken := props
-	broken.RevisionKey = "revisions/broken.zip"
-	if _, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &broken, PhysicalResourceID: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if h.f.count("CreateDeployment") != 1 {
-		t.Fatalf("%d deployments created, want 1 to put the fleet back", h.f.count("CreateDeployment"))
-	}
-	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration == nil || in.OverrideAlarmConfiguration.Enabled {
-		t.Error("the restoring deployment keeps the alarms")
 	}
 }
 

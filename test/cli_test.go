@@ -21,9 +21,21 @@ import (
 // controls.
 func fixtureContext(t *testing.T, changes map[string]any) map[string]any {
 	t.Helper()
-	var section any
-	if err := json.Unmarshal(mustRead(t, "testdata/fixture.json"), &section); err != nil {
+	ctx, err := contextWith(changes)
+	if err != nil {
 		t.Fatal(err)
+	}
+	return ctx
+}
+
+func contextWith(changes map[string]any) (map[string]any, error) {
+	var section any
+	data, err := os.ReadFile("testdata/fixture.json")
+	if err == nil {
+		err = json.Unmarshal(data, &section)
+	}
+	if err != nil {
+		return nil, err
 	}
 	ctx := map[string]any{"application": section}
 	for k, v := range featureFlags {
@@ -36,7 +48,7 @@ func fixtureContext(t *testing.T, changes map[string]any) map[string]any {
 			ctx[k] = v
 		}
 	}
-	return ctx
+	return ctx, nil
 }
 
 // TestAppCommandLine checks what a user sees from `cdk synth`: a clear error and nothing written
@@ -172,20 +184,11 @@ func startAppBinary() {
 	go func() {
 		var r appResult
 		defer func() { done <- r }()
-		ctx := map[string]any{"env": "staging"}
-		for k, v := range featureFlags {
-			ctx[k] = v
-		}
-		var section any
-		data, err := os.ReadFile("testdata/fixture.json")
-		if err == nil {
-			err = json.Unmarshal(data, &section)
-		}
+		ctx, err := contextWith(map[string]any{"env": "staging"})
 		if r.outdir, r.setup = os.MkdirTemp("", "cdk-app-out-"); r.setup != nil || err != nil {
 			r.setup = errors.Join(r.setup, err)
 			return
 		}
-		ctx["application"] = section
 		contextJSON, err := json.Marshal(ctx)
 		if err != nil {
 			r.setup = err
