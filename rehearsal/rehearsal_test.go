@@ -1,0 +1,123 @@
+package rehearsal
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestDocumentedExamples: the numbers the CodeDeploy API reference gives for nine instances.
+func TestDocumentedExamples(t *testing.T) {
+	nine := []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}
+	for _, tc := range []struct {
+		rollout    Rollout
+		minHealthy int
+		batch      int
+	}{
+		{Rollout{Kind: HostCount, Value: 6}, 6, 3},
+		{Rollout{Kind: FleetPercent, Value: 40}, 4, 5}, // 3.6 rounds up to 4
+		{Rollout{Kind: OneAtATime}, 8, 1},
+		{HalfAtATime, 5, 4},
+	} {
+		t.Run(fmt.Sprintf("%s %d", tc.rollout.Kind, tc.rollout.Value), func(t *testing.T) {
+			if got := tc.rollout.MinHealthy(len(nine)); got != tc.minHealthy {
+				t.Errorf("MinHealthy(9) = %d, want %d", got, tc.minHealthy)
+			}
+			if got := tc.rollout.BatchSize(len(nine)); got != tc.batch {
+				t.Errorf("BatchSize(9) = %d, want %d", got, tc.batch)
+			}
+			total := 0
+			for _, b := range tc.rollout.Batches(nine) {
+				if len(b) > tc.batch || len(b) == 0 {
+					t.Errorf("batch %v", b)
+				}
+				total += len(b)
+			}
+			if total != 9 {
+				t.Errorf("batches cover %d instances", total)
+			}
+		})
+	}
+}
+
+// TestBatchOfAtLeastOne: a minimum as large as the fleet still deploys, one at a time.
+func TestBatchOfAtLeastOne(t *testing.T) {
+	if got := (Rollout{Kind: HostCount, Value: 3}).BatchSize(3); got != 1 {
+		t.Errorf("BatchSize = %d, want 1", got)
+	}
+}
+
+// TestDecide walks deployments instance by instance: where they stop, how they end.
+func TestDecide(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rollout Rollout
+		results []bool // per instance, in deployment order
+		want    Outcome
+		stopAt  int // instances deployed to before the stop; len(results) if none
+	}{
+		{"one at a time, all succeed", Rollout{Kind: OneAtATime}, []bool{true, true, true}, Succeeded, 3},
+		{"one at a time, the second fails", Rollout{Kind: OneAtATime}, []bool{true, false, true}, Failed, 2},
+		{"one at a time, the first fails", Rollout{Kind: OneAtATime}, []bool{false, true, true}, Failed, 1},
+		{"one at a time, the last fails: still a success", Rollout{Kind: OneAtATime}, []bool{true, true, false}, Succeeded, 3},
+		{"one instance that fails", Rollout{Kind: OneAtATime}, []bool{false}, Failed, 1},
+		{"half at a time, one of four fails", HalfAtATime, []bool{true, false, true, true}, Succeeded, 4},
+		{"half at a time, two of four fail", HalfAtATime, []bool{false, true, false, true}, Succeeded, 4},
+		{"half at a time, three of four fail", HalfAtATime, []bool{false, false, false, true}, Failed, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, ok, bad := len(tc.results), 0, 0
+			var got Outcome
+			deployed := n
+			for i, r := range tc.results {
+				if r {
+					ok++
+				} else {
+					bad++
+				}
+				outcome, stop := tc.rollout.Decide(n, ok, bad)
+				if stop || i == n-1 {
+					got, deployed = outcome, i+1
+					break
+				}
+				if outcome != "" {
+					t.Fatalf("decided %s after %d of %d instances without stopping", outcome, i+1, n)
+				}
+			}
+			if got != tc.want || deployed != tc.stopAt {
+				t.Errorf("outcome %s after %d instances, want %s after %d", got, deployed, tc.want, tc.stopAt)
+			}
+		})
+	}
+}
+
+// TestLifecycle: the order of the events and which ones a revision cannot hook or runs from the
+// last successful revision.
+func TestLifecycle(t *testing.T) {
+	if len(InPlace) != 13 || InPlace[0] != BeforeBlockTraffic || InPlace[len(InPlace)-1] != AfterAllowTraffic {
+		t.Errorf("in-place order %v", InPlace)
+	}
+	// Traffic is blocked before the application stops, and allowed only after it was validated.
+	if slices.Index(InPlace, BlockTraffic) > slices.Index(InPlace, ApplicationStop) ||
+		slices.Index(InPlace, AllowTraffic) < slices.Index(InPlace, ValidateService) {
+		t.Errorf("traffic control out of order: %v", InPlace)
+	}
+	if !slices.Equal(Termination, InPlace[:4]) {
+		t.Errorf("a termination deployment runs %v, want the first four in-place events", Termination)
+	}
+	var reserved, previous []Event
+	for _, e := range InPlace {
+		if e.Reserved() {
+			reserved = append(reserved, e)
+		}
+		if e.FromLastSuccessfulRevision() {
+			previous = append(previous, e)
+		}
+	}
+	if !slices.Equal(reserved, []Event{BlockTraffic, DownloadBundle, Install, AllowTraffic}) {
+		t.Errorf("reserved %v", reserved)
+	}
+	if !slices.Equal(previous, []Event{BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop}) {
+		t.Errorf("from the last successful revision %v", previous)
+	}
+}
