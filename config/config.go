@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -517,6 +518,13 @@ func decodeFields(scope string, data []byte, out any) (bad map[string]bool, errs
 				field.Set(reflect.Zero(field.Type()))
 			}
 		}
+	}
+	// The closing brace, and nothing after it.
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return bad, append(errs, fieldErr(scope, "", "is not valid JSON (the object is not closed)", "fix the JSON syntax")), false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad, append(errs, fieldErr(scope, "", "has data after the JSON object", "remove it")), false
 	}
 	return bad, errs, true
 }

@@ -131,6 +131,8 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"not an object", []any{1}, "application: has array (use an object)"},
 		{"invalid JSON", json.RawMessage(`{"environments": [}`), "is not valid JSON"},
+		{"object not closed", json.RawMessage(`{"name": "MyWebApp"`), "is not valid JSON"},
+		{"data after the object", json.RawMessage(`{"name": "MyWebApp"} {}`), "has data after the JSON object"},
 		{"environments missing", map[string]any{"name": "MyWebApp"}, "environments: is missing"},
 		{"environments empty", section(), "environments: is empty"},
 		{"unknown top-level key", with(section(dev), "enviroments", []any{}), `enviroments: is not a known key`},

@@ -316,6 +316,17 @@ func (d *Deployer) groupState(ctx context.Context, p Properties) (groupState, er
 		return groupState{firstOrRestoring: true}, nil
 	}
 	if isRevision(release, p) {
+		// The release of this revision succeeded, but possibly not on every instance (OneAtATime's
+		// last instance; see missedTargets): then the fleet is not on it, and deploying it again,
+		// alarms off, puts the missed instance back.
+		missed, err := d.missedTargets(ctx, aws.ToString(release.DeploymentId))
+		if err != nil {
+			return groupState{}, err
+		}
+		if len(missed) > 0 {
+			log.Printf("release %s of %s missed instances, deploying it again: %s", aws.ToString(release.DeploymentId), p.RevisionKey, strings.Join(missed, "; "))
+			return groupState{firstOrRestoring: true}, nil
+		}
 		return groupState{onRevision: aws.ToString(release.DeploymentId)}, nil
 	}
 	return groupState{}, nil
@@ -515,17 +526,25 @@ func (d *Deployer) describeTargets(ctx context.Context, id string, limit int, st
 	for i, s := range statuses {
 		filter[i] = string(s)
 	}
-	var list *codedeploy.ListDeploymentTargetsOutput
-	if err := d.retry(ctx, "ListDeploymentTargets", func() (err error) {
-		list, err = d.CodeDeploy.ListDeploymentTargets(ctx, &codedeploy.ListDeploymentTargetsInput{
-			DeploymentId:  aws.String(id),
-			TargetFilters: map[string][]string{string(cdtypes.TargetFilterNameTargetStatus): filter},
-		})
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("listing the instances of deployment %s: %w", id, err)
+	var ids []string
+	var token *string
+	for len(ids) < limit {
+		var list *codedeploy.ListDeploymentTargetsOutput
+		if err := d.retry(ctx, "ListDeploymentTargets", func() (err error) {
+			list, err = d.CodeDeploy.ListDeploymentTargets(ctx, &codedeploy.ListDeploymentTargetsInput{
+				DeploymentId: aws.String(id), NextToken: token,
+				TargetFilters: map[string][]string{string(cdtypes.TargetFilterNameTargetStatus): filter},
+			})
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("listing the instances of deployment %s: %w", id, err)
+		}
+		ids = append(ids, list.TargetIds...)
+		if token = list.NextToken; token == nil {
+			break
+		}
 	}
-	ids := list.TargetIds[:min(limit, len(list.TargetIds))]
+	ids = ids[:min(limit, len(ids))]
 	if len(ids) == 0 {
 		return nil, nil
 	}

@@ -45,8 +45,9 @@ type fake struct {
 	script    []cdtypes.DeploymentStatus
 	errorInfo *cdtypes.ErrorInformation
 	// targets are the instances of every deployment, as ListDeploymentTargets and
-	// BatchGetDeploymentTargets report them.
-	targets []cdtypes.InstanceTarget
+	// BatchGetDeploymentTargets report them; targetsOf, of one deployment, when it has an entry.
+	targets   []cdtypes.InstanceTarget
+	targetsOf map[string][]cdtypes.InstanceTarget
 	// block makes every CodeDeploy call wait for its context to end, like a call that hangs.
 	block     bool
 	throttle  int
@@ -217,7 +218,7 @@ func (f *fake) ListDeploymentTargets(_ context.Context, in *codedeploy.ListDeplo
 	}
 	statuses := in.TargetFilters[string(cdtypes.TargetFilterNameTargetStatus)]
 	out := &codedeploy.ListDeploymentTargetsOutput{}
-	for _, t := range f.targets {
+	for _, t := range f.targetsFor(aws.ToString(in.DeploymentId)) {
 		if len(statuses) == 0 || slices.Contains(statuses, string(t.Status)) {
 			out.TargetIds = append(out.TargetIds, aws.ToString(t.TargetId))
 		}
@@ -230,12 +231,19 @@ func (f *fake) BatchGetDeploymentTargets(_ context.Context, in *codedeploy.Batch
 		return nil, err
 	}
 	out := &codedeploy.BatchGetDeploymentTargetsOutput{}
-	for _, t := range f.targets {
+	for _, t := range f.targetsFor(aws.ToString(in.DeploymentId)) {
 		if slices.Contains(in.TargetIds, aws.ToString(t.TargetId)) {
 			out.DeploymentTargets = append(out.DeploymentTargets, cdtypes.DeploymentTarget{InstanceTarget: &t})
 		}
 	}
 	return out, nil
+}
+
+func (f *fake) targetsFor(id string) []cdtypes.InstanceTarget {
+	if t, ok := f.targetsOf[id]; ok {
+		return t
+	}
+	return f.targets
 }
 
 var props = Properties{
@@ -775,5 +783,26 @@ func TestPruneFailureDoesNotFailTheDeployment(t *testing.T) {
 	}
 	if h.f.count("ListObjectsV2") != 1 {
 		t.Error("pruning was not attempted after the deployment succeeded")
+	}
+}
+
+// TestReleaseThatMissedAnInstanceIsDeployedAgain: the group's newest release is this revision and
+// succeeded, but its last instance failed (OneAtATime). The fleet is not on the revision: the
+// deployer deploys it again, alarms off, instead of reporting it done.
+func TestReleaseThatMissedAnInstanceIsDeployedAgain(t *testing.T) {
+	h := newHarness(cdtypes.DeploymentStatusSucceeded)
+	h.f.add("d-ROLLBACK", props.RevisionKey, cdtypes.DeploymentCreatorCodeDeployRollback, start.Add(-5*time.Minute), cdtypes.DeploymentStatusSucceeded)
+	h.f.targetsOf = map[string][]cdtypes.InstanceTarget{
+		"d-ROLLBACK": {target("i-1", cdtypes.TargetStatusSucceeded), target("i-2", cdtypes.TargetStatusFailed, validateFailed)},
+		"d-NEW0":     {target("i-1", cdtypes.TargetStatusSucceeded), target("i-2", cdtypes.TargetStatusSucceeded)},
+	}
+	broken := props
+	broken.RevisionKey = "revisions/broken.zip"
+	res, err := h.run(t, Event{RequestType: "Update", ResourceProperties: props, OldResourceProperties: &broken, PhysicalResourceID: "x"})
+	if err != nil || !res.IsComplete || res.Data[DataDeploymentID] != "d-NEW0" {
+		t.Fatalf("result %+v, %v; want a new deployment of the revision", res, err)
+	}
+	if in := h.f.deployments["d-NEW0"].input; in.OverrideAlarmConfiguration == nil || in.OverrideAlarmConfiguration.Enabled {
+		t.Error("the deployment that restores the missed instance keeps the alarms")
 	}
 }

@@ -11,7 +11,10 @@
 //   - the stack's resource has no dependency and every other resource of the stack depends on it;
 //   - the load balancer's resource depends on the load balancer.
 //
-// Every other delete (the stack's deletion, a replacement) leaves protection as it is. It also
+// A load balancer the stack replaced is released too, when its old protection resource is
+// deleted in the update's cleanup: CloudFormation deletes the old load balancer next. Every other
+// delete (the stack's deletion, a replaced protection resource of a kept load balancer) leaves
+// protection as it is. It also
 // enables termination protection where `cdk deploy` would not: CDK Pipelines' CloudFormation
 // actions ignore a stack's terminationProtection (aws-cdk issues 17871 and 30405).
 package protection
@@ -33,6 +36,7 @@ import (
 type CloudFormation interface {
 	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 	UpdateTerminationProtection(context.Context, *cloudformation.UpdateTerminationProtectionInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error)
+	DescribeStackResources(context.Context, *cloudformation.DescribeStackResourcesInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackResourcesOutput, error)
 }
 
 // ELB is the part of the Elastic Load Balancing API the handler uses.
@@ -80,9 +84,18 @@ func (h *Handler) release(ctx context.Context, stackID, lb, target string) error
 		return nil
 	}
 	// A failed create rolls back as ROLLBACK_IN_PROGRESS; a failed update as
-	// UPDATE_ROLLBACK_IN_PROGRESS, a deletion as DELETE_IN_PROGRESS (CloudFormation user guide,
-	// "Stack status codes").
-	if status := out.Stacks[0].StackStatus; status != cftypes.StackStatusRollbackInProgress {
+	// UPDATE_ROLLBACK_IN_PROGRESS, a deletion as DELETE_IN_PROGRESS, and an update deletes what it
+	// replaced in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS (CloudFormation user guide, "Stack status
+	// codes").
+	switch status := out.Stacks[0].StackStatus; {
+	case status == cftypes.StackStatusRollbackInProgress:
+	case status == cftypes.StackStatusUpdateCompleteCleanupInProgress && lb != "":
+		current, err := h.inStack(ctx, stackID, lb)
+		if err != nil || current {
+			log.Printf("left %s protected: it is still the stack's (%v)", target, err)
+			return nil
+		}
+	default:
 		log.Printf("left %s protected: stack is %s, not rolling back a failed create", target, status)
 		return nil
 	}
@@ -90,8 +103,22 @@ func (h *Handler) release(ctx context.Context, stackID, lb, target string) error
 		log.Printf("could not lift the protection of %s for the rollback of the failed create: %v", target, err)
 		return nil
 	}
-	log.Printf("lifted the protection of %s: the failed create rolls back", target)
+	log.Printf("lifted the protection of %s: CloudFormation deletes it next", target)
 	return nil
+}
+
+// inStack reports whether the stack still has a resource whose physical ID is id.
+func (h *Handler) inStack(ctx context.Context, stackID, id string) (bool, error) {
+	out, err := h.CloudFormation.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackID)})
+	if err != nil {
+		return false, err
+	}
+	for _, r := range out.StackResources {
+		if aws.ToString(r.PhysicalResourceId) == id {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (h *Handler) protect(ctx context.Context, stackID, lb string, on bool) error {

@@ -23,6 +23,16 @@ type fake struct {
 	status cftypes.StackStatus
 	fail   error
 	calls  []string
+	// resources are the physical IDs of the stack's resources.
+	resources []string
+}
+
+func (f *fake) DescribeStackResources(context.Context, *cloudformation.DescribeStackResourcesInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackResourcesOutput, error) {
+	out := &cloudformation.DescribeStackResourcesOutput{}
+	for _, id := range f.resources {
+		out.StackResources = append(out.StackResources, cftypes.StackResource{PhysicalResourceId: aws.String(id)})
+	}
+	return out, nil
 }
 
 func (f *fake) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
@@ -60,19 +70,24 @@ func TestProtection(t *testing.T) {
 		request cfn.RequestType
 		lb      string
 		status  cftypes.StackStatus
-		want    string // the one call expected, or "" for none
+		stack   []string // the stack's resources' physical IDs
+		want    string   // the one call expected, or "" for none
 	}{
-		{"create protects the stack", cfn.RequestCreate, "", cftypes.StackStatusCreateInProgress, stackOn},
-		{"update protects the stack", cfn.RequestUpdate, "", cftypes.StackStatusUpdateInProgress, stackOn},
-		{"create protects the load balancer", cfn.RequestCreate, lbArn, cftypes.StackStatusCreateInProgress, lbOn},
-		{"failed create releases the stack", cfn.RequestDelete, "", cftypes.StackStatusRollbackInProgress, stackOff},
-		{"failed create releases the load balancer", cfn.RequestDelete, lbArn, cftypes.StackStatusRollbackInProgress, lbOff},
-		{"stack deletion keeps the load balancer protected", cfn.RequestDelete, lbArn, cftypes.StackStatusDeleteInProgress, ""},
-		{"update rollback keeps the stack protected", cfn.RequestDelete, "", cftypes.StackStatusUpdateRollbackInProgress, ""},
-		{"replacement cleanup keeps the stack protected", cfn.RequestDelete, "", cftypes.StackStatusUpdateCompleteCleanupInProgress, ""},
+		{"create protects the stack", cfn.RequestCreate, "", cftypes.StackStatusCreateInProgress, nil, stackOn},
+		{"update protects the stack", cfn.RequestUpdate, "", cftypes.StackStatusUpdateInProgress, nil, stackOn},
+		{"create protects the load balancer", cfn.RequestCreate, lbArn, cftypes.StackStatusCreateInProgress, nil, lbOn},
+		{"failed create releases the stack", cfn.RequestDelete, "", cftypes.StackStatusRollbackInProgress, nil, stackOff},
+		{"failed create releases the load balancer", cfn.RequestDelete, lbArn, cftypes.StackStatusRollbackInProgress, nil, lbOff},
+		{"stack deletion keeps the load balancer protected", cfn.RequestDelete, lbArn, cftypes.StackStatusDeleteInProgress, nil, ""},
+		{"update rollback keeps the stack protected", cfn.RequestDelete, "", cftypes.StackStatusUpdateRollbackInProgress, nil, ""},
+		{"replacement cleanup keeps the stack protected", cfn.RequestDelete, "", cftypes.StackStatusUpdateCompleteCleanupInProgress, nil, ""},
+		{"a replaced load balancer is released", cfn.RequestDelete, lbArn, cftypes.StackStatusUpdateCompleteCleanupInProgress,
+			[]string{"arn:aws:elasticloadbalancing:eu-west-1:222222222222:loadbalancer/app/MyWeb-Fleet/new"}, lbOff},
+		{"a kept load balancer stays protected", cfn.RequestDelete, lbArn, cftypes.StackStatusUpdateCompleteCleanupInProgress,
+			[]string{lbArn}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fake{status: tc.status}
+			f := &fake{status: tc.status, resources: tc.stack}
 			h := &Handler{CloudFormation: f, ELB: f}
 			id, _, err := h.Handle(context.Background(), event(tc.request, tc.lb))
 			if err != nil || id == "" {

@@ -162,7 +162,9 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 			Target5xxCount: env.Deployment.Alarms.Target5xxCount,
 			UnhealthyHosts: env.Deployment.Alarms.UnhealthyHosts,
 			ELB5xxCount:    env.Deployment.Alarms.ELB5xxCount,
-			P99Latency:     time.Duration(env.Deployment.Alarms.P99LatencySeconds * float64(time.Second)),
+			// Warned about above: one instance means no target while it deploys.
+			ELB5xxNotifyOnly: env.MinCapacity < 2,
+			P99Latency:       time.Duration(env.Deployment.Alarms.P99LatencySeconds * float64(time.Second)),
 		},
 	})
 	s.Deployment.GrantGetDeployment(s.Fleet.Role)

@@ -44,8 +44,8 @@ func TestAutoScalingProcessesSuspendedWhileDeploying(t *testing.T) {
 	})
 }
 
-// TestLoadBalancer5xxAlarm: the load balancer's own 5xx are alarmed on, notified and stop a
-// deployment.
+// TestLoadBalancer5xxAlarm: the load balancer's own 5xx are alarmed on and notified, and stop a
+// deployment of a fleet of two or more.
 func TestLoadBalancer5xxAlarm(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		var found map[string]any
@@ -61,9 +61,12 @@ func TestLoadBalancer5xxAlarm(t *testing.T) {
 		expect(t, found, "Properties.Namespace", "AWS/ApplicationELB")
 		expect(t, found, "Properties.Statistic", "Sum")
 		expect(t, found, "Properties.Threshold", float64(b.stack.Env.Deployment.Alarms.ELB5xxCount))
+		// It stops deployments, except where the fleet can be down to one instance: deploying to
+		// that instance empties the target group, and its 503s would stop every deployment.
 		group := resource(t, b, logicalID(t, b, b.stack.Deployment.Group.Node().DefaultChild()))
-		if !strings.Contains(show(at(group, "Properties", "AlarmConfiguration", "Alarms")), id) {
-			t.Error("the ELB 5xx alarm does not stop deployments")
+		attached := strings.Contains(show(at(group, "Properties", "AlarmConfiguration", "Alarms")), id)
+		if want := b.stack.Env.MinCapacity >= 2; attached != want {
+			t.Errorf("minCapacity %d: the ELB 5xx alarm stops deployments: %v, want %v", b.stack.Env.MinCapacity, attached, want)
 		}
 		notified := false
 		for _, r := range resourcesOfType(b, "AWS::Events::Rule") {
@@ -118,15 +121,14 @@ func TestSingleInstanceWarning(t *testing.T) {
 	})
 }
 
-// TestNotificationsOnlyFromOwnRules: EventBridge may publish to the topic, and use its key, only
-// for this environment's rules in this account.
+// TestNotificationsOnlyFromOwnRules: EventBridge may publish to the topic only for this
+// environment's rules in this account, and use the key only for this topic.
 func TestNotificationsOnlyFromOwnRules(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
-		// Rule ARN by logical ID: the rules are named, and the policies name them.
-		rules := map[string]string{}
+		rules := map[string]bool{}
 		for id, r := range resourcesOfType(b, "AWS::Events::Rule") {
 			if strings.Contains(show(at(r, "Properties", "Targets")), logicalID(t, b, b.stack.Notifications.Topic.Node().DefaultChild())) {
-				rules[id] = fmt.Sprintf("arn:aws:events:%s:%s:rule/%v", b.stack.Env.Region, b.stack.Env.Account, at(r, "Properties", "Name"))
+				rules[id] = true
 			}
 		}
 		if len(rules) == 0 {
@@ -149,8 +151,8 @@ func TestNotificationsOnlyFromOwnRules(t *testing.T) {
 				if account != b.stack.Env.Account {
 					t.Errorf("%s: aws:SourceAccount %s", what, show(account))
 				}
-				for id, arn := range rules {
-					if source == arn {
+				for id := range rules {
+					if reflectEqual(source, getAtt(id, "Arn")) {
 						covered[id] = true
 					}
 				}
@@ -167,8 +169,22 @@ func TestNotificationsOnlyFromOwnRules(t *testing.T) {
 			topicStatements = append(topicStatements, asList(at(p, "Properties", "PolicyDocument", "Statement"))...)
 		}
 		check("topic policy", topicStatements)
+		// The key: EventBridge, for this topic only (source conditions are not supported there).
 		key := resource(t, b, logicalID(t, b, b.stack.Notifications.Key.Node().DefaultChild()))
-		check("key policy", asList(at(key, "Properties", "KeyPolicy", "Statement")))
+		topicArn := fmt.Sprintf("arn:aws:sns:%s:%s:%s-notifications", b.stack.Env.Region, b.stack.Env.Account, *b.stack.StackName())
+		events := 0
+		for _, st := range asList(at(key, "Properties", "KeyPolicy", "Statement")) {
+			if !strings.Contains(show(at(st, "Principal")), "events.amazonaws.com") {
+				continue
+			}
+			events++
+			if want := map[string]any{"StringEquals": map[string]any{"kms:EncryptionContext:aws:sns:topicArn": topicArn}}; !reflectEqual(at(st, "Condition"), want) {
+				t.Errorf("key policy statement for EventBridge has condition %s, want %s", show(at(st, "Condition")), show(want))
+			}
+		}
+		if events != 1 {
+			t.Errorf("%d key policy statements for EventBridge, want 1", events)
+		}
 	})
 }
 
@@ -307,7 +323,7 @@ func TestFailedCreateCanRollBack(t *testing.T) {
 				for _, a := range asList(at(st, "Action")) {
 					res := show(at(st, "Resource"))
 					switch a {
-					case "cloudformation:DescribeStacks", "cloudformation:UpdateTerminationProtection":
+					case "cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:UpdateTerminationProtection":
 						if res != fmt.Sprintf("%q", fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/*", env.Region, env.Account, *b.stack.StackName())) {
 							t.Errorf("%s on %s", a, res)
 						}

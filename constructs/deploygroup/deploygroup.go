@@ -40,6 +40,11 @@ type Alarms struct {
 	// ELB5xxCount is the number of 5xx responses the load balancer itself sends in a minute.
 	// Default: 5.
 	ELB5xxCount int
+	// ELB5xxNotifyOnly keeps the load balancer's 5xx alarm off the deployment group: for a fleet
+	// that can be down to one instance, whose every deployment takes the load balancer's only
+	// target away, so 503s are the deployment's nature, not a bad revision's. Default: false
+	// (it stops and rolls back deployments like the others).
+	ELB5xxNotifyOnly bool
 	// P99Latency adds an alarm on the targets' p99 response time when above zero. Default: 0 (off).
 	P99Latency time.Duration
 }
@@ -78,12 +83,15 @@ type DeploymentGroup struct {
 	Application awscodedeploy.ServerApplication
 	Group       awscodedeploy.ServerDeploymentGroup
 	Config      awscodedeploy.IServerDeploymentConfig
-	Alarms      []awscloudwatch.Alarm
-	Role        awsiam.Role
+	// Alarms are every alarm of the group, for notifications and dashboards; Gates those attached
+	// to it, which stop and roll back a deployment.
+	Alarms, Gates []awscloudwatch.Alarm
+	Role          awsiam.Role
 	// Policy holds the service role's permissions; the group depends on it.
 	Policy awsiam.Policy
 	arn    string
 	names  [2]string // application, deployment group
+	elb5xx awscloudwatch.Alarm
 }
 
 // New defines the deployment group.
@@ -107,6 +115,11 @@ func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
 	})
 	d.Config = deploymentConfig(d, p.Rollout)
 	d.Alarms = d.defineAlarms(p)
+	for _, a := range d.Alarms {
+		if !(p.Alarms.ELB5xxNotifyOnly && a == d.elb5xx) {
+			d.Gates = append(d.Gates, a)
+		}
+	}
 
 	d.Role = awsiam.NewRole(d, jsii.String("ServiceRole"), &awsiam.RoleProps{
 		Description: jsii.String("CodeDeploy in-place deployments to " + p.ApplicationName + "/" + p.DeploymentGroupName),
@@ -137,8 +150,8 @@ func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
 	}}, jsii.Bool(true))
 
 	loadBalancer := awscodedeploy.LoadBalancer_Application(p.TargetGroup)
-	alarms := make([]interfacesawscloudwatch.IAlarmRef, len(d.Alarms))
-	for i, a := range d.Alarms {
+	alarms := make([]interfacesawscloudwatch.IAlarmRef, len(d.Gates))
+	for i, a := range d.Gates {
 		alarms[i] = a
 	}
 	d.Group = awscodedeploy.NewServerDeploymentGroup(d, jsii.String("Default"), &awscodedeploy.ServerDeploymentGroupProps{
@@ -250,10 +263,14 @@ func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
 	name := p.ApplicationName + "-" + p.DeploymentGroupName
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	metrics := p.TargetGroup.Metrics()
-	alarm := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64) awscloudwatch.Alarm {
+	gateAlarm := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64, gate bool) awscloudwatch.Alarm {
+		effect := " Attached to the deployment group: stops and rolls back a deployment."
+		if !gate {
+			effect = " Notifies only: every deployment of a one-instance fleet takes its only target out of service."
+		}
 		return awscloudwatch.NewAlarm(d, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(name + "-" + suffix),
-			AlarmDescription:   jsii.String(description + " Attached to the deployment group: stops and rolls back a deployment."),
+			AlarmDescription:   jsii.String(description + effect),
 			Metric:             metric,
 			Threshold:          jsii.Number(threshold),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -262,6 +279,9 @@ func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
 			// No requests means no errors: a quiet site must not block deployments.
 			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
+	}
+	alarm := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64) awscloudwatch.Alarm {
+		return gateAlarm(id, suffix, description, metric, threshold, true)
 	}
 	alarms := []awscloudwatch.Alarm{
 		alarm("Target5xx", "target-5xx", "HTTP 5xx responses from the fleet.",
@@ -278,11 +298,14 @@ func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
 	// notifications topic forwards every deployment alarm) and, attached like the others, stops
 	// and rolls back a deployment: during a rollout these errors are the rollout's. A first or
 	// restoring deployment runs with alarms off (see package deployer), so an empty fleet's 503s
-	// cannot stop the deployment that fills it.
-	alarms = append(alarms, alarm("Elb5xx", "elb-5xx", "HTTP 5xx responses from the load balancer itself (no healthy instance, connection errors, timeouts).",
+	// cannot stop the deployment that fills it. For a fleet that can be down to one instance it
+	// only notifies (Alarms.ELB5xxNotifyOnly): deploying to its only instance empties the target
+	// group, and the 503s that follow would stop every deployment.
+	d.elb5xx = gateAlarm("Elb5xx", "elb-5xx", "HTTP 5xx responses from the load balancer itself (no healthy instance, connection errors, timeouts).",
 		p.LoadBalancer.Metrics().HttpCodeElb(awselasticloadbalancingv2.HttpCodeElb_ELB_5XX_COUNT,
 			&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
-		float64(p.Alarms.ELB5xxCount)))
+		float64(p.Alarms.ELB5xxCount), !p.Alarms.ELB5xxNotifyOnly)
+	alarms = append(alarms, d.elb5xx)
 	if p.Alarms.P99Latency > 0 {
 		alarms = append(alarms, alarm("P99Latency", "p99-latency", "Slow responses (p99) from the fleet.",
 			metrics.TargetResponseTime(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("p99")}),
@@ -306,8 +329,8 @@ func (d *DeploymentGroup) serviceStatements(p Props) *[]awsiam.PolicyStatement {
 	for _, g := range p.SecurityGroups {
 		groups = append(groups, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("security-group"), ResourceName: g.SecurityGroupId()}))
 	}
-	alarmArns := make([]*string, len(d.Alarms))
-	for i, a := range d.Alarms {
+	alarmArns := make([]*string, len(d.Gates))
+	for i, a := range d.Gates {
 		alarmArns[i] = a.AlarmArn()
 	}
 	statement := func(sid string, actions []string, resources []*string, conditions map[string]any) awsiam.PolicyStatement {

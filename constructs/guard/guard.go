@@ -72,7 +72,7 @@ func New(scope constructs.Construct, id string, p Props) *Guard {
 		ResourceName: jsii.String(*stack.StackName() + "/*")})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ProtectThisStack"),
-		Actions:   jsii.Strings("cloudformation:DescribeStacks", "cloudformation:UpdateTerminationProtection"),
+		Actions:   jsii.Strings("cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:UpdateTerminationProtection"),
 		Resources: jsii.Strings(*stackArn),
 	}))
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{

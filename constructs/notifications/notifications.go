@@ -3,8 +3,7 @@
 package notifications
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"sync"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -30,8 +29,9 @@ type Props struct {
 // Notifications is the topic and its key.
 type Notifications struct {
 	constructs.Construct
-	Topic awssns.Topic
-	Key   awskms.Key
+	Topic        awssns.Topic
+	Key          awskms.Key
+	grantKeyOnce sync.Once
 }
 
 // New defines the topic. Messages are encrypted with a customer-managed key: EventBridge can
@@ -61,29 +61,29 @@ func New(scope constructs.Construct, id string, props Props) *Notifications {
 //
 // EventBridge publishes as the service principal events.amazonaws.com, so the topic policy and
 // the key policy must allow that principal. CDK's SnsTopic target allows it with no condition:
-// any rule, in any account, could then publish here. Each rule is allowed instead, by its ARN
-// (aws:SourceArn) and this account (aws:SourceAccount), the confused-deputy conditions AWS
-// recommends for service principals (IAM user guide, "The confused deputy problem"); the key
-// statement is further held to this topic's encryption context, the form AWS documents for
-// services publishing to KMS-encrypted SNS topics (SNS developer guide, "Key management").
+// any rule, in any account, could then publish here. The topic policy allows each rule instead,
+// by its ARN (aws:SourceArn) and this account (aws:SourceAccount), the confused-deputy conditions
+// AWS recommends for service principals (IAM user guide, "The confused deputy problem"). The key
+// policy cannot use those two: the SNS developer guide's key management page says they are not
+// supported in a KMS key policy for EventBridge publishing to an encrypted topic, and a
+// condition the request does not carry would drop every notification. It holds the key to this
+// topic instead, through the encryption context SNS sets on every data key
+// (kms:EncryptionContext:aws:sns:topicArn), so the grant is useless for any other topic.
 func (n *Notifications) Forward(id, description string, pattern *awsevents.EventPattern) awsevents.Rule {
 	stack := awscdk.Stack_Of(n)
-	// Named, so the key policy can name the rule without a reference: the key is the topic's, and
-	// the rule targets the topic, so a reference would be a cycle.
-	name := ruleName(*stack.StackName(), id)
 	rule := awsevents.NewRule(n, jsii.String(id), &awsevents.RuleProps{
-		RuleName:     jsii.String(name),
 		Description:  jsii.String(description),
 		EventPattern: pattern,
 	})
 	rule.AddTarget(&topicTarget{topic: n.Topic})
-	ruleArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"), ResourceName: jsii.String(name)})
+	// The topic's ARN from its name: the key policy cannot refer to the topic, which refers to
+	// the key.
 	topicArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sns"), Resource: jsii.String(*stack.StackName() + "-notifications"),
 		ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
 	events := awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)
 	fromThisRule := map[string]any{
 		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
-		"ArnEquals":    map[string]any{"aws:SourceArn": ruleArn},
+		"ArnEquals":    map[string]any{"aws:SourceArn": rule.RuleArn()},
 	}
 	n.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("PublishFrom" + id),
@@ -92,27 +92,18 @@ func (n *Notifications) Forward(id, description string, pattern *awsevents.Event
 		Resources:  jsii.Strings(*n.Topic.TopicArn()),
 		Conditions: &fromThisRule,
 	}))
-	n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("EncryptFor" + id),
-		Principals: &[]awsiam.IPrincipal{events},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account(), "kms:EncryptionContext:aws:sns:topicArn": topicArn},
-			"ArnEquals":    map[string]any{"aws:SourceArn": ruleArn},
-		},
-	}), jsii.Bool(false))
+	n.grantKeyOnce.Do(func() {
+		n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("EncryptForThisTopicOnly"),
+			Principals: &[]awsiam.IPrincipal{events},
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+			Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"kms:EncryptionContext:aws:sns:topicArn": topicArn},
+			},
+		}), jsii.Bool(false))
+	})
 	return rule
-}
-
-// ruleName is "<stack>-<id>", shortened with a hash of the whole to EventBridge's 64 characters.
-func ruleName(stack, id string) string {
-	name := stack + "-" + id
-	if len(name) <= 64 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return name[:55] + "-" + hex.EncodeToString(sum[:4])
 }
 
 // topicTarget sends a rule's events to the topic and grants nothing itself: Forward writes the
