@@ -77,7 +77,7 @@ fuzz: ## Fuzz the config decoder for a minute.
 	go test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
 bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth time and peak memory.
-	GO_TEST="$(GO_TEST)" scripts/dev/bench.sh
+	GO_TEST="$(GO_TEST)" scripts/dev/bench.sh $(ARGS)
 
 clean:
 	rm -rf cdk.out node_modules
