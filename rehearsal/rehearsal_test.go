@@ -2,8 +2,11 @@ package rehearsal
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestDocumentedExamples: the numbers the CodeDeploy API reference gives for nine instances.
@@ -119,5 +122,67 @@ func TestLifecycle(t *testing.T) {
 	}
 	if !slices.Equal(previous, []Event{BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop}) {
 		t.Errorf("from the last successful revision %v", previous)
+	}
+}
+
+// TestFromTemplate reads the settings from a template the suite keeps as a snapshot: the fixture
+// environment with every setting away from its default (a custom rollout of 50%, /health, 45 s).
+// The user's own snapshots are not used: their environments are theirs to change.
+func TestFromTemplate(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		path    string
+		drain   time.Duration
+		rollout Rollout
+	}{
+		{"../test/testdata/Fixture-tls.template.json", "/health", 45 * time.Second, Rollout{Kind: FleetPercent, Value: 50}},
+	} {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			data, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg, d, err := FromTemplate(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := TargetGroup{HealthCheckPath: tc.path, HealthCheckPort: 80, Interval: 10 * time.Second, Timeout: 5 * time.Second,
+				HealthyThreshold: 2, UnhealthyThreshold: 2, HealthyHTTPCodes: "200", DeregistrationDelay: tc.drain}
+			if tg != want {
+				t.Errorf("target group %+v, want %+v", tg, want)
+			}
+			if d.Rollout != tc.rollout || !d.TrafficControl {
+				t.Errorf("deployment %+v, want %+v with traffic control", d, tc.rollout)
+			}
+		})
+	}
+}
+
+func TestFromTemplateDefaultsAndErrors(t *testing.T) {
+	tg, d, err := FromTemplate([]byte(`{"Resources": {
+		"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"Port": 8080}},
+		"DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ELB's defaults: 30 s interval, 5 healthy and 2 unhealthy checks, 300 s deregistration delay.
+	if tg.Interval != 30*time.Second || tg.HealthyThreshold != 5 || tg.DeregistrationDelay != 300*time.Second || tg.HealthCheckPort != 8080 {
+		t.Errorf("defaults %+v", tg)
+	}
+	if d.Rollout.Kind != OneAtATime || d.TrafficControl {
+		t.Errorf("deployment %+v: want CodeDeploy's default OneAtATime, no traffic control", d)
+	}
+	_, d, err = FromTemplate([]byte(`{"Resources": {
+		"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}},
+		"DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {"DeploymentConfigName": "CodeDeployDefault.HalfAtATime",
+			"DeploymentStyle": {"DeploymentOption": "WITH_TRAFFIC_CONTROL"}}}}}`))
+	if err != nil || d.Rollout != HalfAtATime || !d.TrafficControl {
+		t.Errorf("deployment %+v, %v: want HalfAtATime with traffic control", d, err)
+	}
+	for _, bad := range []string{`{`, `{"Resources": {}}`,
+		`{"Resources": {"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}}, "DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {"DeploymentConfigName": "Mine"}}}}`} {
+		if _, _, err := FromTemplate([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
 	}
 }
