@@ -3,8 +3,10 @@ package rehearsal
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -184,5 +186,41 @@ func TestFromTemplateDefaultsAndErrors(t *testing.T) {
 		if _, _, err := FromTemplate([]byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+}
+
+// TestHAProxyConfig renders the load balancer from the fixture's target group and has HAProxy
+// itself check the configuration.
+func TestHAProxyConfig(t *testing.T) {
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		t.Fatal("haproxy is missing: apt-get install -y haproxy (.ci/run installs it)")
+	}
+	tg := TargetGroup{HealthCheckPath: "/health", HealthCheckPort: 80, Interval: 10 * time.Second, Timeout: 5 * time.Second,
+		HealthyThreshold: 2, UnhealthyThreshold: 3, HealthyHTTPCodes: "200-202,302", DeregistrationDelay: 45 * time.Second}
+	dir := t.TempDir()
+	h := HAProxy{TargetGroup: tg, Scale: 10, Listen: "127.0.0.1:18080", AdminSocket: filepath.Join(dir, "admin.sock"),
+		Servers: []Server{{"i-1", "127.0.0.1:18081"}, {"i-2", "127.0.0.1:18082"}}}
+	cfg, err := h.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"option httpchk GET /health", "http-check expect rstatus ^(200|201|202|302)$", "timeout check 500ms",
+		"inter 1000ms", "rise 2 fall 3", "server i-1 127.0.0.1:18081 check port 80 disabled", "retries 0"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+	file := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("haproxy", "-c", "-f", file).CombinedOutput(); err != nil {
+		t.Errorf("haproxy rejects the configuration: %v\n%s\n%s", err, out, cfg)
+	}
+	if got := h.Scaled(tg.DeregistrationDelay); got != 4500*time.Millisecond {
+		t.Errorf("drain time %v, want 4.5 s at scale 10", got)
+	}
+	if _, err := (HAProxy{TargetGroup: TargetGroup{HealthyHTTPCodes: "2xx"}, Scale: 1, Listen: "x", AdminSocket: "y", Servers: h.Servers}).Config(); err == nil {
+		t.Error("accepted success codes 2xx")
 	}
 }
