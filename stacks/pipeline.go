@@ -61,7 +61,8 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, opts Optio
 		// The image has Go and npm; go.mod's `go 1.26` makes the go command fetch that toolchain
 		// from the module proxy, and make installs the pinned Node.js and CDK CLI from npm.
 		InstallCommands: jsii.Strings(
-			"command -v shellcheck || (apt-get update -qq && apt-get install -y -qq shellcheck)",
+			// What `make test` needs besides Go and Node.js, as .ci/run installs it.
+			"(command -v shellcheck && command -v haproxy) || (apt-get update -qq && apt-get install -y -qq shellcheck haproxy)",
 		),
 		Commands:               jsii.Strings(SynthCommands...),
 		PrimaryOutputDirectory: jsii.String("cdk.out"),

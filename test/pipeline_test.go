@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -98,6 +99,13 @@ func TestPipelineSynthRunsTheReadmeCommands(t *testing.T) {
 		if strings.Join(commands, "\n") == strings.Join(stacks.SynthCommands, "\n") {
 			found = true
 			expect(t, buildspec, "artifacts.base-directory", "cdk.out")
+			// The build image gets every tool `make test` checks for (the Makefile's tools target).
+			install := strings.Join(toStrings(asList(at(buildspec, "phases", "install", "commands"))), "\n")
+			for _, tool := range makeTestTools(t) {
+				if !strings.Contains(install, "apt-get install -y -qq") || !strings.Contains(install, " "+tool) {
+					t.Errorf("the synth step does not install %s, which make test needs: %q", tool, install)
+				}
+			}
 		}
 	}
 	if !found || strings.Join(stacks.SynthCommands, ";") != "make test;make synth" {
@@ -164,4 +172,22 @@ func TestPipelineArtifacts(t *testing.T) {
 	if buckets != 1 {
 		t.Errorf("%d logged artifact buckets, want 1", buckets)
 	}
+}
+
+// makeTestTools are the programs the Makefile's tools target checks for.
+func makeTestTools(t *testing.T) []string {
+	t.Helper()
+	makefile := string(mustRead(t, "../Makefile"))
+	_, target, ok := strings.Cut(makefile, "\ntools:\n")
+	if !ok {
+		t.Fatal("the Makefile has no tools target")
+	}
+	var tools []string
+	for _, m := range regexp.MustCompile(`command -v (\w+)`).FindAllStringSubmatch(strings.SplitN(target, "\n\n", 2)[0], -1) {
+		tools = append(tools, m[1])
+	}
+	if len(tools) == 0 {
+		t.Fatal("the tools target checks for nothing")
+	}
+	return tools
 }
