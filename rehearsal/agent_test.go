@@ -1,0 +1,68 @@
+package rehearsal
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func revisionWith(t *testing.T, script string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scripts", "hook.sh"), []byte("#!/bin/bash\n"+script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var agent = Agent{Env: map[string]string{"DEPLOYMENT_ID": "d-REHEARSE1", "APPLICATION_NAME": "MyWebApp-dev"}, Path: "/usr/bin:/bin"}
+
+// TestHookEnvironment: the script runs in the revision's directory with the lifecycle event and
+// the deployment's variables, and its output is logged as the agent logs it.
+func TestHookEnvironment(t *testing.T) {
+	dir := revisionWith(t, `echo "$LIFECYCLE_EVENT $DEPLOYMENT_ID $APPLICATION_NAME $(pwd)"; echo oops >&2`)
+	run := agent.Run(context.Background(), dir, ValidateService, Hook{Location: "scripts/hook.sh", Timeout: 10 * time.Second})
+	if run.Err != nil {
+		t.Fatal(run.Err)
+	}
+	if want := "[stdout]ValidateService d-REHEARSE1 MyWebApp-dev " + dir + "\n[stderr]oops\n"; run.Log != want {
+		t.Errorf("log %q, want %q", run.Log, want)
+	}
+}
+
+func TestHookFailure(t *testing.T) {
+	run := agent.Run(context.Background(), revisionWith(t, "echo giving up; exit 3"), ValidateService, Hook{Location: "scripts/hook.sh", Timeout: 10 * time.Second})
+	if run.Err == nil || !strings.Contains(run.Err.Error(), "ScriptFailed") || !strings.Contains(run.Err.Error(), "exit code 3") {
+		t.Errorf("error %v", run.Err)
+	}
+	if !strings.Contains(run.Log, "[stdout]giving up") {
+		t.Errorf("log %q", run.Log)
+	}
+}
+
+// TestHookTimeout: past its timeout the script and its children are terminated, and the hook
+// fails as ScriptTimedOut, in bounded time.
+func TestHookTimeout(t *testing.T) {
+	dir := revisionWith(t, "sleep 30 & sleep 30\n")
+	start := time.Now()
+	run := agent.Run(context.Background(), dir, ApplicationStop, Hook{Location: "scripts/hook.sh", Timeout: 300 * time.Millisecond})
+	if run.Err == nil || !strings.Contains(run.Err.Error(), "ScriptTimedOut") {
+		t.Errorf("error %v", run.Err)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("took %v to end a timed-out hook", elapsed)
+	}
+}
+
+func TestHookMissingScript(t *testing.T) {
+	run := agent.Run(context.Background(), t.TempDir(), BeforeInstall, Hook{Location: "scripts/none.sh", Timeout: time.Second})
+	if run.Err == nil || !strings.Contains(run.Err.Error(), "ScriptMissing") {
+		t.Errorf("error %v", run.Err)
+	}
+}
