@@ -1,0 +1,197 @@
+package rehearsal
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/example/codedeploy-fleet/appspec"
+)
+
+// journal is what happened, in order: the fakes and the hook scripts append to one file.
+type journal struct {
+	file string
+}
+
+// all is the journal's lines, each "instance event [revision]".
+func (j *journal) all(t *testing.T) []string {
+	t.Helper()
+	data, _ := os.ReadFile(j.file)
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+type fakeInstance struct {
+	name string
+	j    *journal
+}
+
+func (i *fakeInstance) Name() string { return i.name }
+func (i *fakeInstance) Agent() Agent {
+	return Agent{Path: "/usr/bin:/bin", Env: map[string]string{"INSTANCE": i.name, "JOURNAL": i.j.file}}
+}
+func (i *fakeInstance) Install(_ context.Context, revision string, _ []appspec.File) error {
+	appendLine(i.j.file, i.name+" Install "+filepath.Base(revision))
+	return nil
+}
+
+type fakeLB struct{ j *journal }
+
+func (l *fakeLB) Deregister(_ context.Context, name string) error {
+	appendLine(l.j.file, name+" BlockTraffic")
+	return nil
+}
+func (l *fakeLB) Register(_ context.Context, name string) error {
+	appendLine(l.j.file, name+" AllowTraffic")
+	return nil
+}
+
+var journalMu sync.Mutex
+
+func appendLine(file, line string) {
+	journalMu.Lock()
+	defer journalMu.Unlock()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	fmt.Fprintln(f, line)
+}
+
+// revision writes a revision named name whose every hook logs "<instance> <event> <name>"; the
+// ValidateService hook fails on failOn.
+func writeRevision(t *testing.T, name, failOn string) Revision {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "scripts"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "index.html"), []byte(name), 0o644))
+	spec := "version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /var/www/html/\nhooks:\n"
+	for _, e := range []Event{BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop, BeforeInstall, AfterInstall, ApplicationStart, ValidateService, BeforeAllowTraffic, AfterAllowTraffic} {
+		script := fmt.Sprintf("#!/bin/bash\necho \"$INSTANCE $LIFECYCLE_EVENT %s\" >>\"$JOURNAL\"\n", name)
+		if e == ValidateService && failOn != "" {
+			script += fmt.Sprintf("if [ \"$INSTANCE\" = %s ]; then echo 'page not served' >&2; exit 1; fi\n", failOn)
+		}
+		file := "scripts/" + string(e) + ".sh"
+		must(os.WriteFile(filepath.Join(dir, file), []byte(script), 0o755))
+		spec += fmt.Sprintf("  %s:\n    - location: %s\n      timeout: 10\n", e, file)
+	}
+	must(os.WriteFile(filepath.Join(dir, "appspec.yml"), []byte(spec), 0o644))
+	rev, err := LoadRevision(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
+func newFleet(t *testing.T, rollout Rollout, names ...string) (*Fleet, *journal) {
+	j := &journal{file: filepath.Join(t.TempDir(), "journal")}
+	f := &Fleet{LoadBalancer: &fakeLB{j}, Rollout: rollout}
+	for _, n := range names {
+		f.Instances = append(f.Instances, &fakeInstance{n, j})
+	}
+	return f, j
+}
+
+// TestLifecycleOrder: each instance goes through every event in CodeDeploy's order, one
+// instance at a time; ApplicationStop and the traffic-blocking hooks come from the last
+// successful revision, so the first deployment has none of them.
+func TestLifecycleOrder(t *testing.T) {
+	f, j := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2")
+	v1, v2 := writeRevision(t, "v1", ""), writeRevision(t, "v2", "")
+	if res := f.Deploy(context.Background(), "d-1", "user", v1); res.Outcome != Succeeded {
+		t.Fatalf("v1: %s, %+v", res.Outcome, res.Failure)
+	}
+	first := j.all(t)
+	want := []string{"i-1 BlockTraffic", "i-1 BeforeInstall v1", "i-1 Install v1", "i-1 AfterInstall v1", "i-1 ApplicationStart v1",
+		"i-1 ValidateService v1", "i-1 BeforeAllowTraffic v1", "i-1 AllowTraffic", "i-1 AfterAllowTraffic v1"}
+	if !slices.Equal(first[:len(want)], want) || len(first) != 2*len(want) || !strings.HasPrefix(first[len(want)], "i-2 ") {
+		t.Errorf("first deployment:\n%s\nwant i-1 then i-2, each:\n%s", strings.Join(first, "\n"), strings.Join(want, "\n"))
+	}
+	if err := os.Remove(j.file); err != nil {
+		t.Fatal(err)
+	}
+	if res := f.Deploy(context.Background(), "d-2", "user", v2); res.Outcome != Succeeded {
+		t.Fatalf("v2: %s", res.Outcome)
+	}
+	second := j.all(t)
+	if want := []string{"i-1 BeforeBlockTraffic v1", "i-1 BlockTraffic", "i-1 AfterBlockTraffic v1", "i-1 ApplicationStop v1", "i-1 BeforeInstall v2"}; !slices.Equal(second[:5], want) {
+		t.Errorf("second deployment starts:\n%s\nwant:\n%s", strings.Join(second[:5], "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestFailedReleaseAndRollback: v2's ValidateService fails on the second instance; the deployment
+// stops there (the third is skipped) and the rollback redeploys v1 everywhere, its ApplicationStop
+// coming from each instance's last successful revision.
+func TestFailedReleaseAndRollback(t *testing.T) {
+	f, j := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2", "i-3")
+	v1, v2 := writeRevision(t, "v1", ""), writeRevision(t, "v2", "i-2")
+	f.Deploy(context.Background(), "d-1", "user", v1)
+	_ = os.Remove(j.file)
+	res := f.Deploy(context.Background(), "d-2", "user", v2)
+	if res.Outcome != Failed || res.Failure == nil || res.Failure.Instance != "i-2" || res.Failure.Event != ValidateService {
+		t.Fatalf("outcome %s, failure %+v; want Failed at i-2 ValidateService", res.Outcome, res.Failure)
+	}
+	if log := res.Failure.Hooks[len(res.Failure.Hooks)-1].Log; !strings.Contains(log, "[stderr]page not served") {
+		t.Errorf("the failure's log %q lacks the script's stderr", log)
+	}
+	for _, line := range j.all(t) {
+		if strings.HasPrefix(line, "i-3 ") {
+			t.Errorf("deployed to i-3 after the failure: %s", line)
+		}
+	}
+	if last, _ := f.LastGood("i-1"); filepath.Base(last.Dir) != "v2" {
+		t.Errorf("i-1's last good revision %s, want v2", last.Dir)
+	}
+	_ = os.Remove(j.file)
+	rb := f.Rollback(context.Background(), "d-3", v1)
+	if rb.Outcome != Succeeded || rb.Creator != "codeDeployRollback" {
+		t.Fatalf("rollback %s by %s", rb.Outcome, rb.Creator)
+	}
+	lines := j.all(t)
+	for _, want := range []string{"i-1 ApplicationStop v2", "i-2 ApplicationStop v1", "i-3 ApplicationStop v1", "i-3 ValidateService v1"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("rollback lacks %q:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// TestLastInstanceFailureIsASuccess: OneAtATime's documented quirk, played.
+func TestLastInstanceFailureIsASuccess(t *testing.T) {
+	f, _ := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2", "i-3")
+	res := f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", "i-3"))
+	if res.Outcome != Succeeded || res.Failure == nil || res.Failure.Instance != "i-3" {
+		t.Errorf("outcome %s, failure %+v; want Succeeded with i-3 failed", res.Outcome, res.Failure)
+	}
+}
+
+// TestTermination: a termination deployment runs the traffic-blocking events and ApplicationStop
+// from the instance's last successful revision, and deploys nothing.
+func TestTermination(t *testing.T) {
+	f, j := newFleet(t, HalfAtATime, "i-1", "i-2")
+	f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", ""))
+	_ = os.Remove(j.file)
+	res := f.Terminate(context.Background(), "d-2", f.Instances[1])
+	if res.Outcome != Succeeded || res.Creator != "autoscalingTermination" {
+		t.Fatalf("%s by %s", res.Outcome, res.Creator)
+	}
+	want := []string{"i-2 BeforeBlockTraffic v1", "i-2 BlockTraffic", "i-2 AfterBlockTraffic v1", "i-2 ApplicationStop v1"}
+	if got := j.all(t); !slices.Equal(got, want) {
+		t.Errorf("termination:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
