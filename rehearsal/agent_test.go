@@ -26,6 +26,7 @@ var agent = Agent{Env: map[string]string{"DEPLOYMENT_ID": "d-REHEARSE1", "APPLIC
 // TestHookEnvironment: the script runs in the revision's directory with the lifecycle event and
 // the deployment's variables, and its output is logged as the agent logs it.
 func TestHookEnvironment(t *testing.T) {
+	t.Parallel()
 	dir := revisionWith(t, `echo "$LIFECYCLE_EVENT $DEPLOYMENT_ID $APPLICATION_NAME $(pwd)"; echo oops >&2`)
 	run := agent.Run(context.Background(), dir, ValidateService, Hook{Location: "scripts/hook.sh", Timeout: 10 * time.Second})
 	if run.Err != nil {
@@ -37,6 +38,7 @@ func TestHookEnvironment(t *testing.T) {
 }
 
 func TestHookFailure(t *testing.T) {
+	t.Parallel()
 	run := agent.Run(context.Background(), revisionWith(t, "echo giving up; exit 3"), ValidateService, Hook{Location: "scripts/hook.sh", Timeout: 10 * time.Second})
 	if run.Err == nil || !strings.Contains(run.Err.Error(), "ScriptFailed") || !strings.Contains(run.Err.Error(), "exit code 3") {
 		t.Errorf("error %v", run.Err)
@@ -49,6 +51,7 @@ func TestHookFailure(t *testing.T) {
 // TestHookTimeout: past its timeout the script and its children are terminated, and the hook
 // fails as ScriptTimedOut, in bounded time.
 func TestHookTimeout(t *testing.T) {
+	t.Parallel()
 	dir := revisionWith(t, "sleep 30 & sleep 30\n")
 	start := time.Now()
 	run := agent.Run(context.Background(), dir, ApplicationStop, Hook{Location: "scripts/hook.sh", Timeout: 300 * time.Millisecond})
@@ -61,6 +64,7 @@ func TestHookTimeout(t *testing.T) {
 }
 
 func TestHookMissingScript(t *testing.T) {
+	t.Parallel()
 	run := agent.Run(context.Background(), t.TempDir(), BeforeInstall, Hook{Location: "scripts/none.sh", Timeout: time.Second})
 	if run.Err == nil || !strings.Contains(run.Err.Error(), "ScriptMissing") {
 		t.Errorf("error %v", run.Err)

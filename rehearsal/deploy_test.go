@@ -112,6 +112,7 @@ func newFleet(t *testing.T, rollout Rollout, names ...string) (*Fleet, *journal)
 // instance at a time; ApplicationStop and the traffic-blocking hooks come from the last
 // successful revision, so the first deployment has none of them.
 func TestLifecycleOrder(t *testing.T) {
+	t.Parallel()
 	f, j := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2")
 	v1, v2 := writeRevision(t, "v1", ""), writeRevision(t, "v2", "")
 	if res := f.Deploy(context.Background(), "d-1", "user", v1); res.Outcome != Succeeded {
@@ -139,6 +140,7 @@ func TestLifecycleOrder(t *testing.T) {
 // stops there (the third is skipped) and the rollback redeploys v1 everywhere, its ApplicationStop
 // coming from each instance's last successful revision.
 func TestFailedReleaseAndRollback(t *testing.T) {
+	t.Parallel()
 	f, j := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2", "i-3")
 	v1, v2 := writeRevision(t, "v1", ""), writeRevision(t, "v2", "i-2")
 	f.Deploy(context.Background(), "d-1", "user", v1)
@@ -173,6 +175,7 @@ func TestFailedReleaseAndRollback(t *testing.T) {
 
 // TestLastInstanceFailureIsASuccess: OneAtATime's documented quirk, played.
 func TestLastInstanceFailureIsASuccess(t *testing.T) {
+	t.Parallel()
 	f, _ := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2", "i-3")
 	res := f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", "i-3"))
 	if res.Outcome != Succeeded || res.Failure == nil || res.Failure.Instance != "i-3" {
@@ -183,6 +186,7 @@ func TestLastInstanceFailureIsASuccess(t *testing.T) {
 // TestTermination: a termination deployment runs the traffic-blocking events and ApplicationStop
 // from the instance's last successful revision, and deploys nothing.
 func TestTermination(t *testing.T) {
+	t.Parallel()
 	f, j := newFleet(t, HalfAtATime, "i-1", "i-2")
 	f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", ""))
 	_ = os.Remove(j.file)

@@ -98,9 +98,9 @@ func TestStopApplication(t *testing.T) {
 		{"normal deployment stops nothing", []string{"FAKE_AWS=user"}, false, "creator user is not a scale-in: nothing to stop", 10 * time.Second, false},
 		{"rollback stops nothing", []string{"FAKE_AWS=codeDeployRollback"}, false, "creator codeDeployRollback is not a scale-in", 10 * time.Second, false},
 		{"aws fails: drains anyway", []string{"FAKE_AWS=fail"}, true, "get-deployment failed (exit 254): An error occurred (AccessDeniedException)", 10 * time.Second, false},
-		{"aws hangs: bounded, drains anyway", []string{"FAKE_AWS=hang", "AWS_TIMEOUT_SECONDS=2"}, true, "get-deployment failed (exit 124)", 8 * time.Second, false},
-		{"httpd outlives the drain limit", []string{"FAKE_AWS=autoscalingTermination", "FAKE_HTTPD_EXITS_AFTER=never", "DRAIN_SECONDS=2"}, true,
-			"httpd still running after 2 s: stopping it for good", 10 * time.Second, true},
+		{"aws hangs: bounded, drains anyway", []string{"FAKE_AWS=hang", "AWS_TIMEOUT_SECONDS=1"}, true, "get-deployment failed (exit 124)", 8 * time.Second, false},
+		{"httpd outlives the drain limit", []string{"FAKE_AWS=autoscalingTermination", "FAKE_HTTPD_EXITS_AFTER=never", "DRAIN_SECONDS=1"}, true,
+			"httpd still running after 1 s: stopping it for good", 10 * time.Second, true},
 		{"httpd not running", []string{"FAKE_AWS=autoscalingTermination", "FAKE_HTTPD_ACTIVE=0"}, false, "httpd is not running: nothing to drain", 10 * time.Second, false},
 	}
 	for _, tc := range cases {
@@ -130,8 +130,8 @@ func TestStopApplication(t *testing.T) {
 			if r.elapsed > tc.maxTime {
 				t.Errorf("took %v, bound %v", r.elapsed, tc.maxTime)
 			}
-			if tc.forGood && r.elapsed < 2*time.Second {
-				t.Errorf("stopped for good after %v, before the 2 s drain limit", r.elapsed)
+			if tc.forGood && r.elapsed < time.Second {
+				t.Errorf("stopped for good after %v, before the 1 s drain limit", r.elapsed)
 			}
 			for _, line := range strings.Split(strings.TrimSpace(r.output), "\n") {
 				if _, err := time.Parse(time.RFC3339, strings.Fields(line)[0]); err != nil {
