@@ -1,0 +1,84 @@
+package rehearsal
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Sample is one request of the rehearsal's load.
+type Sample struct {
+	Time    time.Time
+	Latency time.Duration
+	// Code is the HTTP status; 0 when the request got no response (refused, reset, timed out).
+	Code uint16
+	Err  string
+	// Revision is the revision that served the request, read from the response body.
+	Revision string
+}
+
+// Failed reports a request a user would have seen fail.
+func (s Sample) Failed() bool { return s.Code < 200 || s.Code >= 400 }
+
+// Load is steady traffic through the rehearsal's load balancer, from a real load generator
+// (vegeta, as a library), every request recorded.
+type Load struct {
+	// URL is the load balancer's frontend: an address inside the rehearsal's own namespaces or
+	// on loopback, never anywhere else.
+	URL string
+	// Rate is requests per second.
+	Rate int
+	// Max bounds the attack's duration; the context ends it earlier.
+	Max time.Duration
+	// RevisionOf reads the serving revision from a response body.
+	RevisionOf func(body []byte) string
+}
+
+// Run sends the load until ctx ends or Max passes, and returns every request, in order.
+func (l Load) Run(ctx context.Context) ([]Sample, error) {
+	if l.Rate <= 0 || l.Max <= 0 || l.URL == "" {
+		return nil, fmt.Errorf("rehearsal: load needs a URL, a positive rate and a maximum duration")
+	}
+	attacker := vegeta.NewAttacker(vegeta.Timeout(5*time.Second), vegeta.KeepAlive(true), vegeta.MaxBody(4096))
+	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: l.URL})
+	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
+	defer stop()
+	var samples []Sample
+	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: l.Rate, Per: time.Second}, l.Max, "rehearsal") {
+		s := Sample{Time: res.Timestamp, Latency: res.Latency, Code: res.Code, Err: res.Error}
+		if l.RevisionOf != nil && !s.Failed() {
+			s.Revision = l.RevisionOf(res.Body)
+		}
+		samples = append(samples, s)
+	}
+	sort.Slice(samples, func(i, j int) bool { return samples[i].Time.Before(samples[j].Time) })
+	return samples, nil
+}
+
+// Summary is what a scenario's table shows of its load.
+type Summary struct {
+	Requests, Failed int
+	P50, P99         time.Duration
+}
+
+// Summarize counts the requests and failures and takes the latency percentiles.
+func Summarize(samples []Sample) Summary {
+	s := Summary{Requests: len(samples)}
+	latencies := make([]time.Duration, 0, len(samples))
+	for _, x := range samples {
+		if x.Failed() {
+			s.Failed++
+		}
+		latencies = append(latencies, x.Latency)
+	}
+	if len(latencies) == 0 {
+		return s
+	}
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	at := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
+	s.P50, s.P99 = at(0.50), at(0.99)
+	return s
+}
