@@ -13,6 +13,7 @@ import (
 // TestLoadRecordsEveryRequest: load against a server on loopback that serves v1, then fails for
 // a while, then serves v2; every request is recorded, the failures counted, the revisions read.
 func TestLoadRecordsEveryRequest(t *testing.T) {
+	t.Parallel()
 	var phase atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		switch phase.Load() {
@@ -26,12 +27,12 @@ func TestLoadRecordsEveryRequest(t *testing.T) {
 	}))
 	defer srv.Close()
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 		phase.Store(1)
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 		phase.Store(2)
 	}()
-	load := Load{URL: srv.URL, Rate: 100, Max: 600 * time.Millisecond,
+	load := Load{URL: srv.URL, Rate: 200, Max: 300 * time.Millisecond,
 		RevisionOf: func(body []byte) string { return strings.TrimPrefix(string(body), "revision ") }}
 	samples, err := load.Run(context.Background())
 	if err != nil {
@@ -58,9 +59,10 @@ func TestLoadRecordsEveryRequest(t *testing.T) {
 
 // TestLoadStopsWithItsContext: the load is bounded by its context as well as its maximum.
 func TestLoadStopsWithItsContext(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	if _, err := (Load{URL: srv.URL, Rate: 50, Max: time.Minute}).Run(ctx); err != nil {
