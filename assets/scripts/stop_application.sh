@@ -55,17 +55,18 @@ drain() {
   fi
   log "graceful stop: httpd finishes in-flight requests (limit ${drain_seconds} s)"
   apachectl -k graceful-stop || log "apachectl -k graceful-stop failed; stopping through systemd"
-  local waited=0
+  # Checked five times a second: the instance goes as soon as the last request is answered.
+  local ticks=0
   while pgrep -x httpd >/dev/null; do
-    if [ "$waited" -ge "$drain_seconds" ]; then
+    if [ "$ticks" -ge $((drain_seconds * 5)) ]; then
       log "httpd still running after ${drain_seconds} s: stopping it for good"
       break
     fi
-    sleep 1
-    waited=$((waited + 1))
+    sleep 0.2
+    ticks=$((ticks + 1))
   done
   systemctl stop httpd || log "systemctl stop httpd failed"
-  log "httpd stopped after ${waited} s"
+  log "httpd stopped after $((ticks / 5)).$((ticks % 5 * 2)) s"
 }
 
 log "deployment ${DEPLOYMENT_ID:-unknown} (${LIFECYCLE_EVENT:-ApplicationStop}) of ${DEPLOYMENT_GROUP_NAME:-unknown}"
