@@ -76,6 +76,10 @@ func compareSnapshot(t *testing.T, name string, template map[string]any) {
 // asset (a Lambda bundle, the revision zip), not with the code of this app.
 var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
 
+// assetDestination matches the destination id CDK Pipelines' publishing steps name, whose last
+// part is derived from the asset ("333333333333-us-east-1-aef69c8e").
+var assetDestination = regexp.MustCompile(`(\d{12}-[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}-)[0-9a-f]{8}\b`)
+
 // normalizedTemplate is the template with what changes without a code change masked: asset
 // hashes and the bootstrap version check, which follows the CDK release, not this app.
 func normalizedTemplate(template map[string]any) ([]byte, error) {
@@ -84,7 +88,8 @@ func normalizedTemplate(template map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	var clone map[string]any
-	if err := json.Unmarshal(assetHash.ReplaceAll(raw, []byte("[ASSET HASH]")), &clone); err != nil {
+	raw = assetDestination.ReplaceAll(assetHash.ReplaceAll(raw, []byte("[ASSET HASH]")), []byte("${1}[ASSET]"))
+	if err := json.Unmarshal(raw, &clone); err != nil {
 		return nil, err
 	}
 	if params, ok := clone["Parameters"].(map[string]any); ok {
