@@ -38,7 +38,8 @@ var ScriptableEvents = []string{
 	"ApplicationStart", "ValidateService", "BeforeAllowTraffic", "AfterAllowTraffic",
 }
 
-var reservedEvents = []string{"DownloadBundle", "Install", "BlockTraffic", "AllowTraffic"}
+// ReservedEvents are the lifecycle events the agent runs itself: a revision cannot hook them.
+var ReservedEvents = []string{"DownloadBundle", "Install", "BlockTraffic", "AllowTraffic"}
 
 // Options are checks beyond the agent's own rules.
 type Options struct {
@@ -294,7 +295,7 @@ func (v *validator) hooks(n *yaml.Node) map[string][]Script {
 		event := k.Value
 		key := "hooks." + event
 		switch {
-		case slices.Contains(reservedEvents, event):
+		case slices.Contains(ReservedEvents, event):
 			v.fail(k, key, "is reserved for the CodeDeploy agent", "hook one of "+strings.Join(ScriptableEvents, ", "))
 			continue
 		case !slices.Contains(ScriptableEvents, event):

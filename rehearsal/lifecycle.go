@@ -5,6 +5,12 @@
 // the CodeDeploy documentation it follows.
 package rehearsal
 
+import (
+	"slices"
+
+	"github.com/example/codedeploy-fleet/appspec"
+)
+
 // Event is a lifecycle event of one instance in a deployment.
 type Event string
 
@@ -43,15 +49,8 @@ var InPlace = []Event{
 var Termination = []Event{BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic, ApplicationStop}
 
 // Reserved reports the events the agent runs itself: a revision cannot hook them (CodeDeploy user
-// guide, "AppSpec 'hooks' section": DownloadBundle, Install, BlockTraffic and AllowTraffic are
-// reserved for the CodeDeploy agent).
-func (e Event) Reserved() bool {
-	switch e {
-	case DownloadBundle, Install, BlockTraffic, AllowTraffic:
-		return true
-	}
-	return false
-}
+// guide, "AppSpec 'hooks' section"). The list is the appspec validator's, so the two never differ.
+func (e Event) Reserved() bool { return slices.Contains(appspec.ReservedEvents, string(e)) }
 
 // FromLastSuccessfulRevision reports the events whose scripts come from the revision the
 // instance last deployed successfully, not the one being deployed: they run before the new

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/codedeploy-fleet/appspec"
 )
 
 // TestDocumentedExamples: the numbers the CodeDeploy API reference gives for nine instances.
@@ -111,9 +113,12 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("a termination deployment runs %v, want the first four in-place events", Termination)
 	}
 	var reserved, previous []Event
+	var scriptable []string
 	for _, e := range InPlace {
 		if e.Reserved() {
 			reserved = append(reserved, e)
+		} else {
+			scriptable = append(scriptable, string(e))
 		}
 		if e.FromLastSuccessfulRevision() {
 			previous = append(previous, e)
@@ -121,6 +126,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	if !slices.Equal(reserved, []Event{BlockTraffic, DownloadBundle, Install, AllowTraffic}) {
 		t.Errorf("reserved %v", reserved)
+	}
+	// The events a revision may hook, in the order the validator documents them.
+	if !slices.Equal(scriptable, appspec.ScriptableEvents) {
+		t.Errorf("scriptable events %v, the appspec validator's %v", scriptable, appspec.ScriptableEvents)
 	}
 	if !slices.Equal(previous, []Event{BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop}) {
 		t.Errorf("from the last successful revision %v", previous)
