@@ -46,14 +46,17 @@ type Agent struct {
 	Env map[string]string
 	// Path is the PATH scripts see: where the rehearsal's stand-ins come first.
 	Path string
+	// Enter, when set, is the command that runs a script inside the instance with dir as its
+	// working directory (nsenter into the instance's namespaces); otherwise scripts run here.
+	Enter func(dir string) []string
 }
 
 // Run runs hook for event from revision (the revision's root on the instance: the agent runs
 // scripts from the deployment's archive directory). The script gets LIFECYCLE_EVENT and the
 // deployment's variables, runs as hook.RunAs, and on timeout its whole process group is
 // terminated (the agent sends TERM to the script's process group).
-func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook) HookRun {
-	run := HookRun{Event: event, Script: hook.Location, Started: time.Now()}
+func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook) (run HookRun) {
+	run = HookRun{Event: event, Script: hook.Location, Started: time.Now()}
 	defer func() { run.Duration = time.Since(run.Started) }()
 	timeout := hook.Timeout
 	if timeout <= 0 {
@@ -68,8 +71,13 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 		// The agent runs as root and switches user for runas.
 		args = append([]string{"runuser", "-u", hook.RunAs, "--"}, args...)
 	}
+	if a.Enter != nil {
+		args = append(a.Enter(revision), args...)
+	}
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = revision
+	if a.Enter == nil {
+		cmd.Dir = revision
+	}
 	cmd.Env = []string{"PATH=" + a.Path, "LIFECYCLE_EVENT=" + string(event), "HOME=" + os.Getenv("HOME")}
 	for k, v := range a.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -58,6 +58,10 @@ func TestHookTimeout(t *testing.T) {
 	if run.Err == nil || !strings.Contains(run.Err.Error(), "ScriptTimedOut") {
 		t.Errorf("error %v", run.Err)
 	}
+	// The report's time per hook: at least the timeout it ran into.
+	if run.Duration < 300*time.Millisecond {
+		t.Errorf("duration %v, want at least the 300ms timeout", run.Duration)
+	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("took %v to end a timed-out hook", elapsed)
 	}

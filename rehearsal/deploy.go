@@ -15,8 +15,12 @@ type Instance interface {
 	Name() string
 	// Agent runs this instance's hook scripts (inside its namespaces, on the real fleet).
 	Agent() Agent
-	// Install copies a revision's files to their destinations (the Install event).
-	Install(ctx context.Context, revision string, files []appspec.File) error
+	// Download puts the revision on the instance, as DownloadBundle does, and returns it as the
+	// instance holds it: its hooks run from there, and later deployments run its
+	// ApplicationStop and traffic-blocking hooks from there.
+	Download(ctx context.Context, deploymentID string, rev Revision) (Revision, error)
+	// Install copies the downloaded revision's files to their destinations (the Install event).
+	Install(ctx context.Context, rev Revision) error
 }
 
 // LoadBalancer takes instances out of traffic and puts them back, as traffic control does.
@@ -66,6 +70,8 @@ type Fleet struct {
 	lastGood map[string]Revision
 	// Observe, when set, is told about every record as it ends (progress on the terminal).
 	Observe func(Record)
+	// The deployment group, for the hooks' environment.
+	Application, DeploymentGroup, DeploymentGroupID string
 }
 
 // Result is a deployment's outcome and its records.
@@ -76,6 +82,45 @@ type Result struct {
 	Records []Record
 	// Failure is the first failed event, for the report.
 	Failure *Record
+	// Instances are the deployment's targets, in the order it took them.
+	Instances []string
+}
+
+// TargetStatus is an instance's status in a deployment, as ListDeploymentTargets reports it:
+// Succeeded, Failed, or Skipped when the deployment stopped before reaching it.
+func (r Result) TargetStatus(instance string) string {
+	status := "Skipped"
+	for _, rec := range r.Records {
+		if rec.Instance != instance {
+			continue
+		}
+		switch {
+		case rec.Err != nil:
+			return "Failed"
+		case rec.Event == InPlace[len(InPlace)-1] || (r.Creator == "autoscalingTermination" && rec.Event == Termination[len(Termination)-1]):
+			status = "Succeeded"
+		}
+	}
+	return status
+}
+
+// Judged is the outcome as the project reports it (package deployer, missedTargets; fleetctl
+// deploy): CodeDeploy's, except that a Succeeded deployment with an instance that did not get
+// the revision is a failure. CodeDeploy counts OneAtATime as successful when only the last
+// instance failed ("if the deployment to the last instance fails, the overall deployment is
+// still successful", CodeDeploy API reference, MinimumHealthyHosts), and that instance is left
+// out of the load balancer. The second result names the instances that missed it.
+func (r Result) Judged() (Outcome, []string) {
+	var missed []string
+	for _, in := range r.Instances {
+		if s := r.TargetStatus(in); s != "Succeeded" {
+			missed = append(missed, in+" "+s)
+		}
+	}
+	if r.Outcome == Succeeded && len(missed) > 0 {
+		return Failed, missed
+	}
+	return r.Outcome, missed
 }
 
 // Deploy runs an in-place deployment of rev to every instance, in the rollout's batches, with
@@ -89,6 +134,7 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 		names[i] = in.Name()
 		byName[in.Name()] = in
 	}
+	res.Instances = names
 	succeeded, failed := 0, 0
 	for _, batch := range f.Rollout.Batches(names) {
 		type done struct {
@@ -128,7 +174,7 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 // Terminate runs a termination deployment on in: the traffic-blocking events and ApplicationStop
 // from its last successful revision, creator autoscalingTermination.
 func (f *Fleet) Terminate(ctx context.Context, id string, in Instance) Result {
-	res := Result{ID: id, Creator: "autoscalingTermination", Outcome: Succeeded}
+	res := Result{ID: id, Creator: "autoscalingTermination", Outcome: Succeeded, Instances: []string{in.Name()}}
 	for _, event := range Termination {
 		r := f.event(ctx, id, in, event, Revision{})
 		res.Records = append(res.Records, r)
@@ -143,8 +189,18 @@ func (f *Fleet) Terminate(ctx context.Context, id string, in Instance) Result {
 // deployTo runs every in-place event on one instance; false when one failed.
 func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revision) ([]Record, bool) {
 	var records []Record
+	// Until DownloadBundle the instance has only its last successful revision; from then on the
+	// hooks run from its own copy of rev.
+	var local Revision
 	for _, event := range InPlace {
-		r := f.event(ctx, id, in, event, rev)
+		var r Record
+		if event == DownloadBundle {
+			r = f.record(in, id, event, func(r *Record) {
+				local, r.Err = in.Download(ctx, id, rev)
+			})
+		} else {
+			r = f.event(ctx, id, in, event, local)
+		}
 		records = append(records, r)
 		if r.Err != nil {
 			return records, false
@@ -155,27 +211,34 @@ func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revisi
 	if f.lastGood == nil {
 		f.lastGood = map[string]Revision{}
 	}
-	f.lastGood[in.Name()] = rev
+	f.lastGood[in.Name()] = local
 	return records, true
 }
 
-func (f *Fleet) event(ctx context.Context, id string, in Instance, event Event, rev Revision) Record {
+// record times one event on in and tells Observe about it.
+func (f *Fleet) record(in Instance, id string, event Event, run func(*Record)) Record {
 	r := Record{Instance: in.Name(), Event: event, Start: time.Now(), DeploymentID: id}
-	defer func() {
-		r.End = time.Now()
-		if f.Observe != nil {
-			f.Observe(r)
-		}
-	}()
+	run(&r)
+	r.End = time.Now()
+	if f.Observe != nil {
+		f.Observe(r)
+	}
+	return r
+}
+
+func (f *Fleet) event(ctx context.Context, id string, in Instance, event Event, rev Revision) Record {
+	return f.record(in, id, event, func(r *Record) { f.runEvent(ctx, id, in, event, rev, r) })
+}
+
+// runEvent is one event: traffic control, the install, or the event's hooks.
+func (f *Fleet) runEvent(ctx context.Context, id string, in Instance, event Event, rev Revision, r *Record) {
 	switch event {
 	case BlockTraffic:
 		r.Err = f.LoadBalancer.Deregister(ctx, in.Name())
 	case AllowTraffic:
 		r.Err = f.LoadBalancer.Register(ctx, in.Name())
-	case DownloadBundle:
-		// The revision is already on the host: nothing to download offline.
 	case Install:
-		r.Err = in.Install(ctx, rev.Dir, rev.Spec.Files)
+		r.Err = in.Install(ctx, rev)
 	default:
 		from := rev
 		if event.FromLastSuccessfulRevision() {
@@ -183,18 +246,41 @@ func (f *Fleet) event(ctx context.Context, id string, in Instance, event Event, 
 			from, _ = f.LastGood(in.Name())
 		}
 		if from.Spec == nil {
-			return r
+			return
 		}
+		agent := in.Agent()
+		agent.Env = f.environment(id, agent.Env)
 		for _, s := range from.Spec.Hooks[string(event)] {
-			run := in.Agent().Run(ctx, from.Dir, event, Hook{Location: s.Location, Timeout: time.Duration(s.TimeoutSeconds) * time.Second, RunAs: s.RunAs})
+			run := agent.Run(ctx, from.Dir, event, Hook{Location: s.Location, Timeout: time.Duration(s.TimeoutSeconds) * time.Second, RunAs: s.RunAs})
 			r.Hooks = append(r.Hooks, run)
 			if run.Err != nil {
 				r.Err = fmt.Errorf("%s: %w", s.Location, run.Err)
-				return r
+				return
 			}
 		}
 	}
-	return r
+}
+
+// environment is the agent's variables for every hook of deployment id, over the instance's
+// own (CodeDeploy user guide, "AppSpec 'hooks' section", "Environment variable availability for
+// hooks": APPLICATION_NAME, DEPLOYMENT_ID, DEPLOYMENT_GROUP_NAME, DEPLOYMENT_GROUP_ID; the agent
+// adds LIFECYCLE_EVENT per event).
+func (f *Fleet) environment(id string, base map[string]string) map[string]string {
+	env := map[string]string{}
+	for k, v := range base {
+		env[k] = v
+	}
+	env["DEPLOYMENT_ID"] = id
+	if f.Application != "" {
+		env["APPLICATION_NAME"] = f.Application
+	}
+	if f.DeploymentGroup != "" {
+		env["DEPLOYMENT_GROUP_NAME"] = f.DeploymentGroup
+	}
+	if f.DeploymentGroupID != "" {
+		env["DEPLOYMENT_GROUP_ID"] = f.DeploymentGroupID
+	}
+	return env
 }
 
 // LastGood is the revision instance last deployed successfully, if any.

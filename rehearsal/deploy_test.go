@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/example/codedeploy-fleet/appspec"
 )
 
 // journal is what happened, in order: the fakes and the hook scripts append to one file.
@@ -40,8 +38,11 @@ func (i *fakeInstance) Name() string { return i.name }
 func (i *fakeInstance) Agent() Agent {
 	return Agent{Path: "/usr/bin:/bin", Env: map[string]string{"INSTANCE": i.name, "JOURNAL": i.j.file}}
 }
-func (i *fakeInstance) Install(_ context.Context, revision string, _ []appspec.File) error {
-	appendLine(i.j.file, i.name+" Install "+filepath.Base(revision))
+func (i *fakeInstance) Download(_ context.Context, _ string, rev Revision) (Revision, error) {
+	return rev, nil
+}
+func (i *fakeInstance) Install(_ context.Context, rev Revision) error {
+	appendLine(i.j.file, i.name+" Install "+filepath.Base(rev.Dir))
 	return nil
 }
 
@@ -149,6 +150,11 @@ func TestFailedReleaseAndRollback(t *testing.T) {
 	if res.Outcome != Failed || res.Failure == nil || res.Failure.Instance != "i-2" || res.Failure.Event != ValidateService {
 		t.Fatalf("outcome %s, failure %+v; want Failed at i-2 ValidateService", res.Outcome, res.Failure)
 	}
+	for in, want := range map[string]string{"i-1": "Succeeded", "i-2": "Failed", "i-3": "Skipped"} {
+		if got := res.TargetStatus(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
 	if log := res.Failure.Hooks[len(res.Failure.Hooks)-1].Log; !strings.Contains(log, "[stderr]page not served") {
 		t.Errorf("the failure's log %q lacks the script's stderr", log)
 	}
@@ -180,6 +186,10 @@ func TestLastInstanceFailureIsASuccess(t *testing.T) {
 	res := f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", "i-3"))
 	if res.Outcome != Succeeded || res.Failure == nil || res.Failure.Instance != "i-3" {
 		t.Errorf("outcome %s, failure %+v; want Succeeded with i-3 failed", res.Outcome, res.Failure)
+	}
+	// The project does not take CodeDeploy's word for it.
+	if judged, missed := res.Judged(); judged != Failed || !slices.Equal(missed, []string{"i-3 Failed"}) {
+		t.Errorf("judged %s, missed %v; want Failed, i-3", judged, missed)
 	}
 }
 

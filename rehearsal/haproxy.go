@@ -70,6 +70,9 @@ backend targets
     http-check expect %s
     timeout check %s
     default-server inter %s fastinter %s downinter %s rise %d fall %d
+    # Which target answered, on every response, HAProxy's own errors included: the report
+    # counts requests and failures per instance.
+    http-after-response set-header X-Served-By %%s
 `, h.Scale, h.AdminSocket, h.Listen, tg.HealthCheckPath, expect, ms(tg.Timeout),
 		ms(tg.Interval), ms(tg.Interval), ms(tg.Interval), tg.HealthyThreshold, tg.UnhealthyThreshold)
 	for _, s := range h.Servers {
@@ -107,10 +110,13 @@ func expectStatus(codes string) (string, error) {
 }
 
 // Register is the runtime command of AllowTraffic: the server takes traffic once its health
-// check has passed HealthyThreshold times (ELB user guide: a newly registered target is
-// "initial" until it passes the health check).
+// check has passed HealthyThreshold times in a row (ELB user guide, "Health checks for your
+// target groups": a newly registered target is "initial" until it passes the health check).
+// HAProxy keeps checking a server in maintenance and would put it in service at once, so its
+// health is set down in the same command line, which HAProxy runs before anything else: from
+// there it needs rise (HealthyThreshold) checks, as a new target does.
 func (h HAProxy) Register(server string) string {
-	return fmt.Sprintf("set server targets/%s state ready", server)
+	return fmt.Sprintf("set server targets/%[1]s state ready; set server targets/%[1]s health down", server)
 }
 
 // Deregister is the runtime command of BlockTraffic: the server gets no new requests and its

@@ -3,7 +3,9 @@ package rehearsal
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -18,6 +20,10 @@ type Sample struct {
 	Err  string
 	// Revision is the revision that served the request, read from the response body.
 	Revision string
+	// Load is the name of the load that sent it.
+	Load string
+	// Server is the instance the load balancer sent it to ("<NOSRV>" when it had none).
+	Server string
 }
 
 // Failed reports a request a user would have seen fail.
@@ -26,6 +32,8 @@ func (s Sample) Failed() bool { return s.Code < 200 || s.Code >= 400 }
 // Load is steady traffic through the rehearsal's load balancer, from a real load generator
 // (vegeta, as a library), every request recorded.
 type Load struct {
+	// Name tells this load's requests from another's in the samples.
+	Name string
 	// URL is the load balancer's frontend: an address inside the rehearsal's own namespaces or
 	// on loopback, never anywhere else.
 	URL string
@@ -47,8 +55,9 @@ func (l Load) Run(ctx context.Context) ([]Sample, error) {
 	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
 	defer stop()
 	var samples []Sample
-	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: l.Rate, Per: time.Second}, l.Max, "rehearsal") {
-		s := Sample{Time: res.Timestamp, Latency: res.Latency, Code: res.Code, Err: res.Error}
+	pacer := &poisson{rate: float64(l.Rate), rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	for res := range attacker.Attack(targeter, pacer, l.Max, "rehearsal") {
+		s := Sample{Time: res.Timestamp, Latency: res.Latency, Code: res.Code, Err: res.Error, Load: l.Name, Server: res.Headers.Get("X-Served-By")}
 		if l.RevisionOf != nil && !s.Failed() {
 			s.Revision = l.RevisionOf(res.Body)
 		}
@@ -57,6 +66,33 @@ func (l Load) Run(ctx context.Context) ([]Sample, error) {
 	sort.Slice(samples, func(i, j int) bool { return samples[i].Time.Before(samples[j].Time) })
 	return samples, nil
 }
+
+// poisson is a vegeta pacer whose requests arrive at random, rate per second on average, as
+// users' requests do. A constant pace is not used: with two loads at constant rates, a
+// round-robin balancer sends each load's requests to the same instances every time (with 50
+// and 25 per second over three instances, one instance would get almost no slow requests).
+type poisson struct {
+	rate float64
+	mu   sync.Mutex
+	rng  *rand.Rand
+	// at is when each request is due, from the start of the attack.
+	at []time.Duration
+}
+
+func (p *poisson) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for uint64(len(p.at)) <= hits {
+		var last time.Duration
+		if len(p.at) > 0 {
+			last = p.at[len(p.at)-1]
+		}
+		p.at = append(p.at, last+time.Duration(p.rng.ExpFloat64()/p.rate*float64(time.Second)))
+	}
+	return max(p.at[hits]-elapsed, 0), false
+}
+
+func (p *poisson) Rate(time.Duration) float64 { return p.rate }
 
 // Summary is what a scenario's table shows of its load.
 type Summary struct {

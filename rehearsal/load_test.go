@@ -2,6 +2,8 @@ package rehearsal
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,5 +75,27 @@ func TestLoadStopsWithItsContext(t *testing.T) {
 	}
 	if _, err := (Load{URL: srv.URL}).Run(ctx); err == nil {
 		t.Error("accepted a load without a rate")
+	}
+}
+
+// TestPoissonPacing: requests arrive at the rate on average, at random: the gaps vary as much
+// as they average (an exponential distribution), unlike a constant pace whose gaps never vary.
+func TestPoissonPacing(t *testing.T) {
+	p := &poisson{rate: 50, rng: rand.New(rand.NewPCG(1, 2))}
+	const n = 20000
+	p.Pace(0, n)
+	var sum, sumSq float64
+	for i := 1; i < n; i++ {
+		gap := (p.at[i] - p.at[i-1]).Seconds()
+		sum += gap
+		sumSq += gap * gap
+	}
+	mean := sum / (n - 1)
+	sd := math.Sqrt(sumSq/(n-1) - mean*mean)
+	if math.Abs(mean-0.02) > 0.001 || math.Abs(sd/mean-1) > 0.05 {
+		t.Errorf("gaps: mean %.4f s (want 0.02), deviation/mean %.2f (want 1)", mean, sd/mean)
+	}
+	if wait, stop := p.Pace(p.at[10]+time.Second, 10); wait != 0 || stop {
+		t.Errorf("a late request waits %v (stop %v), want 0", wait, stop)
 	}
 }

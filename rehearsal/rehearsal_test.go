@@ -162,8 +162,8 @@ func TestFromTemplate(t *testing.T) {
 			if tg != want {
 				t.Errorf("target group %+v, want %+v", tg, want)
 			}
-			if d.Rollout != tc.rollout || !d.TrafficControl {
-				t.Errorf("deployment %+v, want %+v with traffic control", d, tc.rollout)
+			if d.Rollout != tc.rollout || !d.TrafficControl || !d.RollbackOnFailure || !d.TerminationHook || d.Name == "" {
+				t.Errorf("deployment %+v, want %+v with traffic control, rollback on failure, the termination hook and a name", d, tc.rollout)
 			}
 		})
 	}

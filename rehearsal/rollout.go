@@ -99,3 +99,19 @@ func (r Rollout) Decide(n, succeeded, failed int) (outcome Outcome, stop bool) {
 	}
 	return Failed, false
 }
+
+// Describe names the rollout as the report shows it, with what it means for n instances.
+func (r Rollout) Describe(n int) string {
+	var name string
+	switch {
+	case r.Kind == OneAtATime:
+		name = "OneAtATime"
+	case r == HalfAtATime:
+		name = "HalfAtATime"
+	case r.Kind == HostCount && r.Value == 0:
+		name = "AllAtOnce"
+	default:
+		name = fmt.Sprintf("%s %d", r.Kind, r.Value)
+	}
+	return fmt.Sprintf("%s: %d of %d at a time, %d kept healthy", name, r.BatchSize(n), n, r.MinHealthy(n))
+}

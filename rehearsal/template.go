@@ -3,6 +3,7 @@ package rehearsal
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,13 @@ type TargetGroup struct {
 type Deployment struct {
 	Rollout        Rollout
 	TrafficControl bool
+	// RollbackOnFailure: a failed deployment is rolled back (AutoRollbackConfiguration enabled
+	// with the DEPLOYMENT_FAILURE event).
+	RollbackOnFailure bool
+	// TerminationHook: scale-in runs a termination deployment (TerminationHookEnabled).
+	TerminationHook bool
+	// Name is the deployment group's name, when the template sets it as a string.
+	Name string
 }
 
 // FromTemplate reads the fleet's target group and deployment group from a synthesized template
@@ -125,13 +133,28 @@ func targetGroup(raw json.RawMessage) (TargetGroup, error) {
 
 func deployment(raw json.RawMessage, configs []json.RawMessage) (Deployment, error) {
 	var p struct {
-		DeploymentConfigName any
-		DeploymentStyle      *struct{ DeploymentOption string }
+		DeploymentConfigName      any
+		DeploymentGroupName       any
+		DeploymentStyle           *struct{ DeploymentOption string }
+		AutoRollbackConfiguration *struct {
+			Enabled bool
+			Events  []string
+		}
+		TerminationHookEnabled bool
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return Deployment{}, fmt.Errorf("deployment group: %w", err)
 	}
-	d := Deployment{TrafficControl: p.DeploymentStyle != nil && p.DeploymentStyle.DeploymentOption == "WITH_TRAFFIC_CONTROL"}
+	d := Deployment{
+		TrafficControl:  p.DeploymentStyle != nil && p.DeploymentStyle.DeploymentOption == "WITH_TRAFFIC_CONTROL",
+		TerminationHook: p.TerminationHookEnabled,
+	}
+	if r := p.AutoRollbackConfiguration; r != nil && r.Enabled && slices.Contains(r.Events, "DEPLOYMENT_FAILURE") {
+		d.RollbackOnFailure = true
+	}
+	if name, ok := p.DeploymentGroupName.(string); ok {
+		d.Name = name
+	}
 	switch name := p.DeploymentConfigName.(type) {
 	case string:
 		switch name {
