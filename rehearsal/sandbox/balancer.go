@@ -1,0 +1,204 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/example/codedeploy-fleet/rehearsal"
+)
+
+// Balancer is a running HAProxy in front of the fleet, driven through its runtime API as
+// CodeDeploy's traffic control drives the target group.
+type Balancer struct {
+	Config rehearsal.HAProxy
+	cmd    *exec.Cmd
+	done   chan struct{}
+	stderr bytes.Buffer
+	// Events, when set, hears about target state changes (for the report's lanes).
+	Events func(instance, change string)
+}
+
+// StartBalancer writes the configuration into dir and starts HAProxy on it.
+func StartBalancer(dir string, cfg rehearsal.HAProxy) (*Balancer, error) {
+	text, err := cfg.Config()
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	b := &Balancer{Config: cfg, done: make(chan struct{})}
+	// -db: stay in the foreground, so that the process is ours to end; -W is not used, so
+	// there is no master to outlive us.
+	b.cmd = exec.Command("haproxy", "-db", "-f", file)
+	b.cmd.Stdout, b.cmd.Stderr = &b.stderr, &b.stderr
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := spawn.start(b.cmd); err != nil {
+		return nil, fmt.Errorf("starting haproxy: %w", err)
+	}
+	go func() { _ = b.cmd.Wait(); close(b.done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := b.command("show info"); err == nil {
+			return b, nil
+		}
+		select {
+		case <-b.done:
+			return nil, fmt.Errorf("haproxy exited: %s", strings.TrimSpace(b.stderr.String()))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b.Stop()
+			return nil, fmt.Errorf("haproxy did not open its runtime API within 5 s: %s", strings.TrimSpace(b.stderr.String()))
+		}
+	}
+}
+
+// Stop ends HAProxy.
+func (b *Balancer) Stop() {
+	if b.cmd.Process != nil {
+		_ = b.cmd.Process.Kill()
+		<-b.done
+	}
+}
+
+// command sends one command to HAProxy's runtime API and returns its answer.
+func (b *Balancer) command(cmd string) (string, error) {
+	conn, err := net.DialTimeout("unix", b.Config.AdminSocket, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(conn, cmd+"\n"); err != nil {
+		return "", err
+	}
+	out, err := io.ReadAll(conn)
+	if err != nil {
+		return "", err
+	}
+	answer := strings.TrimSpace(string(out))
+	if answer != "" && !strings.HasPrefix(cmd, "show") {
+		return answer, fmt.Errorf("haproxy: %s: %s", cmd, answer)
+	}
+	return answer, nil
+}
+
+// Status is a target's state as HAProxy reports it: UP, DOWN, MAINT, DRAIN, ...
+func (b *Balancer) Status(instance string) (string, error) {
+	return b.stat(instance, "status")
+}
+
+// InFlight is how many requests the target is serving now (HAProxy's current sessions).
+func (b *Balancer) InFlight(instance string) (int, error) {
+	v, err := b.stat(instance, "scur")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(v)
+}
+
+func (b *Balancer) stat(instance, column string) (string, error) {
+	out, err := b.command("show stat")
+	if err != nil {
+		return "", err
+	}
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# "))).ReadAll()
+	if err != nil || len(rows) < 2 {
+		return "", fmt.Errorf("haproxy: unreadable stats: %v", err)
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, r := range rows[1:] {
+		if r[col["pxname"]] == "targets" && r[col["svname"]] == instance {
+			return r[col[column]], nil
+		}
+	}
+	return "", fmt.Errorf("haproxy: no target %s", instance)
+}
+
+func (b *Balancer) tell(instance, change string) {
+	if b.Events != nil {
+		b.Events(instance, change)
+	}
+}
+
+// Register is AllowTraffic: the target is registered and the event ends once it has passed
+// the health check HealthyThreshold times; one that does not within the model's time (plus a
+// margin for this machine) fails the event, as a target that stays unhealthy fails
+// AllowTraffic.
+func (b *Balancer) Register(ctx context.Context, instance string) error {
+	if _, err := b.command(b.Config.Register(instance)); err != nil {
+		return err
+	}
+	b.tell(instance, "registered")
+	tg := b.Config.TargetGroup
+	limit := b.Config.Scaled(time.Duration(tg.HealthyThreshold)*tg.Interval+tg.Timeout)*3 + 2*time.Second
+	deadline := time.Now().Add(limit)
+	for {
+		status, err := b.Status(instance)
+		if err != nil {
+			return err
+		}
+		if status == "UP" {
+			b.tell(instance, "healthy")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("AllowTraffic: %s did not pass the health check within %v (status %s)", instance, limit, status)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(b.Config.Scaled(tg.Interval) / 5):
+		}
+	}
+}
+
+// Deregister is BlockTraffic, and Auto Scaling's deregistration before a termination: no new
+// requests, the deregistration delay for in-flight ones, then the remaining connections are
+// closed (ELB user guide, "Deregistration delay"). A target already out of service returns at
+// once, as BlockTraffic does on an instance Auto Scaling has already deregistered.
+func (b *Balancer) Deregister(ctx context.Context, instance string) error {
+	return b.DeregisterAfter(ctx, instance, b.Config.TargetGroup.DeregistrationDelay)
+}
+
+// DeregisterAfter is Deregister with another deregistration delay (the controls' short one).
+func (b *Balancer) DeregisterAfter(ctx context.Context, instance string, delay time.Duration) error {
+	status, err := b.Status(instance)
+	if err != nil {
+		return err
+	}
+	if status == "MAINT" {
+		return nil
+	}
+	if _, err := b.command(b.Config.Deregister(instance)); err != nil {
+		return err
+	}
+	b.tell(instance, "draining")
+	select {
+	case <-ctx.Done():
+	case <-time.After(b.Config.Scaled(delay)):
+	}
+	for _, c := range b.Config.Drained(instance) {
+		if _, err := b.command(c); err != nil {
+			return err
+		}
+	}
+	b.tell(instance, "deregistered")
+	return ctx.Err()
+}

@@ -1,0 +1,203 @@
+// Package sandbox runs the rehearsal's fleet on one Linux machine: each instance is a process
+// tree in its own network, mount, PID and UTS namespaces, with a real web server, and the
+// rehearsal itself runs in a network namespace of its own, so that every address it sends
+// traffic to is one it made. Namespaces here are held only by processes, never named or
+// pinned: when the processes end, the namespaces, their interfaces and their mounts are gone.
+//
+// It needs root (namespaces, mounts, interfaces) and Debian's apache2 and haproxy.
+package sandbox
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Roles the rehearse binary plays when the sandbox starts it again (a process cannot move its
+// own threads into new namespaces, so each namespace gets a fresh process of the same binary).
+const (
+	roleEnv      = "REHEARSAL_ROLE"
+	roleInit     = "instance-init"
+	roleDirector = "director"
+)
+
+// IsDirector reports whether this process is the rehearsal's director, started by StartDirector
+// in the rehearsal's own network namespace.
+func IsDirector() bool { return os.Getenv(roleEnv) == roleDirector }
+
+// RunRole runs the role this process was started for, if any, and never returns from it; a
+// rehearse binary calls it first thing in main.
+func RunRole() {
+	if os.Getenv(roleEnv) == roleInit {
+		if err := instanceInit(); err != nil {
+			fmt.Fprintf(os.Stderr, "rehearsal instance: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+// The instance's writable places: each is a directory of the instance's own under the
+// rehearsal's work directory, mounted over the path a deployment writes to. Everything else of
+// the machine's file system is read-only inside the instance.
+var writable = []struct{ sub, target string }{
+	{"opt", "/opt"},         // the agent's deployment root
+	{"www", "/var/www"},     // the document root the appspec installs to
+	{"log", "/var/log"},     // httpd's logs
+	{"etc", "/etc/apache2"}, // the web server's configuration
+}
+
+const slowDir = "/run/rehearsal/slow"
+
+// instanceInit is PID 1 of an instance: it lays out the instance's file system, names the host,
+// says it is ready, then reaps orphans (httpd daemonizes) until it is killed, which ends every
+// process of the instance with it.
+func instanceInit() error {
+	dir, bin, hostname := os.Getenv("REHEARSAL_INSTANCE_DIR"), os.Getenv("REHEARSAL_BIN"), os.Getenv("REHEARSAL_HOSTNAME")
+	if dir == "" || bin == "" || hostname == "" {
+		return fmt.Errorf("started without its directory, binaries or hostname")
+	}
+	// Nothing mounted here reaches the machine's namespace.
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	if err := readOnlyEverywhere(); err != nil {
+		return err
+	}
+	for _, w := range writable {
+		if err := bind(filepath.Join(dir, w.sub), w.target, false); err != nil {
+			return err
+		}
+	}
+	if err := bind(bin, "/opt/rehearsal/bin", true); err != nil {
+		return err
+	}
+	for _, m := range []struct{ target, data string }{{"/run", "mode=755"}, {"/tmp", "mode=1777"}} {
+		if err := syscall.Mount("tmpfs", m.target, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, m.data); err != nil {
+			return fmt.Errorf("mounting a tmpfs on %s: %w", m.target, err)
+		}
+	}
+	for _, d := range []string{"/run/lock", "/run/httpd", "/run/rehearsal"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	// The slow endpoint's requests in flight, written by httpd's CGI user.
+	if err := os.Mkdir(slowDir, 0o1777); err != nil {
+		return err
+	}
+	if err := os.Chmod(slowDir, 0o1777); err != nil {
+		return err
+	}
+	// The PID namespace's own processes, for pgrep and for the stand-ins' pid checks.
+	if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	if err := syscall.Sethostname([]byte(hostname)); err != nil {
+		return fmt.Errorf("naming the host: %w", err)
+	}
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT)
+	fmt.Println("ready")
+	for sig := range signals {
+		if sig != syscall.SIGCHLD {
+			return nil
+		}
+		for {
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// readOnlyEverywhere remounts every mount of this namespace read-only, except the kernel's
+// (/proc, /sys, /dev): a revision's scripts run as root, and must not change the machine.
+func readOnlyEverywhere() error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var points []string
+	flagsOf := map[string]uintptr{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 6 {
+			continue
+		}
+		point := unescape(fields[4])
+		if under(point, "/proc") || under(point, "/sys") || under(point, "/dev") {
+			continue
+		}
+		var flags uintptr
+		for _, o := range strings.Split(fields[5], ",") {
+			switch o {
+			case "nosuid":
+				flags |= syscall.MS_NOSUID
+			case "nodev":
+				flags |= syscall.MS_NODEV
+			case "noexec":
+				flags |= syscall.MS_NOEXEC
+			case "noatime":
+				flags |= syscall.MS_NOATIME
+			case "relatime":
+				flags |= syscall.MS_RELATIME
+			}
+		}
+		points = append(points, point)
+		flagsOf[point] = flags
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	for _, p := range points {
+		if err := syscall.Mount("", p, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|flagsOf[p], ""); err != nil {
+			return fmt.Errorf("remounting %s read-only: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func under(path, dir string) bool { return path == dir || strings.HasPrefix(path, dir+"/") }
+
+// unescape undoes mountinfo's octal escapes (a space is \040).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var c byte
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
+				b.WriteByte(c)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func bind(source, target string, readOnly bool) error {
+	if err := syscall.Mount(source, target, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("mounting %s on %s: %w", source, target, err)
+	}
+	flags := uintptr(syscall.MS_REMOUNT | syscall.MS_BIND | syscall.MS_NOSUID | syscall.MS_NODEV)
+	if readOnly {
+		flags |= syscall.MS_RDONLY
+	}
+	if err := syscall.Mount("", target, "", flags, ""); err != nil {
+		return fmt.Errorf("remounting %s: %w", target, err)
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/example/codedeploy-fleet/rehearsal"
+	"github.com/example/codedeploy-fleet/rehearsal/standin"
+)
+
+// Instance is one host of the fleet: PID 1 of its namespaces, its directory on this machine and
+// its address on the rehearsal's network.
+type Instance struct {
+	ID      string
+	Address string // the instance's private address, where the load balancer reaches httpd
+	gateway string // the rehearsal's side of the instance's link
+	link    string // the rehearsal's side of the link's name
+	dir     string
+	init    *exec.Cmd
+	done    chan struct{}
+	env     map[string]string
+}
+
+// DeploymentRoot is the agent's deployment root on an instance (CodeDeploy user guide, "Working
+// with the CodeDeploy agent": /opt/codedeploy-agent/deployment-root on Amazon Linux).
+const DeploymentRoot = "/opt/codedeploy-agent/deployment-root"
+
+// instancePath is the PATH of the instance's scripts: the stand-ins first, then the system's.
+const instancePath = "/opt/rehearsal/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+//go:embed slow.cgi
+var slowCGI []byte
+
+// httpdConf is the instance's web-server configuration: Amazon Linux's httpd defaults (port
+// 80, /var/www/html, httpd's pid file and logs, KeepAliveTimeout 5) on Debian's apache2, plus
+// the rehearsal's slow endpoint, which is no part of any revision.
+const httpdConf = `# Rendered by the rehearsal: Amazon Linux's httpd layout on Debian's apache2.
+ServerRoot /etc/apache2
+ServerName %[1]s
+Listen 80
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+LoadModule env_module /usr/lib/apache2/modules/mod_env.so
+LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so
+User www-data
+Group www-data
+PidFile /run/httpd/httpd.pid
+DefaultRuntimeDir /run/httpd
+ScriptSock /run/httpd/cgisock
+ErrorLog /var/log/httpd/error_log
+LogFormat "%%h %%l %%u %%t \"%%r\" %%>s %%b %%D" timed
+CustomLog /var/log/httpd/access_log timed
+KeepAlive On
+KeepAliveTimeout 5
+DocumentRoot /var/www/html
+DirectoryIndex index.html
+TypesConfig /etc/apache2/mime.types
+<Directory />
+    Require all denied
+</Directory>
+<Directory /var/www>
+    Require all granted
+</Directory>
+# The rehearsal's slow endpoint: a request that takes %[2]s s, to show what a drain shorter
+# than the slowest request does.
+SetEnv REHEARSAL_SLOW_SECONDS %[2]s
+ScriptAlias /rehearsal/slow /etc/apache2/rehearsal/slow.cgi
+<Directory /etc/apache2/rehearsal>
+    Require all granted
+</Directory>
+`
+
+// envvars is what Debian's apachectl reads: it starts the instance's httpd under the name
+// httpd (a link to apache2), so that scripts that look for httpd processes find them.
+const envvars = `# Rendered by the rehearsal for Debian's apachectl.
+export APACHE_HTTPD=/opt/rehearsal/bin/httpd
+export APACHE_RUN_USER=www-data
+export APACHE_RUN_GROUP=www-data
+export APACHE_PID_FILE=/run/httpd/httpd.pid
+export APACHE_RUN_DIR=/run/httpd
+export APACHE_LOCK_DIR=/run/lock/httpd
+export APACHE_LOG_DIR=/var/log/httpd
+export LANG=C
+`
+
+// mimeTypes is the instance's small /etc/mime.types: what a web revision usually serves.
+const mimeTypes = `text/html html htm
+text/css css
+text/plain txt
+application/javascript js mjs
+application/json json
+image/png png
+image/jpeg jpg jpeg
+image/svg+xml svg
+image/x-icon ico
+font/woff2 woff2
+`
+
+// layout writes the instance's directory: its file system's writable parts, its web-server
+// configuration and the mount point of the stand-ins.
+func (in *Instance) layout(slow time.Duration) error {
+	for _, d := range []string{"opt/rehearsal/bin", "opt" + DeploymentRoot[len("/opt"):], "www/html", "log/httpd", "etc/rehearsal"} {
+		if err := os.MkdirAll(filepath.Join(in.dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	// MkdirTemp makes 0700 directories; httpd's workers (www-data) read the document root.
+	for _, d := range []string{"", "opt", "www", "www/html", "etc", "etc/rehearsal", "log"} {
+		if err := os.Chmod(filepath.Join(in.dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	seconds := strconv.FormatFloat(slow.Seconds(), 'f', 3, 64)
+	files := map[string]string{
+		"etc/apache2.conf":        fmt.Sprintf(httpdConf, in.ID, seconds),
+		"etc/envvars":             envvars,
+		"etc/mime.types":          mimeTypes,
+		"etc/rehearsal/slow.cgi":  string(slowCGI),
+		"www/html/.rehearsal-new": "",
+	}
+	for name, content := range files {
+		mode := fs.FileMode(0o644)
+		if strings.HasSuffix(name, ".cgi") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(in.dir, name), []byte(content), mode); err != nil {
+			return err
+		}
+	}
+	return os.Remove(filepath.Join(in.dir, "www/html/.rehearsal-new"))
+}
+
+// enter is the command prefix that runs a command inside the instance, in dir.
+func (in *Instance) enter(dir string) []string {
+	args := []string{"nsenter", "--target", strconv.Itoa(in.init.Process.Pid), "--net", "--mount", "--pid", "--uts"}
+	if dir != "" {
+		args = append(args, "--wdns="+dir)
+	}
+	return append(args, "--")
+}
+
+// Run runs a command inside the instance and returns its combined output.
+func (in *Instance) Run(ctx context.Context, argv ...string) (string, error) {
+	args := append(in.enter("/"), argv...)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = []string{"PATH=" + instancePath, "HOME=/root"}
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s on %s: %w: %s", strings.Join(argv, " "), in.ID, err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// Name is the instance id.
+func (in *Instance) Name() string { return in.ID }
+
+// Agent runs hooks inside the instance with the agent's environment.
+func (in *Instance) Agent() rehearsal.Agent {
+	return rehearsal.Agent{Path: instancePath, Env: in.env, Enter: in.enter}
+}
+
+// Download is DownloadBundle: the agent unpacks the revision into
+// <deployment root>/<deployment group id>/<deployment id>/deployment-archive (CodeDeploy user
+// guide, "Working with the CodeDeploy agent"); hooks run from there.
+func (in *Instance) Download(_ context.Context, deploymentID string, rev rehearsal.Revision) (rehearsal.Revision, error) {
+	archive := path.Join(DeploymentRoot, in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "deployment-archive")
+	if err := copyTree(rev.Dir, filepath.Join(in.dir, "opt", strings.TrimPrefix(archive, "/opt/"))); err != nil {
+		return rehearsal.Revision{}, fmt.Errorf("downloading the bundle: %w", err)
+	}
+	return rehearsal.Revision{Dir: archive, Spec: rev.Spec}, nil
+}
+
+// Install copies the appspec's files, inside the instance, as the Install event does: a file
+// source into the destination directory, a directory source's contents into it. Existing
+// files are overwritten (file_exists_behavior OVERWRITE).
+func (in *Instance) Install(ctx context.Context, rev rehearsal.Revision) error {
+	for _, f := range rev.Spec.Files {
+		src := path.Join(rev.Dir, f.Source)
+		script := `set -eu; mkdir -p "$2"; if [ -d "$1" ]; then cp -R "$1/." "$2/"; else cp "$1" "$2/"; fi`
+		if _, err := in.Run(ctx, "bash", "-c", script, "install", src, f.Destination); err != nil {
+			return fmt.Errorf("copying %s to %s: %w", f.Source, f.Destination, err)
+		}
+	}
+	return nil
+}
+
+// Serves reads the page the instance's httpd serves at path, straight from the instance.
+func (in *Instance) Serves(ctx context.Context, urlPath string) (string, error) {
+	return in.Run(ctx, "curl", "--silent", "--fail", "--max-time", "2", "http://127.0.0.1"+urlPath)
+}
+
+// SlowInFlight is when each slow request the instance is serving now started (read through
+// its init's view of its own /run).
+func (in *Instance) SlowInFlight() []time.Time {
+	dir := fmt.Sprintf("/proc/%d/root%s", in.init.Process.Pid, slowDir)
+	entries, _ := os.ReadDir(dir)
+	var out []time.Time
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			out = append(out, info.ModTime())
+		}
+	}
+	return out
+}
+
+// Stop terminates the instance: every process in its namespaces ends with its PID 1.
+func (in *Instance) Stop() {
+	if in.init != nil && in.init.Process != nil {
+		_ = in.init.Process.Kill()
+		<-in.done
+	}
+}
+
+// Terminated reports whether the instance has ended.
+func (in *Instance) Terminated() bool {
+	select {
+	case <-in.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, data, info.Mode().Perm())
+		}
+		return nil
+	})
+}
+
+// waitReady reads the init's "ready" line, or its error.
+func waitReady(r io.Reader, stderr *bytes.Buffer, timeout time.Duration) error {
+	line := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(r)
+		if s.Scan() {
+			line <- s.Text()
+		}
+		close(line)
+	}()
+	select {
+	case l, ok := <-line:
+		if ok && l == "ready" {
+			return nil
+		}
+		return fmt.Errorf("the instance did not start: %s", strings.TrimSpace(stderr.String()))
+	case <-time.After(timeout):
+		return fmt.Errorf("the instance did not start within %v", timeout)
+	}
+}
+
+var _ = syscall.SIGKILL
+var _ = standin.MetadataAddress
