@@ -34,7 +34,7 @@ func TestImportDirections(t *testing.T) {
 	if len(imports) < 10 {
 		t.Fatalf("go list found %d packages", len(imports))
 	}
-	plainGo := []string{"config", "appspec", "revision", "deployer", "protection", "rehearsal", "constructs/fleet/userdata", "constructs/internal/gobuild"}
+	plainGo := []string{"config", "appspec", "revision", "deployer", "protection", "rehearsal", "rehearsal/standin", "rehearsal/sandbox", "rehearsal/scenario", "cmd/rehearse", "constructs/fleet/userdata", "constructs/internal/gobuild"}
 	for pkg, deps := range imports {
 		for _, dep := range deps {
 			local := strings.TrimPrefix(strings.TrimPrefix(dep, module), "/")

@@ -1,0 +1,314 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/example/codedeploy-fleet/rehearsal"
+)
+
+// Report is a rehearsal's outcome, as the JSON file has it.
+type Report struct {
+	Revision        string            `json:"revision"`
+	Template        string            `json:"template"`
+	Scale           float64           `json:"timeScale"`
+	Instances       int               `json:"instances"`
+	Rate            int               `json:"requestsPerSecond"`
+	SlowRate        int               `json:"slowRequestsPerSecond"`
+	SlowSeconds     float64           `json:"slowRequestSeconds"`
+	TargetGroup     TargetGroupReport `json:"targetGroup"`
+	Rollout         string            `json:"rollout"`
+	TerminationHook bool              `json:"terminationHook"`
+	Scenarios       []*ScenarioReport `json:"scenarios"`
+	Passed          bool              `json:"passed"`
+}
+
+// TargetGroupReport is the template's target group, in its own (unscaled) seconds.
+type TargetGroupReport struct {
+	HealthCheckPath            string  `json:"healthCheckPath"`
+	IntervalSeconds            float64 `json:"intervalSeconds"`
+	TimeoutSeconds             float64 `json:"timeoutSeconds"`
+	HealthyThreshold           int     `json:"healthyThreshold"`
+	UnhealthyThreshold         int     `json:"unhealthyThreshold"`
+	DeregistrationDelaySeconds float64 `json:"deregistrationDelaySeconds"`
+}
+
+// ScenarioReport is one scenario's outcome. Times are seconds from the start of its load.
+type ScenarioReport struct {
+	Name        string             `json:"name"`
+	Title       string             `json:"title"`
+	Control     bool               `json:"control"`
+	Expect      string             `json:"expect"`
+	Passed      bool               `json:"passed"`
+	Problems    []string           `json:"problems,omitempty"`
+	Notes       []string           `json:"notes,omitempty"`
+	WallSeconds float64            `json:"wallSeconds"`
+	Load        LoadReport         `json:"load"`
+	Deployments []DeploymentReport `json:"deployments"`
+	Lanes       []*Lane            `json:"instances"`
+	PerInstance PerInstance        `json:"perInstance"`
+	Serving     []string           `json:"servingAtEnd,omitempty"`
+	lanes       map[string]*Lane
+}
+
+// LoadReport is what the load saw.
+type LoadReport struct {
+	Requests   int             `json:"requests"`
+	Failed     int             `json:"failed"`
+	P50Ms      float64         `json:"p50Ms"`
+	P99Ms      float64         `json:"p99Ms"`
+	BinSeconds float64         `json:"binSeconds"`
+	Bins       []Bin           `json:"bins"`
+	Failures   []FailedRequest `json:"firstFailures,omitempty"`
+	// P50Ms and P99Ms are the page's latency; the slow endpoint's requests are counted, not timed.
+	// ServedBy counts the requests each version answered.
+	ServedBy map[string]int `json:"servedBy"`
+	// PerInstance counts the requests the load balancer sent each instance, and their failures.
+	PerInstance map[string]*Count `json:"perInstance"`
+	Seconds     float64           `json:"seconds"`
+}
+
+// Count is requests and failures.
+type Count struct {
+	Requests int `json:"requests"`
+	Failed   int `json:"failed"`
+}
+
+// Bin is the load in one slice of time.
+type Bin struct {
+	At     float64 `json:"at"`
+	OK     int     `json:"ok"`
+	Failed int     `json:"failed"`
+	// Served counts the answered requests by the version that answered them.
+	Served map[string]int `json:"served"`
+}
+
+// FailedRequest is one request a user would have seen fail.
+type FailedRequest struct {
+	At     float64 `json:"at"`
+	Code   uint16  `json:"code"`
+	Error  string  `json:"error,omitempty"`
+	Load   string  `json:"load"`
+	Server string  `json:"instance,omitempty"`
+}
+
+// DeploymentReport is one deployment of the scenario.
+type DeploymentReport struct {
+	ID       string         `json:"id"`
+	Creator  string         `json:"creator"`
+	Revision string         `json:"revision"`
+	Outcome  string         `json:"codeDeployOutcome"`
+	Judged   string         `json:"reportedOutcome"`
+	Missed   []string       `json:"missedInstances,omitempty"`
+	Failure  *FailureReport `json:"failure,omitempty"`
+}
+
+// FailureReport names where a deployment failed, with the script's log as the agent keeps it.
+type FailureReport struct {
+	Instance string `json:"instance"`
+	Event    string `json:"event"`
+	Script   string `json:"script,omitempty"`
+	Error    string `json:"error"`
+	Log      string `json:"log,omitempty"`
+}
+
+// Lane is one instance's events and load-balancer marks.
+type Lane struct {
+	Instance string `json:"instance"`
+	Spans    []Span `json:"events"`
+	Marks    []Mark `json:"marks"`
+}
+
+// Span is one lifecycle event (or Auto Scaling's deregistration) on an instance.
+type Span struct {
+	Label  string  `json:"event"`
+	Start  float64 `json:"start"`
+	End    float64 `json:"end"`
+	Kind   string  `json:"kind"` // traffic, hook, install
+	Failed bool    `json:"failed,omitempty"`
+}
+
+// Mark is a moment on an instance's lane: a target state change or its termination.
+type Mark struct {
+	At   float64 `json:"at"`
+	What string  `json:"what"`
+}
+
+// PerInstance compares the time an instance took with the model's: deregistration delay +
+// healthy threshold x interval (both on the rehearsal's clock) + the hooks' own time.
+type PerInstance struct {
+	MeasuredSeconds float64 `json:"measuredSeconds"`
+	ModelSeconds    float64 `json:"modelSeconds"`
+	Samples         int     `json:"samples"`
+}
+
+func (s *ScenarioReport) lane(instance string) *Lane {
+	if s.lanes == nil {
+		s.lanes = map[string]*Lane{}
+	}
+	l, ok := s.lanes[instance]
+	if !ok {
+		l = &Lane{Instance: instance}
+		s.lanes[instance] = l
+		s.Lanes = append(s.Lanes, l)
+	}
+	return l
+}
+
+func (s *ScenarioReport) addSpan(instance string, sp Span) {
+	l := s.lane(instance)
+	l.Spans = append(l.Spans, sp)
+}
+
+func spanOf(rec rehearsal.Record, t0 time.Time) Span {
+	kind := "hook"
+	switch rec.Event {
+	case rehearsal.BlockTraffic, rehearsal.AllowTraffic:
+		kind = "traffic"
+	case rehearsal.DownloadBundle, rehearsal.Install:
+		kind = "install"
+	}
+	return Span{Label: string(rec.Event), Start: since(t0, rec.Start), End: since(t0, rec.End), Kind: kind, Failed: rec.Err != nil}
+}
+
+// addDeployment records a deployment and its instances' times against the model.
+func (p *run) addDeployment(res rehearsal.Result, version string) {
+	judged, missed := res.Judged()
+	d := DeploymentReport{ID: res.ID, Creator: res.Creator, Revision: version, Outcome: string(res.Outcome), Judged: string(judged), Missed: missed}
+	if f := res.Failure; f != nil {
+		fr := &FailureReport{Instance: f.Instance, Event: string(f.Event), Error: fmt.Sprint(f.Err)}
+		for _, h := range f.Hooks {
+			if h.Err != nil {
+				fr.Script, fr.Log = h.Script, h.Log
+			}
+		}
+		d.Failure = fr
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rep.Deployments = append(p.rep.Deployments, d)
+	if res.Creator == "autoscalingTermination" {
+		return
+	}
+	model := p.scaled(p.tg.DeregistrationDelay) + time.Duration(p.tg.HealthyThreshold)*p.scaled(p.tg.Interval)
+	for _, in := range res.Instances {
+		if res.TargetStatus(in) != "Succeeded" {
+			continue
+		}
+		var first, last time.Time
+		hooks := time.Duration(0)
+		for _, rec := range res.Records {
+			if rec.Instance != in {
+				continue
+			}
+			if first.IsZero() {
+				first = rec.Start
+			}
+			last = rec.End
+			for _, h := range rec.Hooks {
+				hooks += h.Duration
+			}
+		}
+		pi := &p.rep.PerInstance
+		n := float64(pi.Samples)
+		pi.MeasuredSeconds = (pi.MeasuredSeconds*n + last.Sub(first).Seconds()) / (n + 1)
+		pi.ModelSeconds = (pi.ModelSeconds*n + (model + hooks).Seconds()) / (n + 1)
+		pi.Samples++
+	}
+}
+
+// addLoad summarizes the samples into the report: counts, percentiles, bins, the first
+// failures and which version answered.
+func (s *ScenarioReport) addLoad(samples []rehearsal.Sample, t0 time.Time) {
+	sum := rehearsal.Summarize(samples)
+	// Latency is the page's: the slow endpoint's is what the rehearsal makes it.
+	var page []rehearsal.Sample
+	for _, x := range samples {
+		if x.Load == "page" {
+			page = append(page, x)
+		}
+	}
+	lat := rehearsal.Summarize(page)
+	l := LoadReport{Requests: sum.Requests, Failed: sum.Failed, P50Ms: ms(lat.P50), P99Ms: ms(lat.P99), BinSeconds: 0.25, ServedBy: map[string]int{}, PerInstance: map[string]*Count{}}
+	for _, x := range samples {
+		at := since(t0, x.Time)
+		l.Seconds = max(l.Seconds, at)
+		i := int(at / l.BinSeconds)
+		for len(l.Bins) <= i {
+			l.Bins = append(l.Bins, Bin{At: float64(len(l.Bins)) * l.BinSeconds})
+		}
+		server := x.Server
+		if server == "" {
+			server = "none"
+		}
+		if l.PerInstance[server] == nil {
+			l.PerInstance[server] = &Count{}
+		}
+		l.PerInstance[server].Requests++
+		if x.Failed() {
+			l.PerInstance[server].Failed++
+			l.Bins[i].Failed++
+			if len(l.Failures) < 20 {
+				l.Failures = append(l.Failures, FailedRequest{At: at, Code: x.Code, Error: x.Err, Load: x.Load, Server: x.Server})
+			}
+			continue
+		}
+		l.Bins[i].OK++
+		if l.Bins[i].Served == nil {
+			l.Bins[i].Served = map[string]int{}
+		}
+		l.Bins[i].Served[orUnknown(x.Revision)]++
+		l.ServedBy[orUnknown(x.Revision)]++
+	}
+	s.Load = l
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Table is the report as the terminal shows it.
+func (r *Report) Table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rehearsal of %s on %d instances, %s; template %s.\n", r.Revision, r.Instances, r.Rollout, r.Template)
+	fmt.Fprintf(&b, "Load balancer clock %gx faster: health check every %.2f s, deregistration delay %.2f s (template: %g s and %g s). Load: %d req/s, plus %d req/s of %.2f s requests.\n\n",
+		r.Scale, r.TargetGroup.IntervalSeconds/r.Scale, r.TargetGroup.DeregistrationDelaySeconds/r.Scale,
+		r.TargetGroup.IntervalSeconds, r.TargetGroup.DeregistrationDelaySeconds, r.Rate, r.SlowRate, r.SlowSeconds)
+	fmt.Fprintf(&b, "%-20s %8s %7s %8s %8s %7s %19s  %s\n", "scenario", "requests", "failed", "p50", "p99", "wall", "per instance/model", "result")
+	for _, s := range r.Scenarios {
+		per := "-"
+		if s.PerInstance.Samples > 0 {
+			per = fmt.Sprintf("%.1f s / %.1f s", s.PerInstance.MeasuredSeconds, s.PerInstance.ModelSeconds)
+		}
+		result := "pass"
+		if !s.Passed {
+			result = "FAIL"
+		}
+		if s.Control {
+			result += " (control)"
+		}
+		fmt.Fprintf(&b, "%-20s %8d %7d %6.1fms %6.1fms %6.1fs %19s  %s\n", s.Name, s.Load.Requests, s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, s.WallSeconds, per, result)
+	}
+	for _, s := range r.Scenarios {
+		for _, d := range s.Deployments {
+			if f := d.Failure; f != nil {
+				fmt.Fprintf(&b, "\n%s: deployment %s of %s failed on %s at %s: %s\n", s.Name, d.ID, d.Revision, f.Instance, f.Event, f.Error)
+				for _, line := range strings.Split(strings.TrimSpace(f.Log), "\n") {
+					if strings.HasPrefix(line, "[stderr]") {
+						fmt.Fprintf(&b, "    %s\n", line)
+					}
+				}
+			}
+		}
+		for _, p := range s.Problems {
+			fmt.Fprintf(&b, "\n%s: FAILED: %s\n", s.Name, p)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,153 @@
+package scenario
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"sort"
+	"strings"
+)
+
+// SVG draws the scenario's timeline: the request rate with its failures on top, then one lane
+// per instance with its lifecycle events and load-balancer marks, on one time axis.
+func (s *ScenarioReport) SVG(r *Report) string {
+	const (
+		width, left, right = 960.0, 150.0, 20.0
+		top, chartH        = 52.0, 110.0
+		laneH, laneGap     = 26.0, 8.0
+	)
+	seconds := math.Max(s.Load.Seconds, 1)
+	for _, l := range s.Lanes {
+		for _, sp := range l.Spans {
+			seconds = math.Max(seconds, sp.End)
+		}
+		for _, m := range l.Marks {
+			seconds = math.Max(seconds, m.At)
+		}
+	}
+	plotW := width - left - right
+	x := func(t float64) float64 { return left + plotW*math.Max(t, 0)/seconds }
+	lanesTop := top + chartH + 34
+	height := lanesTop + float64(len(s.Lanes))*(laneH+laneGap) + 70
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
+	verdict, color := "pass", "#1a7f37"
+	if !s.Passed {
+		verdict, color = "FAIL", "#cf222e"
+	}
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="15" font-weight="bold">%s: %s</text>`+"\n", esc(s.Name), esc(s.Title))
+	fmt.Fprintf(&b, `<text x="10" y="38" fill="#444">%d requests, <tspan fill="%s">%d failed</tspan>, p50 %.1f ms, p99 %.1f ms; load balancer clock x%g; <tspan fill="%s" font-weight="bold">%s</tspan></text>`+"\n",
+		s.Load.Requests, failColor(s.Load.Failed), s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, r.Scale, color, verdict)
+
+	// Request rate per second, stacked: answered, by the version that answered (shades of grey
+	// and amber), and failed (red).
+	var versions []string
+	for v := range s.Load.ServedBy {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	palette := []string{"#afb8c1", "#57606a", "#d4a72c", "#8c959f", "#953800"}
+	shade := map[string]string{}
+	for i, v := range versions {
+		shade[v] = palette[i%len(palette)]
+	}
+	peak := 1.0
+	for _, bin := range s.Load.Bins {
+		peak = math.Max(peak, float64(bin.OK+bin.Failed)/s.Load.BinSeconds)
+	}
+	y := func(rate float64) float64 { return top + chartH - chartH*rate/peak }
+	fmt.Fprintf(&b, `<text x="10" y="%.0f">requests/s</text><text x="10" y="%.0f" fill="#888">peak %.0f</text>`+"\n", top+14, top+30, peak)
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#ccc"/>`+"\n", left, top+chartH, width-right, top+chartH)
+	w := plotW * s.Load.BinSeconds / seconds
+	for _, bin := range s.Load.Bins {
+		ok, failed := float64(bin.OK)/s.Load.BinSeconds, float64(bin.Failed)/s.Load.BinSeconds
+		base := 0.0
+		for _, v := range versions {
+			if n := float64(bin.Served[v]) / s.Load.BinSeconds; n > 0 {
+				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`, x(bin.At), y(base+n), w, y(base)-y(base+n), shade[v])
+				base += n
+			}
+		}
+		if bin.Failed > 0 {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#cf222e"><title>%d failed</title></rect>`, x(bin.At), y(ok+failed), w, y(ok)-y(ok+failed), bin.Failed)
+		}
+	}
+	b.WriteString("\n")
+
+	// The time axis.
+	step := niceStep(seconds)
+	for t := 0.0; t <= seconds+1e-9; t += step {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#eee"/><text x="%.1f" y="%.0f" fill="#666" text-anchor="middle">%gs</text>`+"\n",
+			x(t), top, x(t), height-60, x(t), top+chartH+16, t)
+	}
+
+	// One lane per instance.
+	for i, l := range s.Lanes {
+		ly := lanesTop + float64(i)*(laneH+laneGap)
+		fmt.Fprintf(&b, `<text x="10" y="%.0f" font-weight="bold">%s</text>`+"\n", ly+laneH/2+4, esc(l.Instance))
+		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="#f6f8fa"/>`+"\n", left, ly, plotW, laneH)
+		for _, sp := range l.Spans {
+			fill := map[string]string{"traffic": "#54aeff", "hook": "#4ac26b", "install": "#bf8700"}[sp.Kind]
+			if sp.Label == "ApplicationStop" {
+				fill = "#8250df"
+			}
+			if sp.Failed {
+				fill = "#cf222e"
+			}
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="%.0f" fill="%s" stroke="#fff" stroke-width="0.5"><title>%s %.2f–%.2f s</title></rect>`+"\n",
+				x(sp.Start), ly+3, math.Max(x(sp.End)-x(sp.Start), 1.5), laneH-6, fill, esc(sp.Label), sp.Start, sp.End)
+		}
+		for _, m := range l.Marks {
+			stroke := "#24292f"
+			if m.What == "terminated" {
+				fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="16" fill="#cf222e" text-anchor="middle">✕</text>`, x(m.At), ly+laneH/2+6)
+				continue
+			}
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="%s" stroke-dasharray="2,2"><title>%s at %.2f s</title></line>`+"\n",
+				x(m.At), ly, x(m.At), ly+laneH, stroke, esc(m.What), m.At)
+		}
+	}
+
+	// The legend.
+	ly := height - 40
+	var items []struct{ fill, label string }
+	for _, v := range versions {
+		items = append(items, struct{ fill, label string }{shade[v], "served by " + v})
+	}
+	items = append(items, []struct{ fill, label string }{
+		{"#cf222e", "failed request / event"}, {"#54aeff", "Block/AllowTraffic, Auto Scaling deregistration"},
+		{"#4ac26b", "hooks"}, {"#bf8700", "download, install"}, {"#8250df", "ApplicationStop"},
+	}...)
+	lx := 10.0
+	for _, it := range items {
+		if lx > width-200 {
+			lx, ly = 10, ly+18
+		}
+		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s"/><text x="%.0f" y="%.0f">%s</text>`, lx, ly, it.fill, lx+16, ly+10, esc(it.label))
+		lx += 26 + 6.6*float64(len(it.label))
+	}
+	fmt.Fprintf(&b, "\n"+`<text x="10" y="%.0f" fill="#666">dashed: target state changes (registered, healthy, draining, deregistered); ✕: instance terminated. Times: seconds of load.</text>`+"\n", ly+30)
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func failColor(n int) string {
+	if n > 0 {
+		return "#cf222e"
+	}
+	return "#1a7f37"
+}
+
+func esc(s string) string { return html.EscapeString(s) }
+
+// niceStep is a tick interval that gives about ten ticks.
+func niceStep(seconds float64) float64 {
+	for _, s := range []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120} {
+		if seconds/s <= 12 {
+			return s
+		}
+	}
+	return 300
+}
