@@ -25,7 +25,7 @@ define announce_cold_build
 	  echo "Compiling the CDK app. The first build compiles the AWS CDK Go bindings and the AWS SDK: about 3 minutes on 2 cores, with no output meanwhile; later builds take seconds." >&2; fi
 endef
 
-.PHONY: help synth test tools test-go shellcheck bench update-snapshots fuzz clean
+.PHONY: help synth test tools test-go shellcheck bench update-snapshots fuzz rehearse clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -80,5 +80,15 @@ fuzz: ## Fuzz the config decoder for a minute.
 bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth time and peak memory.
 	GO_TEST="$(GO_TEST)" scripts/dev/bench.sh $(ARGS)
 
+# The rehearsal: as root, with Debian's apache2 and haproxy. First the machine is checked (one
+# clear message when it cannot rehearse), then the rehearsal's sandbox tests (cleanup on exit,
+# failure, Ctrl-C and kill), then the scenarios on the first fleet stack in cdk.out.
+REVISION ?= assets
+rehearse: $(TOOLS) ## Rehearse the revision offline under load (root): make rehearse [REVISION=dir] [ARGS="--only scale-in"].
+	@go run ./cmd/rehearse --check
+	@ls cdk.out/*.template.json >/dev/null 2>&1 || $(MAKE) synth
+	go test -count=1 -tags sandbox ./cmd/rehearse
+	go run ./cmd/rehearse --revision $(REVISION) $(ARGS)
+
 clean:
-	rm -rf cdk.out node_modules
+	rm -rf cdk.out node_modules rehearsal-report

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,35 +36,35 @@ var Requirements = []struct{ Program, Package string }{
 // Check says what this machine lacks for a rehearsal: root, and the programs above. It runs
 // before anything is started, so a missing piece is one clear message and nothing to clean up.
 func Check() error {
+	return check(os.Geteuid(), func(program string) bool {
+		if _, err := exec.LookPath(program); err == nil {
+			return true
+		}
+		// root's PATH has /usr/sbin; sudo's secure_path may not.
+		_, err := os.Stat("/usr/sbin/" + program)
+		return err == nil
+	})
+}
+
+func check(euid int, found func(string) bool) error {
 	var problems []string
-	if os.Geteuid() != 0 {
+	if euid != 0 {
 		problems = append(problems, "the rehearsal must run as root: it creates network, mount and PID namespaces for its instances (run it with sudo)")
 	}
 	var missing []string
 	for _, r := range Requirements {
-		if _, err := exec.LookPath(r.Program); err != nil {
-			if _, err := os.Stat("/usr/sbin/" + r.Program); err != nil {
-				missing = append(missing, r.Package)
-			}
+		if !found(r.Program) && !slices.Contains(missing, r.Package) {
+			missing = append(missing, r.Package)
 		}
 	}
 	if len(missing) > 0 {
-		problems = append(problems, fmt.Sprintf("missing packages: %s (Debian, Ubuntu: apt-get install -y %s)", strings.Join(uniq(missing), " "), strings.Join(uniq(missing), " ")))
+		list := strings.Join(missing, " ")
+		problems = append(problems, fmt.Sprintf("missing packages: %s (Debian, Ubuntu: apt-get install -y %s)", list, list))
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func uniq(xs []string) []string {
-	var out []string
-	for _, x := range xs {
-		if len(out) == 0 || out[len(out)-1] != x {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // spawner starts every long-lived child from one goroutine locked to its thread for the life of

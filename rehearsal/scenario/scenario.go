@@ -377,6 +377,7 @@ func (p *run) observer(kind deploymentKind) func(rehearsal.Record) {
 		if setup {
 			if rec.Err != nil {
 				p.progress("   setup: %s %s failed: %v\n", rec.Instance, rec.Event, rec.Err)
+				p.printLog(rec)
 			}
 			return
 		}
@@ -387,15 +388,20 @@ func (p *run) observer(kind deploymentKind) func(rehearsal.Record) {
 		switch {
 		case rec.Err != nil:
 			p.progress("   %6.1fs  %-5s %-18s FAILED after %.1f s: %v\n", since(p.t0, rec.End), rec.Instance, rec.Event, took, rec.Err)
-			for _, h := range rec.Hooks {
-				if h.Err != nil {
-					for _, line := range strings.Split(strings.TrimSpace(h.Log), "\n") {
-						p.progress("             %s\n", line)
-					}
-				}
-			}
+			p.printLog(rec)
 		case rec.Event == rehearsal.AfterAllowTraffic || kind == terminationDeployment && rec.Event == rehearsal.ApplicationStop:
 			p.progress("   %6.1fs  %-5s done in %.1f s\n", since(p.t0, rec.End), rec.Instance, took)
+		}
+	}
+}
+
+// printLog prints the log of a record's failed script, as the agent keeps it.
+func (p *run) printLog(rec rehearsal.Record) {
+	for _, h := range rec.Hooks {
+		if h.Err != nil {
+			for _, line := range strings.Split(strings.TrimSpace(h.Log), "\n") {
+				p.progress("             %s\n", line)
+			}
 		}
 	}
 }

@@ -1,0 +1,23 @@
+package sandbox
+
+import (
+	"strings"
+	"testing"
+)
+
+// Not root, or a package missing: one message that says what to do, before anything starts.
+func TestCheck(t *testing.T) {
+	all := func(string) bool { return true }
+	if err := check(0, all); err != nil {
+		t.Errorf("root with everything installed: %v", err)
+	}
+	err := check(1000, all)
+	if err == nil || !strings.Contains(err.Error(), "must run as root") {
+		t.Errorf("not root: %v", err)
+	}
+	noApache := func(p string) bool { return p != "apache2" && p != "apachectl" && p != "haproxy" }
+	err = check(0, noApache)
+	if err == nil || !strings.Contains(err.Error(), "apt-get install -y apache2 haproxy") {
+		t.Errorf("apache2 and haproxy missing: %v", err)
+	}
+}
