@@ -232,6 +232,7 @@ func (p *run) up(ctx context.Context) error {
 			return err
 		}
 		p.members = append(p.members, in)
+		p.rep.lane(in.ID)
 	}
 	cfg := rehearsal.HAProxy{TargetGroup: p.tg, Scale: p.opts.Scale, Listen: p.listen(),
 		AdminSocket: filepath.Join(p.opts.Work, p.sc.Name+".haproxy.sock")}
@@ -328,7 +329,7 @@ func (p *run) scaleIn(ctx context.Context, in *sandbox.Instance, drain time.Dura
 	if err := p.lb.DeregisterAfter(ctx, in.ID, drain); err != nil {
 		p.fatalf("deregistering %s: %v", in.ID, err)
 	}
-	p.rep.addSpan(in.ID, Span{Label: "Deregister (Auto Scaling)", Start: since(p.t0, start), End: since(p.t0, time.Now()), Kind: "traffic"})
+	p.rep.addSpan(in.ID, Span{Label: "Auto Scaling deregisters", Start: since(p.t0, start), End: since(p.t0, time.Now()), Kind: "traffic"})
 	var res *rehearsal.Result
 	if hook {
 		id := deploymentID()

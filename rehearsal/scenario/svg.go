@@ -28,7 +28,17 @@ func (s *ScenarioReport) SVG(r *Report) string {
 	plotW := width - left - right
 	x := func(t float64) float64 { return left + plotW*math.Max(t, 0)/seconds }
 	lanesTop := top + chartH + 34
-	height := lanesTop + float64(len(s.Lanes))*(laneH+laneGap) + 70
+	legendTop := lanesTop + float64(len(s.Lanes))*(laneH+laneGap) + 14
+	legend := s.legend()
+	rows := 1.0
+	lx := 10.0
+	for _, it := range legend {
+		if w := 26 + 6.6*float64(len(it.label)); lx+w > width-10 {
+			lx, rows = 10, rows+1
+		}
+		lx += 26 + 6.6*float64(len(it.label))
+	}
+	height := legendTop + rows*18 + 26
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
@@ -43,16 +53,7 @@ func (s *ScenarioReport) SVG(r *Report) string {
 
 	// Request rate per second, stacked: answered, by the version that answered (shades of grey
 	// and amber), and failed (red).
-	var versions []string
-	for v := range s.Load.ServedBy {
-		versions = append(versions, v)
-	}
-	sort.Strings(versions)
-	palette := []string{"#afb8c1", "#57606a", "#d4a72c", "#8c959f", "#953800"}
-	shade := map[string]string{}
-	for i, v := range versions {
-		shade[v] = palette[i%len(palette)]
-	}
+	versions, shade := s.shades()
 	peak := 1.0
 	for _, bin := range s.Load.Bins {
 		peak = math.Max(peak, float64(bin.OK+bin.Failed)/s.Load.BinSeconds)
@@ -96,8 +97,13 @@ func (s *ScenarioReport) SVG(r *Report) string {
 			if sp.Failed {
 				fill = "#cf222e"
 			}
+			w := math.Max(x(sp.End)-x(sp.Start), 1.5)
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="%.0f" fill="%s" stroke="#fff" stroke-width="0.5"><title>%s %.2f–%.2f s</title></rect>`+"\n",
-				x(sp.Start), ly+3, math.Max(x(sp.End)-x(sp.Start), 1.5), laneH-6, fill, esc(sp.Label), sp.Start, sp.End)
+				x(sp.Start), ly+3, w, laneH-6, fill, esc(sp.Label), sp.Start, sp.End)
+			// The name where it fits: the long events are the ones worth reading.
+			if label := sp.Label; 6.2*float64(len(label))+8 < w {
+				fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" fill="#fff" font-size="11">%s</text>`+"\n", x(sp.Start)+4, ly+laneH/2+4, esc(label))
+			}
 		}
 		for _, m := range l.Marks {
 			stroke := "#24292f"
@@ -110,27 +116,47 @@ func (s *ScenarioReport) SVG(r *Report) string {
 		}
 	}
 
-	// The legend.
-	ly := height - 40
-	var items []struct{ fill, label string }
-	for _, v := range versions {
-		items = append(items, struct{ fill, label string }{shade[v], "served by " + v})
-	}
-	items = append(items, []struct{ fill, label string }{
-		{"#cf222e", "failed request / event"}, {"#54aeff", "Block/AllowTraffic, Auto Scaling deregistration"},
-		{"#4ac26b", "hooks"}, {"#bf8700", "download, install"}, {"#8250df", "ApplicationStop"},
-	}...)
-	lx := 10.0
-	for _, it := range items {
-		if lx > width-200 {
+	// The legend, wrapped, and what the marks mean.
+	ly, lx := legendTop, 10.0
+	for _, it := range legend {
+		w := 26 + 6.6*float64(len(it.label))
+		if lx+w > width-10 {
 			lx, ly = 10, ly+18
 		}
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s"/><text x="%.0f" y="%.0f">%s</text>`, lx, ly, it.fill, lx+16, ly+10, esc(it.label))
-		lx += 26 + 6.6*float64(len(it.label))
+		lx += w
 	}
-	fmt.Fprintf(&b, "\n"+`<text x="10" y="%.0f" fill="#666">dashed: target state changes (registered, healthy, draining, deregistered); ✕: instance terminated. Times: seconds of load.</text>`+"\n", ly+30)
+	fmt.Fprintf(&b, "\n"+`<text x="10" y="%.0f" fill="#666">dashed: target state changes (draining, deregistered, registered, healthy); ✕: instance terminated. Times: seconds from the start of the load.</text>`+"\n", ly+34)
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+type legendItem struct{ fill, label string }
+
+func (s *ScenarioReport) legend() []legendItem {
+	var items []legendItem
+	versions, shade := s.shades()
+	for _, v := range versions {
+		items = append(items, legendItem{shade[v], "served by " + v})
+	}
+	return append(items,
+		legendItem{"#cf222e", "failed request / event"}, legendItem{"#54aeff", "traffic: Block/AllowTraffic, Auto Scaling deregistration"},
+		legendItem{"#4ac26b", "hooks"}, legendItem{"#bf8700", "download, install"}, legendItem{"#8250df", "ApplicationStop"})
+}
+
+// shades gives each version that served requests its colour, in name order.
+func (s *ScenarioReport) shades() ([]string, map[string]string) {
+	var versions []string
+	for v := range s.Load.ServedBy {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	palette := []string{"#afb8c1", "#57606a", "#d4a72c", "#8c959f", "#953800"}
+	shade := map[string]string{}
+	for i, v := range versions {
+		shade[v] = palette[i%len(palette)]
+	}
+	return versions, shade
 }
 
 func failColor(n int) string {
