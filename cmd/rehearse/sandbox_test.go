@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,5 +259,3 @@ func TestNotRoot(t *testing.T) {
 		t.Errorf("as nobody: %v, %q; want exit 2 saying it must run as root", err, out.String())
 	}
 }
-
-var _ = io.Discard

@@ -14,11 +14,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/example/codedeploy-fleet/rehearsal"
-	"github.com/example/codedeploy-fleet/rehearsal/standin"
 )
 
 // Instance is one host of the fleet: PID 1 of its namespaces, its directory on this machine and
@@ -181,7 +179,7 @@ func (in *Instance) Agent() rehearsal.Agent {
 // guide, "Working with the CodeDeploy agent"); hooks run from there.
 func (in *Instance) Download(_ context.Context, deploymentID string, rev rehearsal.Revision) (rehearsal.Revision, error) {
 	archive := path.Join(DeploymentRoot, in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "deployment-archive")
-	if err := copyTree(rev.Dir, filepath.Join(in.dir, "opt", strings.TrimPrefix(archive, "/opt/"))); err != nil {
+	if err := CopyTree(rev.Dir, filepath.Join(in.dir, "opt", strings.TrimPrefix(archive, "/opt/"))); err != nil {
 		return rehearsal.Revision{}, fmt.Errorf("downloading the bundle: %w", err)
 	}
 	return rehearsal.Revision{Dir: archive, Spec: rev.Spec}, nil
@@ -238,7 +236,9 @@ func (in *Instance) Terminated() bool {
 	}
 }
 
-func copyTree(src, dst string) error {
+// CopyTree copies the directory src to dst: directories, regular files with their permissions,
+// and symbolic links as links.
+func CopyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -289,6 +289,3 @@ func waitReady(r io.Reader, stderr *bytes.Buffer, timeout time.Duration) error {
 		return fmt.Errorf("the instance did not start within %v", timeout)
 	}
 }
-
-var _ = syscall.SIGKILL
-var _ = standin.MetadataAddress

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/example/codedeploy-fleet/rehearsal"
+	"github.com/example/codedeploy-fleet/rehearsal/sandbox"
 )
 
 // marker tags every page of a rehearsal version, so that each response tells which version
@@ -43,7 +44,7 @@ func makeVersion(src, dst, name string, extra ...extraHook) (rehearsal.Revision,
 	if err != nil {
 		return rehearsal.Revision{}, err
 	}
-	if err := copyDir(src, dst); err != nil {
+	if err := sandbox.CopyTree(src, dst); err != nil {
 		return rehearsal.Revision{}, err
 	}
 	tagged := 0
@@ -140,31 +141,6 @@ func child(m *yaml.Node, key string, kind yaml.Kind) *yaml.Node {
 	v := &yaml.Node{Kind: kind}
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v)
 	return v
-}
-
-func copyDir(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
 }
 
 // failOn is a ValidateService script that fails on one instance, as a release with a bug that

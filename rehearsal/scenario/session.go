@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -139,5 +138,3 @@ func (r *Report) WriteJSON(path string) error {
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
-
-var _ = context.Background
