@@ -296,6 +296,9 @@ func (r *Report) Table() string {
 		fmt.Fprintf(&b, "%-20s %8d %7d %6.1fms %6.1fms %6.1fs %19s  %s\n", s.Name, s.Load.Requests, s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, s.WallSeconds, per, result)
 	}
 	for _, s := range r.Scenarios {
+		for _, n := range s.Notes {
+			fmt.Fprintf(&b, "\n%s: %s\n", s.Name, n)
+		}
 		for _, d := range s.Deployments {
 			if f := d.Failure; f != nil {
 				fmt.Fprintf(&b, "\n%s: deployment %s of %s failed on %s at %s: %s\n", s.Name, d.ID, d.Revision, f.Instance, f.Event, f.Error)
