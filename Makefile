@@ -80,15 +80,22 @@ fuzz: ## Fuzz the config decoder for a minute.
 bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth time and peak memory.
 	GO_TEST="$(GO_TEST)" scripts/dev/bench.sh $(ARGS)
 
-# The rehearsal: as root, with Debian's apache2 and haproxy. First the machine is checked (one
-# clear message when it cannot rehearse), then the rehearsal's sandbox tests (cleanup on exit,
-# failure, Ctrl-C and kill), then the scenarios on the first fleet stack in cdk.out.
+# The rehearsal needs root (namespaces, mounts, interfaces); building it does not. As root (CI)
+# everything runs as is; otherwise only the two built binaries run under sudo, so the checkout,
+# the Go caches and node_modules stay the user's. First the machine is checked (one clear
+# message when it cannot rehearse), then the sandbox tests (nothing is left after a run, a
+# failure, Ctrl-C or a kill; scripts cannot change the machine), then the scenarios on the first
+# fleet stack in cdk.out.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 REVISION ?= assets
-rehearse: $(TOOLS) ## Rehearse the revision offline under load (root): make rehearse [REVISION=dir] [ARGS="--only scale-in"].
-	@go run ./cmd/rehearse --check
+rehearse: $(TOOLS) ## Rehearse the revision offline under load (root, via sudo): make rehearse [REVISION=dir] [ARGS="--only scale-in"].
+	@mkdir -p .rehearse
+	go build -o .rehearse/rehearse ./cmd/rehearse
+	@$(SUDO) .rehearse/rehearse --check
 	@ls cdk.out/*.template.json >/dev/null 2>&1 || $(MAKE) synth
-	go test -count=1 -tags sandbox ./cmd/rehearse
-	go run ./cmd/rehearse --revision $(REVISION) $(ARGS)
+	go test -c -tags sandbox -o .rehearse/sandbox.test ./cmd/rehearse
+	cd cmd/rehearse && $(SUDO) env REHEARSE_BINARY=$(CURDIR)/.rehearse/rehearse $(CURDIR)/.rehearse/sandbox.test
+	$(SUDO) .rehearse/rehearse --revision $(REVISION) $(ARGS)
 
 clean:
-	rm -rf cdk.out node_modules rehearsal-report
+	rm -rf cdk.out node_modules rehearsal-report .rehearse

@@ -46,13 +46,18 @@ type Agent struct {
 	Env map[string]string
 	// Path is the PATH scripts see: where the rehearsal's stand-ins come first.
 	Path string
+	// WorkDir is the agent's own working directory, which scripts inherit: the agent does not
+	// change directory for a hook, so a script's relative paths resolve from
+	// /opt/codedeploy-agent, not from the revision (aws-codedeploy-agent issue #67, where a
+	// maintainer finds a hook's pwd to be /opt/codedeploy-agent). Empty: this process's.
+	WorkDir string
 	// Enter, when set, is the command that runs a script inside the instance with dir as its
 	// working directory (nsenter into the instance's namespaces); otherwise scripts run here.
 	Enter func(dir string) []string
 }
 
-// Run runs hook for event from revision (the revision's root on the instance: the agent runs
-// scripts from the deployment's archive directory). The script gets LIFECYCLE_EVENT and the
+// Run runs hook for event from revision (the revision's root on the instance, the deployment's
+// archive directory, where the script's location is resolved). The script gets LIFECYCLE_EVENT and the
 // deployment's variables, runs as hook.RunAs, and on timeout its whole process group is
 // terminated (the agent sends TERM to the script's process group).
 func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook) (run HookRun) {
@@ -72,11 +77,11 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 		args = append([]string{"runuser", "-u", hook.RunAs, "--"}, args...)
 	}
 	if a.Enter != nil {
-		args = append(a.Enter(revision), args...)
+		args = append(a.Enter(a.WorkDir), args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	if a.Enter == nil {
-		cmd.Dir = revision
+		cmd.Dir = a.WorkDir
 	}
 	cmd.Env = []string{"PATH=" + a.Path, "LIFECYCLE_EVENT=" + string(event), "HOME=" + os.Getenv("HOME")}
 	for k, v := range a.Env {

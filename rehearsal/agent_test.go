@@ -23,17 +23,20 @@ func revisionWith(t *testing.T, script string) string {
 
 var agent = Agent{Env: map[string]string{"DEPLOYMENT_ID": "d-REHEARSE1", "APPLICATION_NAME": "MyWebApp-dev"}, Path: "/usr/bin:/bin"}
 
-// TestHookEnvironment: the script runs in the revision's directory with the lifecycle event and
-// the deployment's variables, and its output is logged as the agent logs it.
+// TestHookEnvironment: the script runs from the revision, in the agent's own directory (not the
+// revision's), with the lifecycle event and the deployment's variables, and its output is logged
+// as the agent logs it. A relative path in a script resolves from the agent's directory.
 func TestHookEnvironment(t *testing.T) {
 	t.Parallel()
-	dir := revisionWith(t, `echo "$LIFECYCLE_EVENT $DEPLOYMENT_ID $APPLICATION_NAME $(pwd)"; echo oops >&2`)
-	run := agent.Run(context.Background(), dir, ValidateService, Hook{Location: "scripts/hook.sh", Timeout: 10 * time.Second})
-	if run.Err != nil {
-		t.Fatal(run.Err)
+	dir := revisionWith(t, `echo "$LIFECYCLE_EVENT $DEPLOYMENT_ID $APPLICATION_NAME $(pwd)"; echo oops >&2; cat scripts/hook.sh`)
+	a := agent
+	a.WorkDir = t.TempDir()
+	run := a.Run(context.Background(), dir, ValidateService, Hook{Location: "scripts/hook.sh", Timeout: 10 * time.Second})
+	if run.Err == nil || !strings.Contains(run.Log, "scripts/hook.sh: No such file") {
+		t.Errorf("a relative path resolved from the revision: %v\n%s", run.Err, run.Log)
 	}
-	if want := "[stdout]ValidateService d-REHEARSE1 MyWebApp-dev " + dir + "\n[stderr]oops\n"; run.Log != want {
-		t.Errorf("log %q, want %q", run.Log, want)
+	if want := "[stdout]ValidateService d-REHEARSE1 MyWebApp-dev " + a.WorkDir + "\n[stderr]oops\n"; !strings.HasPrefix(run.Log, want) {
+		t.Errorf("log %q, want it to start %q", run.Log, want)
 	}
 }
 

@@ -71,6 +71,8 @@ func TestDecide(t *testing.T) {
 		{"half at a time, one of four fails", HalfAtATime, []bool{true, false, true, true}, Succeeded, 4},
 		{"half at a time, two of four fail", HalfAtATime, []bool{false, true, false, true}, Succeeded, 4},
 		{"half at a time, three of four fail", HalfAtATime, []bool{false, false, false, true}, Failed, 3},
+		{"all at once, one of three succeeds", Rollout{Kind: HostCount}, []bool{false, true, false}, Succeeded, 3},
+		{"all at once, every instance fails", Rollout{Kind: HostCount}, []bool{false, false, false}, Failed, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, ok, bad := len(tc.results), 0, 0

@@ -94,6 +94,13 @@ func (r Rollout) Decide(n, succeeded, failed int) (outcome Outcome, stop bool) {
 	if succeeded+failed < n {
 		return "", false
 	}
+	if succeeded == 0 {
+		// Nothing got the revision: a failure even where no instance must stay healthy
+		// ("CodeDeployDefault.AllAtOnce ... The overall deployment succeeds if the application
+		// revision is deployed to at least one instance", CodeDeploy user guide, "Working with
+		// deployment configurations").
+		return Failed, false
+	}
 	if succeeded >= minimum {
 		return Succeeded, false
 	}

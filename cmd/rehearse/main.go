@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -87,10 +88,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if _, err := rehearsal.LoadRevision(o.Revision); err != nil {
 		return o, fmt.Errorf("--revision %s: %w", o.Revision, err)
 	}
+	// The revision stays as given (the report names it so); the director shares this directory.
 	var err error
-	if o.Revision, err = filepath.Abs(o.Revision); err != nil {
-		return o, err
-	}
 	if o.Out, err = filepath.Abs(o.Out); err != nil {
 		return o, err
 	}
@@ -197,8 +196,11 @@ func direct(o options, stdout, stderr io.Writer) int {
 		}
 	}
 	switch {
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		fmt.Fprintln(stderr, "rehearse: the rehearsal did not finish within 15 minutes; the fleet is gone")
+		return 1
 	case err != nil && ctx.Err() != nil:
-		fmt.Fprintf(stderr, "rehearse: stopped: %v; the fleet is gone\n", context.Cause(ctx))
+		fmt.Fprintln(stderr, "rehearse: interrupted; the fleet is gone")
 		return 130
 	case err != nil:
 		fmt.Fprintf(stderr, "rehearse: %v\n", err)
@@ -226,6 +228,16 @@ func write(rep *scenario.Report, out string, stdout io.Writer) error {
 			return err
 		}
 		svgs = append(svgs, p)
+	}
+	// Run with sudo, the report belongs to the user who asked for it.
+	if uid, gid := os.Getenv("SUDO_UID"), os.Getenv("SUDO_GID"); uid != "" && gid != "" {
+		u, errU := strconv.Atoi(uid)
+		g, errG := strconv.Atoi(gid)
+		if errU == nil && errG == nil {
+			for _, p := range append([]string{out, jsonPath}, svgs...) {
+				_ = os.Chown(p, u, g)
+			}
+		}
 	}
 	fmt.Fprintf(stdout, "\nReport: %s\nTimelines: %s\n", jsonPath, strings.Join(svgs, " "))
 	return nil

@@ -29,6 +29,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "the sandbox tests cannot run here: %v\n", err)
 		os.Exit(1)
 	}
+	// make rehearse builds the binary as the user and runs this test under sudo, where go may
+	// not be on PATH; go test alone builds it here.
+	if binary = os.Getenv("REHEARSE_BINARY"); binary != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "rehearse-test-")
 	if err != nil {
 		panic(err)
@@ -179,10 +184,46 @@ func clean(t *testing.T, before map[string]bool, workDirGone bool, tmp string) {
 	}
 }
 
+// probe is a BeforeInstall script that tries to change the machine the way a careless deploy
+// script might (each attempt harmless if it got through: the clock set to now, a setting to its
+// own value); the deployment fails if any attempt succeeds.
+const probe = `#!/bin/bash
+set -uo pipefail
+for attempt in "touch /etc/rehearsal-escape" "touch /usr/rehearsal-escape" "mount -o remount,rw /" \
+  "date -s @$(date +%s)" "sysctl -w vm.swappiness=$(cat /proc/sys/vm/swappiness)" "touch /sys/rehearsal-escape"; do
+  if $attempt >/dev/null 2>&1; then echo "escaped: $attempt" >&2; exit 1; fi
+done
+echo "the machine is out of reach"
+`
+
+// A whole run with a revision whose scripts try to change the machine: they cannot, the run
+// passes, and nothing of it is left.
 func TestNothingLeftAfterARun(t *testing.T) {
 	before := netNamespaces()
-	r := start(t, "--only", "control-no-hook")
-	if code := r.exit(t, 90*time.Second); code != 0 {
+	rev := filepath.Join(t.TempDir(), "probing")
+	if err := exec.Command("cp", "-r", "../../assets", rev).Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rev, "scripts", "probe.sh"), []byte(probe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := os.ReadFile(filepath.Join(rev, "appspec.yml"))
+	hooked := strings.Replace(string(spec), "  BeforeInstall:\n", "  BeforeInstall:\n    - location: scripts/probe.sh\n      timeout: 30\n      runas: root\n", 1)
+	if hooked == string(spec) {
+		t.Fatal("assets/appspec.yml has no BeforeInstall to add the probe to")
+	}
+	if err := os.WriteFile(filepath.Join(rev, "appspec.yml"), []byte(hooked), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, "--only", "control-no-hook", "--revision", rev)
+	code := r.exit(t, 90*time.Second)
+	for _, f := range []string{"/etc/rehearsal-escape", "/usr/rehearsal-escape"} {
+		if _, err := os.Stat(f); err == nil {
+			os.Remove(f)
+			t.Errorf("a hook script wrote %s on the machine", f)
+		}
+	}
+	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, r.output)
 	}
 	if !strings.Contains(r.output.String(), "ApplicationStop never ran on i-3") {
@@ -250,10 +291,20 @@ func TestNothingLeftWhenKilled(t *testing.T) {
 func TestNotRoot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "runuser", "-u", "nobody", "--", binary, "--check")
+	// A copy nobody can reach (the checkout may be in a private home directory).
+	dir, err := os.MkdirTemp("", "rehearse-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	_ = os.Chmod(dir, 0o755)
+	if err := exec.Command("cp", binary, dir+"/rehearse").Run(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "runuser", "-u", "nobody", "--", dir+"/rehearse", "--check")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err = cmd.Run()
 	exit, ok := err.(*exec.ExitError)
 	if !ok || exit.ExitCode() != 2 || !strings.Contains(out.String(), "must run as root") {
 		t.Errorf("as nobody: %v, %q; want exit 2 saying it must run as root", err, out.String())

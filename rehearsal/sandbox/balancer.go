@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -24,7 +23,7 @@ type Balancer struct {
 	Config rehearsal.HAProxy
 	cmd    *exec.Cmd
 	done   chan struct{}
-	stderr bytes.Buffer
+	stderr lockedBuffer
 	// Events, when set, hears about target state changes (for the report's lanes).
 	Events func(instance, change string)
 }

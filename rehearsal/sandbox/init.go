@@ -33,6 +33,12 @@ func IsDirector() bool { return os.Getenv(roleEnv) == roleDirector }
 // rehearse binary calls it first thing in main.
 func RunRole() {
 	if os.Getenv(roleEnv) == roleInit {
+		// Only as PID 1 of a new PID namespace: the same variable set by mistake in the
+		// machine's namespaces must not remount the machine's file systems.
+		if os.Getpid() != 1 {
+			fmt.Fprintf(os.Stderr, "rehearsal: %s=%s outside a new PID namespace; ignoring it\n", roleEnv, roleInit)
+			os.Exit(2)
+		}
 		if err := instanceInit(); err != nil {
 			fmt.Fprintf(os.Stderr, "rehearsal instance: %v\n", err)
 			os.Exit(1)
@@ -93,9 +99,25 @@ func instanceInit() error {
 	if err := os.Chmod(slowDir, 0o1777); err != nil {
 		return err
 	}
-	// The PID namespace's own processes, for pgrep and for the stand-ins' pid checks.
+	// The PID namespace's own processes, for pgrep and for the stand-ins' pid checks; the
+	// kernel's settings in it stay read-only.
 	if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	for _, p := range []string{"/proc/sys", "/proc/sysrq-trigger"} {
+		if _, err := os.Stat(p); err != nil {
+			continue // not every kernel has both
+		}
+		if err := bind(p, p, true); err != nil {
+			return err
+		}
+	}
+	// The network namespace's own /sys, read-only; it hides the machine's cgroup mounts.
+	if err := syscall.Mount("sysfs", "/sys", "sysfs", syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting /sys: %w", err)
+	}
+	if err := minimalDev(); err != nil {
+		return err
 	}
 	if err := syscall.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("naming the host: %w", err)
@@ -164,6 +186,36 @@ func readOnlyEverywhere() error {
 		}
 	}
 	return nil
+}
+
+// minimalDev gives the instance a /dev of its own with the devices scripts use, and none of the
+// machine's disks.
+func minimalDev() error {
+	if err := syscall.Mount("tmpfs", "/dev", "tmpfs", syscall.MS_NOSUID|syscall.MS_NOEXEC, "mode=755"); err != nil {
+		return fmt.Errorf("mounting /dev: %w", err)
+	}
+	for _, d := range []struct {
+		name         string
+		major, minor uint32
+	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}} {
+		dev := int(d.major<<8 | d.minor)
+		if err := syscall.Mknod("/dev/"+d.name, syscall.S_IFCHR|0o666, dev); err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", d.name, err)
+		}
+		if err := os.Chmod("/dev/"+d.name, 0o666); err != nil {
+			return err
+		}
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		if err := os.Symlink(target, "/dev/"+name); err != nil {
+			return err
+		}
+	}
+	// POSIX semaphores and shared memory (httpd's mutexes may use them).
+	if err := os.Mkdir("/dev/shm", 0o1777); err != nil {
+		return err
+	}
+	return syscall.Mount("tmpfs", "/dev/shm", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777")
 }
 
 func under(path, dir string) bool { return path == dir || strings.HasPrefix(path, dir+"/") }

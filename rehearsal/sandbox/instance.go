@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -31,6 +30,9 @@ type Instance struct {
 	done    chan struct{}
 	env     map[string]string
 }
+
+// AgentDir is where the agent is installed, and its working directory.
+const AgentDir = "/opt/codedeploy-agent"
 
 // DeploymentRoot is the agent's deployment root on an instance (CodeDeploy user guide, "Working
 // with the CodeDeploy agent": /opt/codedeploy-agent/deployment-root on Amazon Linux).
@@ -144,13 +146,23 @@ func (in *Instance) layout(slow time.Duration) error {
 	return os.Remove(filepath.Join(in.dir, "www/html/.rehearsal-new"))
 }
 
-// enter is the command prefix that runs a command inside the instance, in dir.
+// dropped are the capabilities no command inside an instance keeps: a revision's scripts run as
+// root, and must not remount the read-only machine, set its clock, load modules, reboot it or
+// reach its devices. What a web server needs (binding port 80, switching user) stays.
+const dropped = "-sys_admin,-sys_time,-sys_module,-sys_boot,-sys_rawio,-mknod"
+
+// enter is the command prefix that runs a command inside the instance, in dir, without the
+// dropped capabilities.
 func (in *Instance) enter(dir string) []string {
-	args := []string{"nsenter", "--target", strconv.Itoa(in.init.Process.Pid), "--net", "--mount", "--pid", "--uts"}
+	if in.Terminated() {
+		// Its PID may belong to another process by now: never enter it.
+		return []string{"sh", "-c", "echo \"rehearsal: $0 has terminated\" >&2; exit 1", in.ID}
+	}
+	args := []string{"nsenter", "--target", strconv.Itoa(in.init.Process.Pid), "--net", "--mount", "--pid", "--uts", "--ipc"}
 	if dir != "" {
 		args = append(args, "--wdns="+dir)
 	}
-	return append(args, "--")
+	return append(args, "--", "setpriv", "--bounding-set", dropped, "--")
 }
 
 // Run runs a command inside the instance and returns its combined output.
@@ -171,7 +183,7 @@ func (in *Instance) Name() string { return in.ID }
 
 // Agent runs hooks inside the instance with the agent's environment.
 func (in *Instance) Agent() rehearsal.Agent {
-	return rehearsal.Agent{Path: instancePath, Env: in.env, Enter: in.enter}
+	return rehearsal.Agent{Path: instancePath, Env: in.env, Enter: in.enter, WorkDir: AgentDir}
 }
 
 // Download is DownloadBundle: the agent unpacks the revision into
@@ -270,7 +282,7 @@ func CopyTree(src, dst string) error {
 }
 
 // waitReady reads the init's "ready" line, or its error.
-func waitReady(r io.Reader, stderr *bytes.Buffer, timeout time.Duration) error {
+func waitReady(r io.Reader, stderr *lockedBuffer, timeout time.Duration) error {
 	line := make(chan string, 1)
 	go func() {
 		s := bufio.NewScanner(r)

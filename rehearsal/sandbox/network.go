@@ -150,6 +150,25 @@ func StartDirector(args []string) (int, error) {
 	}
 }
 
+// lockedBuffer is a buffer a child process writes to (through os/exec's copying goroutine)
+// while it may be read.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // Network is the director's side: its namespace, the stand-in metadata service and CodeDeploy
 // API, and the links to the instances.
 type Network struct {
@@ -165,6 +184,14 @@ type Network struct {
 	servers   []*http.Server
 }
 
+// sameNetworkAsParent reports whether this process shares its parent's network namespace: the
+// director never does (its parent, the rehearse command, runs in the machine's).
+func sameNetworkAsParent() bool {
+	self, err1 := os.Readlink("/proc/self/ns/net")
+	parent, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", os.Getppid()))
+	return err1 != nil || err2 != nil || self == parent
+}
+
 // ip runs ip(8) in the director's namespace.
 func ip(args ...string) error {
 	out, err := exec.Command("ip", args...).CombinedOutput()
@@ -178,7 +205,7 @@ func ip(args ...string) error {
 // metadata service and the CodeDeploy API listening there. Only a director may call it: in
 // the machine's own namespace it would change the machine's loopback.
 func (n *Network) Setup() error {
-	if !IsDirector() {
+	if !IsDirector() || sameNetworkAsParent() {
 		return errors.New("sandbox: Setup outside the rehearsal's network namespace")
 	}
 	if err := ip("link", "set", "lo", "up"); err != nil {
@@ -241,6 +268,9 @@ func (n *Network) NewInstance(ctx context.Context, id string, env map[string]str
 	if k > 250 {
 		return nil, errors.New("sandbox: more than 250 instances in one rehearsal")
 	}
+	if env["DEPLOYMENT_GROUP_ID"] == "" {
+		return nil, errors.New("sandbox: an instance needs its deployment group's id (DEPLOYMENT_GROUP_ID) for its deployment root")
+	}
 	in := &Instance{
 		ID:      id,
 		Address: fmt.Sprintf("10.77.%d.2", k),
@@ -261,10 +291,10 @@ func (n *Network) NewInstance(ctx context.Context, id string, env map[string]str
 	cmd.Env = []string{roleEnv + "=" + roleInit, "REHEARSAL_INSTANCE_DIR=" + in.dir, "REHEARSAL_BIN=" + n.Bin,
 		"REHEARSAL_HOSTNAME=" + id, "PATH=" + instancePath}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS,
+		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -62,7 +62,7 @@ func playShortDrain(p *run) {
 	// The scale-in comes while the instance serves a slow request that started so recently it
 	// outlasts the short delay by a clear margin: under steady load one always is, and waiting
 	// for it keeps the control from passing by luck.
-	p.waitSlowRequest(in, p.slow-p.slow/4-p.slow/4)
+	p.waitSlowRequest(in, p.slow/2)
 	res := p.scaleIn(p.ctx, in, drain, true)
 	p.expectApplicationStop(in.ID, res)
 }
@@ -86,6 +86,10 @@ func playNoHook(p *run) {
 			}
 		}
 	}
+	// The proof that nothing else stopped the application either.
+	if !p.httpdAtEnd {
+		p.fatalf("httpd was not running on %s when it was terminated, though no ApplicationStop ran", in.ID)
+	}
 	p.notef("ApplicationStop never ran on %s: it was terminated with httpd still running", in.ID)
 }
 
@@ -106,6 +110,11 @@ func (p *run) expectApplicationStop(instance string, res *rehearsal.Result) {
 			lines := strings.Split(strings.TrimSpace(h.Log), "\n")
 			p.notef("ApplicationStop ran to completion on %s: %s exited 0 after %.1f s; it logged: %s",
 				instance, h.Script, h.Duration.Seconds(), lines[len(lines)-1])
+		}
+		if p.httpdAtEnd {
+			p.notef("httpd was still running on %s when it was terminated: this revision's ApplicationStop does not stop it", instance)
+		} else {
+			p.notef("httpd had stopped on %s before it was terminated", instance)
 		}
 		return
 	}

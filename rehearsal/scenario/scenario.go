@@ -83,7 +83,9 @@ type run struct {
 	lb       *sandbox.Balancer
 	t0       time.Time
 	lastGood string // the deployment group's last successful version
-	mu       sync.Mutex
+	// httpdAtEnd: httpd was still running when the last scaled-in instance was terminated.
+	httpdAtEnd bool
+	mu         sync.Mutex
 }
 
 // Run runs the scenarios and returns the report; the error is for what kept the rehearsal
@@ -226,7 +228,7 @@ func (p *run) listen() string { return fmt.Sprintf("127.0.0.1:%d", 8000+len(p.re
 // instance at once, before any load: the fleet as it stands when the story begins.
 func (p *run) up(ctx context.Context) error {
 	for i := 1; i <= p.opts.Instances; i++ {
-		env := map[string]string{}
+		env := map[string]string{"DEPLOYMENT_GROUP_ID": p.groupID}
 		in, err := p.net.NewInstance(ctx, fmt.Sprintf("i-%d", i), env, p.slow)
 		if err != nil {
 			return err
@@ -341,6 +343,9 @@ func (p *run) scaleIn(ctx context.Context, in *sandbox.Instance, drain time.Dura
 		p.addDeployment(r, p.lastGood)
 		res = &r
 	}
+	// What the instance is left running when it ends: the graceful stop's work, or its absence.
+	_, err := in.Run(ctx, "pgrep", "-x", "httpd")
+	p.httpdAtEnd = err == nil
 	in.Stop()
 	p.mu.Lock()
 	p.rep.lane(in.ID).Marks = append(p.rep.lane(in.ID).Marks, Mark{At: since(p.t0, time.Now()), What: "terminated"})

@@ -43,9 +43,10 @@ func newSession(opts Options) (*session, error) {
 		return nil, fmt.Errorf("%s: the deployment group has no traffic control (WITH_TRAFFIC_CONTROL): the rehearsal plays deployments behind a load balancer", opts.TemplateName)
 	}
 	s := &session{opts: opts, tg: tg, dep: dep, versions: map[string]rehearsal.Revision{}, settle: time.Second}
-	// A slow request takes three quarters of the deregistration delay: a graceful scale-in lets
-	// it finish, and the short-drain control's delay (a quarter of a slow request) cuts it.
-	s.slow = s.scaled(tg.DeregistrationDelay) * 3 / 4
+	// A slow request takes half the deregistration delay (at most 2 s, well inside the load's 5 s
+	// timeout and HAProxy's): a graceful scale-in lets it finish with time to spare on a busy
+	// machine, and the short-drain control's delay (a quarter of a slow request) cuts it.
+	s.slow = min(s.scaled(tg.DeregistrationDelay)/2, 2*time.Second)
 	s.application, s.groupName = "rehearsal", dep.Name
 	if s.groupName == "" {
 		s.groupName = "rehearsal"
