@@ -50,7 +50,10 @@ func (l Load) Run(ctx context.Context) ([]Sample, error) {
 	if l.Rate <= 0 || l.Max <= 0 || l.URL == "" {
 		return nil, fmt.Errorf("rehearsal: load needs a URL, a positive rate and a maximum duration")
 	}
-	attacker := vegeta.NewAttacker(vegeta.Timeout(5*time.Second), vegeta.KeepAlive(true), vegeta.MaxBody(4096))
+	// No keep-alive: Go's HTTP client silently sends a GET again when a reused connection closes
+	// before the answer, so a request the load balancer cut would be retried on another instance
+	// and never counted. Each request on its own connection fails where a user's would.
+	attacker := vegeta.NewAttacker(vegeta.Timeout(5*time.Second), vegeta.KeepAlive(false), vegeta.MaxBody(4096))
 	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: l.URL})
 	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
 	defer stop()

@@ -73,26 +73,42 @@ func (b *Balancer) Stop() {
 	}
 }
 
-// command sends one command to HAProxy's runtime API and returns its answer.
-func (b *Balancer) command(cmd string) (string, error) {
+// command sends one command to HAProxy's runtime API and returns its answer. A connection that
+// fails (HAProxy busy with several instances' polls at once) is tried again, three times at most;
+// an answer HAProxy gives is never retried.
+func (b *Balancer) command(cmd string) (answer string, err error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		var sent bool
+		answer, sent, err = b.send(cmd)
+		if err == nil || sent {
+			return answer, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return answer, err
+}
+
+// send is one attempt of command; sent reports that HAProxy received the command.
+func (b *Balancer) send(cmd string) (string, bool, error) {
 	conn, err := net.DialTimeout("unix", b.Config.AdminSocket, time.Second)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := io.WriteString(conn, cmd+"\n"); err != nil {
-		return "", err
+		return "", false, err
 	}
 	out, err := io.ReadAll(conn)
 	if err != nil {
-		return "", err
+		// A read-only command may be asked again; a change may have been made.
+		return "", !strings.HasPrefix(cmd, "show"), err
 	}
 	answer := strings.TrimSpace(string(out))
 	if answer != "" && !strings.HasPrefix(cmd, "show") {
-		return answer, fmt.Errorf("haproxy: %s: %s", cmd, answer)
+		return answer, true, fmt.Errorf("haproxy: %s: %s", cmd, answer)
 	}
-	return answer, nil
+	return answer, true, nil
 }
 
 // Status is a target's state as HAProxy reports it: UP, DOWN, MAINT, DRAIN, ...

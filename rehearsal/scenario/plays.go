@@ -59,10 +59,10 @@ func playShortDrain(p *run) {
 	// In the template's time: the rehearsal's clock divides it by the scale.
 	drain := time.Duration(float64(p.slow/4) * p.opts.Scale)
 	in := p.last()
-	// The scale-in comes while the instance serves a slow request that started so recently it
-	// outlasts the short delay by a clear margin: under steady load one always is, and waiting
-	// for it keeps the control from passing by luck.
-	p.waitSlowRequest(in, p.slow/2)
+	// The scale-in comes while the instance serves a slow request that started within the last
+	// quarter of a slow request: it has three quarters left, three times the short delay. Under
+	// steady load one soon does, and waiting for it keeps the control from passing by luck.
+	p.waitSlowRequest(in, p.slow/4)
 	res := p.scaleIn(p.ctx, in, drain, true)
 	p.expectApplicationStop(in.ID, res)
 }
