@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -60,7 +61,7 @@ func makeVersion(src, dst, name string, extra ...extraHook) (rehearsal.Revision,
 				return err
 			}
 			_, werr := f.WriteString("\n" + marker(name))
-			return errorsJoin(werr, f.Close())
+			return errors.Join(werr, f.Close())
 		})
 		if err != nil {
 			return rehearsal.Revision{}, err
@@ -75,13 +76,6 @@ func makeVersion(src, dst, name string, extra ...extraHook) (rehearsal.Revision,
 		}
 	}
 	return rehearsal.LoadRevision(dst)
-}
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // addHooks writes the extra scripts and appends them to the appspec's hooks, keeping the rest

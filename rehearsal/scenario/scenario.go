@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,7 +99,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer r.net.Close()
 	rep := r.report
 	for _, sc := range Scenarios {
-		if len(opts.Only) > 0 && !contains(opts.Only, sc.Name) {
+		if len(opts.Only) > 0 && !slices.Contains(opts.Only, sc.Name) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -118,15 +119,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Passed = rep.Passed && s.Passed
 	}
 	return rep, ctx.Err()
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func deploymentID() string {
