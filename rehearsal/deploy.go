@@ -33,6 +33,11 @@ type LoadBalancer interface {
 	Register(ctx context.Context, instance string) error
 }
 
+// HookLogger is an instance that keeps its hooks' output where the agent does.
+type HookLogger interface {
+	LogHook(deploymentID string, run HookRun)
+}
+
 // Revision is a revision directory and its validated appspec.
 type Revision struct {
 	Dir  string
@@ -253,6 +258,9 @@ func (f *Fleet) runEvent(ctx context.Context, id string, in Instance, event Even
 		for _, s := range from.Spec.Hooks[string(event)] {
 			run := agent.Run(ctx, from.Dir, event, Hook{Location: s.Location, Timeout: time.Duration(s.TimeoutSeconds) * time.Second, RunAs: s.RunAs})
 			r.Hooks = append(r.Hooks, run)
+			if l, ok := in.(HookLogger); ok {
+				l.LogHook(r.DeploymentID, run)
+			}
 			if run.Err != nil {
 				r.Err = fmt.Errorf("%s: %w", s.Location, run.Err)
 				return

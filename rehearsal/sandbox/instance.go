@@ -197,6 +197,36 @@ func (in *Instance) Download(_ context.Context, deploymentID string, rev rehears
 	return rehearsal.Revision{Dir: archive, Spec: rev.Spec}, nil
 }
 
+// LogHook appends a hook's output where the agent keeps it: the deployment's logs/scripts.log and
+// deployment-logs/codedeploy-agent-deployments.log under the deployment root (CodeDeploy user
+// guide, "View log data for CodeDeploy EC2/On-Premises deployments"), each line prefixed with
+// the time, the deployment and the script as the agent writes them. With --keep they stay for
+// reading.
+func (in *Instance) LogHook(deploymentID string, run rehearsal.HookRun) {
+	root := filepath.Join(in.dir, "opt", strings.TrimPrefix(DeploymentRoot, "/opt/"))
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(run.Log, "\n"), "\n") {
+		if line != "" {
+			fmt.Fprintf(&b, "[%s] [%s][%s]%s\n", run.Started.UTC().Format("2006-01-02 15:04:05.000"), deploymentID, run.Script, line)
+		}
+	}
+	if run.Err != nil {
+		fmt.Fprintf(&b, "[%s] [%s][%s]%v\n", run.Started.Add(run.Duration).UTC().Format("2006-01-02 15:04:05.000"), deploymentID, run.Script, run.Err)
+	}
+	for _, file := range []string{
+		filepath.Join(root, in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "logs", "scripts.log"),
+		filepath.Join(root, "deployment-logs", "codedeploy-agent-deployments.log"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			continue
+		}
+		if f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			_, _ = f.WriteString(b.String())
+			_ = f.Close()
+		}
+	}
+}
+
 // Install copies the appspec's files, inside the instance, as the Install event does: a file
 // source into the destination directory, a directory source's contents into it. Existing
 // files are overwritten (file_exists_behavior OVERWRITE).

@@ -52,7 +52,8 @@ type ScenarioReport struct {
 	lanes       map[string]*Lane
 }
 
-// LoadReport is what the load saw.
+// LoadReport is what the load saw. P50Ms and P99Ms are the page's latency; the slow endpoint's
+// requests are counted, not timed.
 type LoadReport struct {
 	Requests   int             `json:"requests"`
 	Failed     int             `json:"failed"`
@@ -61,12 +62,24 @@ type LoadReport struct {
 	BinSeconds float64         `json:"binSeconds"`
 	Bins       []Bin           `json:"bins"`
 	Failures   []FailedRequest `json:"firstFailures,omitempty"`
-	// P50Ms and P99Ms are the page's latency; the slow endpoint's requests are counted, not timed.
 	// ServedBy counts the requests each version answered.
 	ServedBy map[string]int `json:"servedBy"`
 	// PerInstance counts the requests the load balancer sent each instance, and their failures.
 	PerInstance map[string]*Count `json:"perInstance"`
-	Seconds     float64           `json:"seconds"`
+	// Each is every request, in the order they were sent.
+	Each    []Request `json:"each"`
+	Seconds float64   `json:"seconds"`
+}
+
+// Request is one request of the load, as the load generator saw it.
+type Request struct {
+	At        float64 `json:"at"`
+	Load      string  `json:"load"`
+	Code      uint16  `json:"code"`
+	LatencyMs float64 `json:"latencyMs"`
+	Instance  string  `json:"instance,omitempty"`
+	Revision  string  `json:"revision,omitempty"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Count is requests and failures.
@@ -238,6 +251,7 @@ func (s *ScenarioReport) addLoad(samples []rehearsal.Sample, t0 time.Time) {
 		for len(l.Bins) <= i {
 			l.Bins = append(l.Bins, Bin{At: float64(len(l.Bins)) * l.BinSeconds})
 		}
+		l.Each = append(l.Each, Request{At: at, Load: x.Load, Code: x.Code, LatencyMs: ms(x.Latency), Instance: x.Server, Revision: x.Revision, Error: x.Err})
 		server := x.Server
 		if server == "" {
 			server = "none"

@@ -117,6 +117,9 @@ func TestReport(t *testing.T) {
 	if l.Requests != 40 || l.Failed != 1 || l.ServedBy["v1"] != 20 || l.ServedBy["v2"] != 19 || l.PerInstance["i-2"].Failed != 1 {
 		t.Errorf("load %+v, per instance i-1 %+v i-2 %+v", l, l.PerInstance["i-1"], l.PerInstance["i-2"])
 	}
+	if len(l.Each) != 40 || l.Each[30].Code != 502 || l.Each[30].Instance != "i-2" || l.Each[0].Revision != "v1" {
+		t.Errorf("requests: %d recorded, the 31st %+v", len(l.Each), l.Each[30])
+	}
 	if len(l.Failures) != 1 || l.Failures[0].Server != "i-2" || l.Failures[0].Code != 502 {
 		t.Errorf("failures %+v", l.Failures)
 	}
