@@ -94,7 +94,7 @@ rehearse: $(TOOLS) ## Rehearse the revision offline under load (root, via sudo):
 	@$(SUDO) .rehearse/rehearse --check
 	@ls cdk.out/*.template.json >/dev/null 2>&1 || $(MAKE) synth
 	go test -c -tags sandbox -o .rehearse/sandbox.test ./cmd/rehearse
-	cd cmd/rehearse && $(SUDO) env REHEARSE_BINARY=$(CURDIR)/.rehearse/rehearse $(CURDIR)/.rehearse/sandbox.test
+	cd cmd/rehearse && $(SUDO) env REHEARSE_BINARY=$(CURDIR)/.rehearse/rehearse $(CURDIR)/.rehearse/sandbox.test -test.timeout=10m
 	$(SUDO) .rehearse/rehearse --revision $(REVISION) $(ARGS)
 
 clean:

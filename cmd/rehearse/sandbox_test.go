@@ -67,7 +67,10 @@ func traces(t *testing.T, netnsBefore map[string]bool) []string {
 			strings.HasPrefix(cmd, "haproxy ") && strings.Contains(cmd, "rehearsal-"):
 			found = append(found, fmt.Sprintf("process %s: %s", filepath.Base(p), cmd))
 		}
-		if ns, err := os.Readlink(p + "/ns/net"); err == nil && netnsBefore != nil && !netnsBefore[ns] {
+		// New namespaces count when one of the rehearsal's processes holds them: other software
+		// on a developer's machine (a browser, a container) makes its own.
+		ours := bytes.Contains(environ, []byte("REHEARSAL_")) || strings.Contains(cmd, "/opt/rehearsal/") || strings.Contains(cmd, "rehearsal-")
+		if ns, err := os.Readlink(p + "/ns/net"); err == nil && ours && netnsBefore != nil && !netnsBefore[ns] {
 			found = append(found, fmt.Sprintf("network namespace %s (process %s: %s)", ns, filepath.Base(p), cmd))
 		}
 	}
@@ -144,7 +147,17 @@ func (r *running) waitFor(t *testing.T, s string, within time.Duration) {
 // exit waits for the rehearsal's end and returns its status.
 func (r *running) exit(t *testing.T, within time.Duration) int {
 	t.Helper()
-	for range r.lines {
+	timeout := time.After(within)
+	drained := make(chan struct{})
+	go func() {
+		for range r.lines {
+		}
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-timeout:
+		t.Fatalf("the rehearsal did not end within %v:\n%s", within, r.output)
 	}
 	select {
 	case err := <-r.done:
@@ -158,7 +171,7 @@ func (r *running) exit(t *testing.T, within time.Duration) int {
 			return exit.ExitCode()
 		}
 		t.Fatal(err)
-	case <-time.After(within):
+	case <-timeout:
 		t.Fatalf("the rehearsal did not end within %v:\n%s", within, r.output)
 	}
 	return -1
@@ -190,9 +203,14 @@ func clean(t *testing.T, before map[string]bool, workDirGone bool, tmp string) {
 const probe = `#!/bin/bash
 set -uo pipefail
 for attempt in "touch /etc/rehearsal-escape" "touch /usr/rehearsal-escape" "mount -o remount,rw /" \
-  "date -s @$(date +%s)" "sysctl -w vm.swappiness=$(cat /proc/sys/vm/swappiness)" "touch /sys/rehearsal-escape"; do
+  "date -s @$(date +%s)" "sysctl -w vm.swappiness=$(cat /proc/sys/vm/swappiness)" "mknod /tmp/rehearsal-null c 1 3"; do
   if $attempt >/dev/null 2>&1; then echo "escaped: $attempt" >&2; exit 1; fi
 done
+# What must not be there at all: a writable /sys (the last /sys mount is the one seen), the
+# machine's disks, CAP_SYS_ADMIN (bit 21).
+if awk '$2 == "/sys" { top = $4 } END { exit top !~ /^rw/ }' /proc/mounts; then echo "escaped: /sys is writable" >&2; exit 1; fi
+if ls /dev | grep -Eq '^(sd|vd|xvd|nvme|loop|mem|kmsg)'; then echo "escaped: the machine's devices: $(ls /dev | tr '\n' ' ')" >&2; exit 1; fi
+if (( 0x$(awk '/^CapEff/ { print $2 }' /proc/self/status) >> 21 & 1 )); then echo "escaped: CAP_SYS_ADMIN" >&2; exit 1; fi
 echo "the machine is out of reach"
 `
 
@@ -215,7 +233,8 @@ func TestNothingLeftAfterARun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rev, "appspec.yml"), []byte(hooked), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, "--only", "control-no-hook", "--revision", rev)
+	// --keep: the probe's output is read from the instance's scripts.log, to prove it ran.
+	r := start(t, "--only", "control-no-hook", "--revision", rev, "--keep")
 	code := r.exit(t, 90*time.Second)
 	for _, f := range []string{"/etc/rehearsal-escape", "/usr/rehearsal-escape"} {
 		if _, err := os.Stat(f); err == nil {
@@ -231,6 +250,23 @@ func TestNothingLeftAfterARun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.tmp, "report", "rehearsal.json")); err != nil {
 		t.Error(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(r.tmp, "rehearsal-*", "instances", "*", "opt", "codedeploy-agent", "deployment-root", "deployment-logs", "*.log"))
+	ran := 0
+	for _, l := range logs {
+		if data, _ := os.ReadFile(l); strings.Contains(string(data), "the machine is out of reach") {
+			ran++
+		}
+	}
+	if ran != 3 {
+		t.Errorf("the probe reported from %d instances of 3 (logs %v)", ran, logs)
+	}
+	work, _ := filepath.Glob(filepath.Join(r.tmp, "rehearsal-*"))
+	for _, w := range work {
+		os.RemoveAll(w)
+	}
+	if len(work) != 1 {
+		t.Errorf("--keep kept %v, want one work directory", work)
 	}
 	clean(t, before, true, r.tmp)
 }

@@ -158,11 +158,14 @@ func (in *Instance) enter(dir string) []string {
 		// Its PID may belong to another process by now: never enter it.
 		return []string{"sh", "-c", "echo \"rehearsal: $0 has terminated\" >&2; exit 1", in.ID}
 	}
-	args := []string{"nsenter", "--target", strconv.Itoa(in.init.Process.Pid), "--net", "--mount", "--pid", "--uts", "--ipc"}
+	args := []string{"nsenter", "--target", strconv.Itoa(in.init.Process.Pid), "--net", "--mount", "--pid", "--uts", "--ipc",
+		// Neither inherited nor ambient capabilities bring a dropped one back.
+		"--", "setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set", dropped, "--"}
 	if dir != "" {
-		args = append(args, "--wdns="+dir)
+		// The directory inside the instance's mount namespace (coreutils' env -C).
+		args = append(args, "env", "-C", dir, "--")
 	}
-	return append(args, "--", "setpriv", "--bounding-set", dropped, "--")
+	return args
 }
 
 // Run runs a command inside the instance and returns its combined output.

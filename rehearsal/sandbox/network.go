@@ -28,6 +28,7 @@ var Requirements = []struct{ Program, Package string }{
 	{"haproxy", "haproxy"},
 	{"ip", "iproute2"},
 	{"nsenter", "util-linux"},
+	{"setpriv", "util-linux"},
 	{"runuser", "util-linux"},
 	{"curl", "curl"},
 	{"pgrep", "procps"},

@@ -116,9 +116,10 @@ func (s *session) progress(format string, a ...any) {
 }
 
 // loads are the scenario's steady traffic: the page, and half as much to the slow endpoint.
-// Each is bounded in time, whatever happens to the scenario.
+// Each is bounded in time, whatever happens to the scenario, by the rehearsal's own limit: it
+// never ends before the scenario does.
 func (s *session) loads(listen string) []rehearsal.Load {
-	const bound = 3 * time.Minute
+	const bound = 15 * time.Minute
 	return []rehearsal.Load{
 		{Name: "page", URL: "http://" + listen + "/", Rate: s.opts.Rate, Max: bound, RevisionOf: RevisionOf},
 		{Name: "slow", URL: "http://" + listen + "/rehearsal/slow", Rate: s.slowRate(), Max: bound, RevisionOf: RevisionOf},
