@@ -34,8 +34,8 @@ type Host struct {
 	// Apachectl controls the instance's httpd (Debian's apachectl, reading the instance's own
 	// configuration).
 	Apachectl string
-	// StopTimeout bounds `systemctl stop`, as TimeoutStopSec bounds it under systemd (90 s by
-	// default).
+	// StopTimeout bounds `systemctl stop` and `start`, as TimeoutStopSec and TimeoutStartSec
+	// bound them under systemd (90 s each by default).
 	StopTimeout time.Duration
 	// Endpoint is the stand-in CodeDeploy API's URL when AWS_ENDPOINT_URL_CODEDEPLOY and
 	// AWS_ENDPOINT_URL are unset.
@@ -209,7 +209,7 @@ func (h Host) systemctl(args []string) int {
 		if h.httpdRunning() {
 			return 0
 		}
-		return h.apachectl("start")
+		return h.start()
 	case "reload":
 		if !h.httpdRunning() {
 			fmt.Fprintln(h.Stderr, "httpd.service is not active, cannot reload.")
@@ -222,9 +222,28 @@ func (h Host) systemctl(args []string) int {
 		if status := h.stop(); status != 0 {
 			return status
 		}
-		return h.apachectl("start")
+		return h.start()
 	}
 	return h.unsupported("systemctl", args, "start, stop, restart, reload, enable, disable, is-active, is-enabled and status")
+}
+
+// start starts httpd and returns once it runs, as systemctl start does: Amazon Linux's
+// httpd.service is Type=notify, so the start job ends when httpd says it is ready, within
+// TimeoutStartSec (90 s by default). apachectl returns as soon as httpd has forked, before it
+// has written its pid file; a script that checks is-active right after must see it active.
+func (h Host) start() int {
+	if status := h.apachectl("start"); status != 0 {
+		return status
+	}
+	deadline := time.Now().Add(h.StopTimeout)
+	for !h.httpdRunning() {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(h.Stderr, "Job for httpd.service failed: httpd did not start within %v (no running httpd in %s)\n", h.StopTimeout, h.PidFile)
+			return 1
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0
 }
 
 func (h Host) fail(err error) int {

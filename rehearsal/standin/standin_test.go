@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -142,5 +145,43 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// systemctl start returns once httpd runs, not when apachectl returns: apachectl's httpd forks
+// and writes its pid file a moment later, and start_server.sh checks is-active at once.
+func TestStartWaitsForHttpd(t *testing.T) {
+	h, _, stderr := testHost(t, nil)
+	dir := t.TempDir()
+	// A process whose name is httpd: a copy of sleep.
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "httpd"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(dir, "apachectl")
+	writeFile(t, fake, "#!/bin/bash\n# Returns at once; httpd and its pid file come 300 ms later.\n"+
+		"(sleep 0.3; "+filepath.Join(dir, "httpd")+" 30 & echo $! >"+h.PidFile+") >/dev/null 2>&1 &\n")
+	if err := os.Chmod(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.Apachectl = fake
+	h.StopTimeout = 5 * time.Second
+	if got := h.Run("systemctl", []string{"start", "httpd"}); got != 0 {
+		t.Fatalf("start: exit %d: %s", got, stderr)
+	}
+	pid := h.httpdPid()
+	if pid == 0 {
+		t.Fatal("systemctl start returned before httpd ran")
+	}
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	if got := h.Run("systemctl", []string{"is-active", "--quiet", "httpd"}); got != 0 {
+		t.Errorf("is-active right after start: exit %d", got)
 	}
 }
