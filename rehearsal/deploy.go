@@ -298,11 +298,3 @@ func (f *Fleet) LastGood(instance string) (Revision, bool) {
 	r, ok := f.lastGood[instance]
 	return r, ok
 }
-
-// Rollback is CodeDeploy's automatic rollback of a failed deployment: a new deployment of the
-// last successful revision, created by codeDeployRollback (CodeDeploy user guide, "Redeploy and
-// roll back a deployment": CodeDeploy "rolls back deployments by redeploying a previously
-// deployed revision of an application as a new deployment").
-func (f *Fleet) Rollback(ctx context.Context, id string, lastSuccessful Revision) Result {
-	return f.Deploy(ctx, id, "codeDeployRollback", lastSuccessful)
-}

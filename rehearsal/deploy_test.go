@@ -167,7 +167,8 @@ func TestFailedReleaseAndRollback(t *testing.T) {
 		t.Errorf("i-1's last good revision %s, want v2", last.Dir)
 	}
 	_ = os.Remove(j.file)
-	rb := f.Rollback(context.Background(), "d-3", v1)
+	// CodeDeploy's rollback: the last successful revision deployed again, as a new deployment.
+	rb := f.Deploy(context.Background(), "d-3", "codeDeployRollback", v1)
 	if rb.Outcome != Succeeded || rb.Creator != "codeDeployRollback" {
 		t.Fatalf("rollback %s by %s", rb.Outcome, rb.Creator)
 	}

@@ -5,12 +5,6 @@
 // the CodeDeploy documentation it follows.
 package rehearsal
 
-import (
-	"slices"
-
-	"github.com/example/codedeploy-fleet/appspec"
-)
-
 // Event is a lifecycle event of one instance in a deployment.
 type Event string
 
@@ -47,10 +41,6 @@ var InPlace = []Event{
 // guide, "Integrating CodeDeploy with Amazon EC2 Auto Scaling", "Enabling termination
 // deployments during Auto Scaling scale-in events"). Its creator is autoscalingTermination.
 var Termination = []Event{BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic, ApplicationStop}
-
-// Reserved reports the events the agent runs itself: a revision cannot hook them (CodeDeploy user
-// guide, "AppSpec 'hooks' section"). The list is the appspec validator's, so the two never differ.
-func (e Event) Reserved() bool { return slices.Contains(appspec.ReservedEvents, string(e)) }
 
 // FromLastSuccessfulRevision reports the events whose scripts come from the revision the
 // instance last deployed successfully, not the one being deployed: they run before the new

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -114,15 +113,6 @@ func (b *Balancer) send(cmd string) (string, bool, error) {
 // Status is a target's state as HAProxy reports it: UP, DOWN, MAINT, DRAIN, ...
 func (b *Balancer) Status(instance string) (string, error) {
 	return b.stat(instance, "status")
-}
-
-// InFlight is how many requests the target is serving now (HAProxy's current sessions).
-func (b *Balancer) InFlight(instance string) (int, error) {
-	v, err := b.stat(instance, "scur")
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(v)
 }
 
 func (b *Balancer) stat(instance, column string) (string, error) {
