@@ -72,23 +72,32 @@ func TestMakeVersionEdges(t *testing.T) {
 	}
 }
 
-// The verdicts: a graceful scenario fails on one dropped request; a control that must show
-// failed requests fails without any; the no-hook control is judged on ApplicationStop alone.
+// The verdicts on the scenarios as shipped: a graceful one fails on one dropped request; a
+// control that must show failed requests fails without any; the no-hook control is judged on
+// ApplicationStop (in its play), not on the load.
 func TestJudge(t *testing.T) {
+	byName := map[string]Scenario{}
+	for _, s := range Scenarios {
+		byName[s.Name] = s
+	}
 	for _, tc := range []struct {
-		name    string
-		control bool
-		failed  int
-		pass    bool
+		name   string
+		failed int
+		pass   bool
 	}{
-		{"rollout", false, 0, true},
-		{"rollout", false, 1, false},
-		{"control-short-drain", true, 0, false},
-		{"control-short-drain", true, 3, true},
-		{"control-early-stop", true, 0, false},
-		{"control-no-hook", true, 0, true},
+		{"rollout", 0, true},
+		{"rollout", 1, false},
+		{"scale-in", 1, false},
+		{"control-short-drain", 0, false},
+		{"control-short-drain", 3, true},
+		{"control-early-stop", 0, false},
+		{"control-no-hook", 0, true},
 	} {
-		p := &run{session: &session{}, sc: Scenario{Name: tc.name, Control: tc.control}, rep: &ScenarioReport{Load: LoadReport{Requests: 100, Failed: tc.failed}}}
+		sc, ok := byName[tc.name]
+		if !ok {
+			t.Fatalf("no scenario %s", tc.name)
+		}
+		p := &run{session: &session{}, sc: sc, rep: &ScenarioReport{Load: LoadReport{Requests: 100, Failed: tc.failed}}}
 		p.judge()
 		if pass := len(p.rep.Problems) == 0; pass != tc.pass {
 			t.Errorf("%s with %d failed: pass %v, want %v (%v)", tc.name, tc.failed, pass, tc.pass, p.rep.Problems)
