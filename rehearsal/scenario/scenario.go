@@ -293,7 +293,7 @@ func (p *run) deploy(ctx context.Context, version, creator string, kind deployme
 	}
 	p.fleet.Observe = p.observer(kind)
 	res := p.fleet.Deploy(ctx, id, creator, rev)
-	p.net.Deployments.Put(id, map[string]string{"creator": creator, "status": string(res.Outcome)})
+	p.net.Deployments.Put(id, map[string]string{"status": string(res.Outcome)})
 	if res.Outcome == rehearsal.Succeeded {
 		p.lastGood = version
 	}
@@ -334,11 +334,11 @@ func (p *run) scaleIn(ctx context.Context, in *sandbox.Instance, drain time.Dura
 	var res *rehearsal.Result
 	if hook {
 		id := deploymentID()
-		p.net.Deployments.Put(id, map[string]string{"creator": "autoscalingTermination", "status": "InProgress"})
+		p.net.Deployments.Put(id, map[string]string{"creator": "autoscalingTermination", "status": "InProgress", "deploymentGroupName": p.groupName})
 		p.progress("   %s: termination deployment on %s (creator autoscalingTermination)\n", id, in.ID)
 		p.fleet.Observe = p.observer(terminationDeployment)
 		r := p.fleet.Terminate(ctx, id, in)
-		p.net.Deployments.Put(id, map[string]string{"creator": "autoscalingTermination", "status": string(r.Outcome)})
+		p.net.Deployments.Put(id, map[string]string{"status": string(r.Outcome)})
 		p.addDeployment(r, p.lastGood)
 		res = &r
 	}

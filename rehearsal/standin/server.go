@@ -151,18 +151,21 @@ type Deployments struct {
 	info map[string]map[string]string
 }
 
-// Put records a deployment's fields (deploymentId, creator, status, ...).
+// Put records a deployment's fields (creator, status, ...), over those it already has.
 func (d *Deployments) Put(id string, fields map[string]string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.info == nil {
 		d.info = map[string]map[string]string{}
 	}
-	info := map[string]string{"deploymentId": id}
+	info := d.info[id]
+	if info == nil {
+		info = map[string]string{"deploymentId": id}
+		d.info[id] = info
+	}
 	for k, v := range fields {
 		info[k] = v
 	}
-	d.info[id] = info
 }
 
 const getDeploymentTarget = "CodeDeploy_20141006.GetDeployment"

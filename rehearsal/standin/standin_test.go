@@ -76,6 +76,7 @@ func TestSystemctl(t *testing.T) {
 func TestGetDeployment(t *testing.T) {
 	var api Deployments
 	api.Put("d-RUNNING1", map[string]string{"creator": "autoscalingTermination", "status": "InProgress"})
+	api.Put("d-RUNNING1", map[string]string{"status": "Succeeded"}) // the creator stays
 	srv := httptest.NewServer(&api)
 	defer srv.Close()
 	h, stdout, stderr := testHost(t, map[string]string{"AWS_ENDPOINT_URL_CODEDEPLOY": srv.URL})
