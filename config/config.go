@@ -428,9 +428,6 @@ func describe(scope string, err error, data []byte) error {
 		return fieldErr(scope, typeErr.Field, problem, "use "+typeName(typeErr.Type.Kind().String()))
 	case errors.As(err, &syntaxErr):
 		return fieldErr(scope, "", fmt.Sprintf("is not valid JSON (offset %d: %v)", syntaxErr.Offset, syntaxErr), "fix the JSON syntax")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		key := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fieldErr(scope, key, "is not a known key", "check its spelling against the README's configuration table")
 	default:
 		return fieldErr(scope, "", err.Error(), "use a JSON object")
 	}
