@@ -45,8 +45,13 @@ type ELB interface {
 }
 
 // PropertyLoadBalancerArn names the load balancer a resource protects; without it, the resource
-// protects its stack.
+// protects its stack. constructs/guard writes it (it cannot import this package without linking
+// the AWS SDK into the CDK app); contract_test.go holds the two together.
 const PropertyLoadBalancerArn = "LoadBalancerArn"
+
+// Mode is the DEPLOYER_MODE under which cmd/deployer serves the protection resources; guard.Mode
+// must say the same (contract_test.go).
+const Mode = "protection"
 
 // Handler serves both resources.
 type Handler struct {

@@ -33,7 +33,7 @@ func main() {
 		lambda.Start(d.OnEvent)
 	case "is-complete":
 		lambda.Start(d.IsComplete)
-	case "protection":
+	case protection.Mode:
 		// Called by CloudFormation directly, without the provider framework: cfn.LambdaWrap sends
 		// the response to CloudFormation's pre-signed URL.
 		h := &protection.Handler{CloudFormation: cloudformation.NewFromConfig(cfg), ELB: elasticloadbalancingv2.NewFromConfig(cfg)}

@@ -20,7 +20,8 @@ import (
 	"github.com/example/codedeploy-fleet/constructs/removal"
 )
 
-// Mode is the DEPLOYER_MODE of the handler binary that serves the guard's resources.
+// Mode is the DEPLOYER_MODE of the handler binary that serves the guard's resources: protection.Mode
+// (a test in package protection checks the two against a synthesized template).
 const Mode = "protection"
 
 // Props configures a Guard. Every field without a default is required.
