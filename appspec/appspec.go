@@ -46,9 +46,6 @@ type Options struct {
 	// MaxApplicationStopSeconds caps the ApplicationStop timeouts, so a scale-in termination
 	// deployment ends within the termination lifecycle hook's heartbeat timeout. 0: no cap.
 	MaxApplicationStopSeconds int
-	// SkipScriptChecks leaves out the shell syntax checks of the hook scripts (bash -n and
-	// shellcheck), for tests of the appspec rules alone. Default: false (checked).
-	SkipScriptChecks bool
 }
 
 // AppSpec is what a valid appspec.yml declares.
@@ -105,7 +102,7 @@ func Validate(dir string, opts Options) (*AppSpec, error) {
 	}
 	v := &validator{file: file, dir: dir, opts: opts}
 	spec := v.parse(data)
-	if spec != nil && !opts.SkipScriptChecks {
+	if spec != nil {
 		spec.Warnings = v.checkScripts(spec)
 	}
 	if len(v.errs) > 0 {
@@ -368,14 +365,24 @@ func (v *validator) script(n *yaml.Node, key string) Script {
 	return s
 }
 
-// inRevision checks that rel names a file inside the revision (and, for scripts, an executable).
-func (v *validator) inRevision(n *yaml.Node, key, rel string, script bool) {
+// resolve is the file rel names in the revision, and whether it is inside the revision (a script's
+// location may not be absolute; a file's source may start with "/", the revision root).
+func (v *validator) resolve(rel string, script bool) (string, bool) {
 	clean := path.Clean(strings.TrimPrefix(rel, "/"))
 	if (script && path.IsAbs(rel)) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", false
+	}
+	return filepath.Join(v.dir, filepath.FromSlash(clean)), true
+}
+
+// inRevision checks that rel names a file inside the revision (and, for scripts, an executable).
+func (v *validator) inRevision(n *yaml.Node, key, rel string, script bool) {
+	file, inside := v.resolve(rel, script)
+	if !inside {
 		v.fail(n, key, fmt.Sprintf("%q is outside the revision", rel), "use a path relative to the revision root")
 		return
 	}
-	info, err := os.Stat(filepath.Join(v.dir, filepath.FromSlash(clean)))
+	info, err := os.Stat(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		v.fail(n, key, fmt.Sprintf("%q does not exist in the revision", rel), "add the file or fix the path")

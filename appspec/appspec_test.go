@@ -223,3 +223,23 @@ func TestOtherInterpretersAreNotShellChecked(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A location outside the revision is one error, and the file there is never read: bash -n does
+// not run on a script beside the revision that merely shares the name.
+func TestScriptOutsideIsNotRead(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "rev")
+	if err := os.Rename(revision(t, strings.Replace(good, "scripts/stop.sh", "../stop.sh", 1), 0o755), dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(parent, "stop.sh"), []byte("#!/bin/bash\nif true; then\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Validate(dir, Options{})
+	if err == nil {
+		t.Fatal("accepted a script outside the revision")
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "is outside the revision") {
+		t.Errorf("errors:\n%v\nwant only the location's", err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -30,8 +29,10 @@ func (v *validator) checkScripts(spec *AppSpec) (warnings []string) {
 	sort.Strings(events)
 	for _, event := range events {
 		for _, s := range spec.Hooks[event] {
-			file := filepath.Join(v.dir, filepath.FromSlash(filepath.Clean(strings.TrimPrefix(s.Location, "/"))))
-			if seen[file] || !isShellScript(file) {
+			// The same file the location check resolved; one outside the revision is reported
+			// there and never read here.
+			file, inside := v.resolve(s.Location, true)
+			if !inside || seen[file] || !isShellScript(file) {
 				continue
 			}
 			seen[file] = true
