@@ -51,6 +51,7 @@ test: $(TOOLS) tools test-go shellcheck ## Run the whole test suite.
 tools:
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck (Debian, Ubuntu), dnf install ShellCheck, brew install shellcheck" >&2; exit 1; }
 	@command -v haproxy >/dev/null || { echo "haproxy is missing: apt-get install -y haproxy (Debian, Ubuntu), dnf install haproxy, brew install haproxy" >&2; exit 1; }
+	@command -v curl >/dev/null || { echo "curl is missing: apt-get install -y curl (Debian, Ubuntu), dnf install curl, brew install curl" >&2; exit 1; }
 
 # The CDK tests (test/) and the hook tests (test/hooks) are the two slow packages: listed first,
 # go test starts them first, and the rest runs beside them.

@@ -62,7 +62,7 @@ func NewPipelineStack(scope constructs.Construct, cfg *config.Config, opts Optio
 		// from the module proxy, and make installs the pinned Node.js and CDK CLI from npm.
 		InstallCommands: jsii.Strings(
 			// What `make test` needs besides Go and Node.js, as .ci/run installs it.
-			"(command -v shellcheck && command -v haproxy) || (apt-get update -qq && apt-get install -y -qq shellcheck haproxy)",
+			"(command -v shellcheck && command -v haproxy && command -v curl) || (apt-get update -qq && apt-get install -y -qq shellcheck haproxy curl)",
 		),
 		Commands:               jsii.Strings(SynthCommands...),
 		PrimaryOutputDirectory: jsii.String("cdk.out"),

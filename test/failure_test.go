@@ -203,7 +203,11 @@ func TestConnectionActionMatchesTheARN(t *testing.T) {
 		t.Fatal("the fixture has no pipeline")
 	}
 	arn := fixtureConfig.Pipeline.ConnectionARN
-	want := stacks.ConnectionAction(arn)
+	// The fixture's connection is an AWS CodeConnections one.
+	want := "codeconnections:UseConnection"
+	if !strings.HasPrefix(arn, "arn:aws:codeconnections:") {
+		t.Fatalf("the fixture's connection %s is not a codeconnections ARN; this test expects one", arn)
+	}
 	granted := false
 	for _, r := range pipelineJSON["Resources"].(map[string]any) {
 		res := r.(map[string]any)
