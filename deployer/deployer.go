@@ -432,12 +432,12 @@ func (d *Deployer) deploymentsOf(ctx context.Context, p Properties, window *cdty
 	if err != nil {
 		return nil, err
 	}
+	infos, err := d.batchGet(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var out []*cdtypes.DeploymentInfo
-	for _, id := range ids {
-		info, err := d.get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	for _, info := range infos {
 		// Only deployments a caller created (this handler, or an operator): CodeDeploy's own
 		// follow-ups of the same revision (CodeDeployAutoUpdate for instances launched meanwhile,
 		// autoscaling, autoscalingTermination) concern single instances, not this rollout.
