@@ -34,7 +34,6 @@ import (
 type CodeDeploy interface {
 	RegisterApplicationRevision(context.Context, *codedeploy.RegisterApplicationRevisionInput, ...func(*codedeploy.Options)) (*codedeploy.RegisterApplicationRevisionOutput, error)
 	CreateDeployment(context.Context, *codedeploy.CreateDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.CreateDeploymentOutput, error)
-	GetDeployment(context.Context, *codedeploy.GetDeploymentInput, ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentOutput, error)
 	BatchGetDeployments(context.Context, *codedeploy.BatchGetDeploymentsInput, ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentsOutput, error)
 	ListDeployments(context.Context, *codedeploy.ListDeploymentsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentsOutput, error)
 	ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error)
@@ -479,20 +478,6 @@ func (d *Deployer) list(ctx context.Context, in *codedeploy.ListDeploymentsInput
 		next.NextToken = out.NextToken
 		in = &next
 	}
-}
-
-func (d *Deployer) get(ctx context.Context, id string) (*cdtypes.DeploymentInfo, error) {
-	var out *codedeploy.GetDeploymentOutput
-	if err := d.retry(ctx, "GetDeployment", func() (err error) {
-		out, err = d.CodeDeploy.GetDeployment(ctx, &codedeploy.GetDeploymentInput{DeploymentId: aws.String(id)})
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("reading deployment %s: %w", id, err)
-	}
-	if out.DeploymentInfo == nil {
-		return nil, fmt.Errorf("deployment %s: CodeDeploy returned no deployment information", id)
-	}
-	return out.DeploymentInfo, nil
 }
 
 // failure describes a failed or stopped deployment with the first failing instance's lifecycle

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// deployment is one deployment in the fake: it walks through statuses, one per GetDeployment.
+// deployment is one deployment in the fake: it walks through statuses, one per poll.
 type deployment struct {
 	key      string
 	creator  cdtypes.DeploymentCreator
@@ -176,14 +176,6 @@ func contains(list []cdtypes.DeploymentStatus, s cdtypes.DeploymentStatus) bool 
 		}
 	}
 	return false
-}
-
-func (f *fake) GetDeployment(_ context.Context, in *codedeploy.GetDeploymentInput, _ ...func(*codedeploy.Options)) (*codedeploy.GetDeploymentOutput, error) {
-	if err := f.record("GetDeployment"); err != nil {
-		return nil, err
-	}
-	info := f.info(aws.ToString(in.DeploymentId))
-	return &codedeploy.GetDeploymentOutput{DeploymentInfo: &info}, nil
 }
 
 func (f *fake) info(id string) cdtypes.DeploymentInfo {

@@ -79,7 +79,7 @@ func TestDeliveryPermissions(t *testing.T) {
 				"kms:GenerateDataKey": env.RevisionEncryption == "kms",
 			},
 			logicalID(t, b, d.IsComplete.Role()): {
-				"codedeploy:CreateDeployment": true, "codedeploy:GetDeployment": true, "codedeploy:ListDeployments": true,
+				"codedeploy:CreateDeployment": true, "codedeploy:ListDeployments": true,
 				"codedeploy:BatchGetDeployments": true, "codedeploy:UpdateDeploymentGroup": true,
 				"codedeploy:GetApplicationRevision": true, "codedeploy:RegisterApplicationRevision": true,
 				"codedeploy:GetDeploymentConfig":   true,

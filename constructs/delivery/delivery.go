@@ -203,10 +203,11 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 	// group is free (see package deployer). CreateDeployment is also authorized against the
 	// revision and the group's deployment configuration, and, because the first deployment
 	// overrides the group's alarms, against UpdateDeploymentGroup. BatchGetDeployments reads the
-	// group's history to find its newest release (deploymentgroup resource type in the Service
-	// Authorization Reference, like the others here).
+	// group's deployments: the revision's, and the history that finds its newest release
+	// (deploymentgroup resource type in the Service Authorization Reference, like the others
+	// here). GetDeployment is not needed: every read is a batch.
 	add(d.IsComplete, "DeployToThisGroup", []string{
-		"codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:BatchGetDeployments",
+		"codedeploy:CreateDeployment", "codedeploy:BatchGetDeployments",
 		"codedeploy:ListDeployments", "codedeploy:UpdateDeploymentGroup",
 	}, []*string{group}, nil)
 	// CreateDeployment registers the revision it deploys as well: allowed on this application.
