@@ -3,8 +3,6 @@
 package notifications
 
 import (
-	"sync"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -29,9 +27,8 @@ type Props struct {
 // Notifications is the topic and its key.
 type Notifications struct {
 	constructs.Construct
-	Topic        awssns.Topic
-	Key          awskms.Key
-	grantKeyOnce sync.Once
+	Topic awssns.Topic
+	Key   awskms.Key
 }
 
 // New defines the topic. Messages are encrypted with a customer-managed key: EventBridge can
@@ -44,13 +41,27 @@ func New(scope constructs.Construct, id string, props Props) *Notifications {
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     removal.RetainExceptOnCreate(props.Destroy),
 	})
-	// Forward grants EventBridge the topic and key, per rule (see there).
+	// Named, so the key policy can name it without a reference (the topic refers to the key).
+	stack := awscdk.Stack_Of(n)
+	name := *stack.StackName() + "-notifications"
 	n.Topic = awssns.NewTopic(n, jsii.String("Default"), &awssns.TopicProps{
-		// Named, so the key policy can name it without a reference (the topic refers to the key).
-		TopicName:  jsii.String(*awscdk.Stack_Of(n).StackName() + "-notifications"),
+		TopicName:  jsii.String(name),
 		MasterKey:  n.Key,
 		EnforceSSL: jsii.Bool(true),
 	})
+	// EventBridge may encrypt with the key for this topic only (why not per rule: see Forward);
+	// Forward grants the topic itself, per rule.
+	topicArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sns"), Resource: jsii.String(name),
+		ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
+	n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("EncryptForThisTopicOnly"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"kms:EncryptionContext:aws:sns:topicArn": topicArn},
+		},
+	}), jsii.Bool(false))
 	if props.Email != "" {
 		n.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
 	}
@@ -76,10 +87,6 @@ func (n *Notifications) Forward(id, description string, pattern *awsevents.Event
 		EventPattern: pattern,
 	})
 	rule.AddTarget(&topicTarget{topic: n.Topic})
-	// The topic's ARN from its name: the key policy cannot refer to the topic, which refers to
-	// the key.
-	topicArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sns"), Resource: jsii.String(*stack.StackName() + "-notifications"),
-		ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
 	events := awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)
 	fromThisRule := map[string]any{
 		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
@@ -92,17 +99,6 @@ func (n *Notifications) Forward(id, description string, pattern *awsevents.Event
 		Resources:  jsii.Strings(*n.Topic.TopicArn()),
 		Conditions: &fromThisRule,
 	}))
-	n.grantKeyOnce.Do(func() {
-		n.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("EncryptForThisTopicOnly"),
-			Principals: &[]awsiam.IPrincipal{events},
-			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-			Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"kms:EncryptionContext:aws:sns:topicArn": topicArn},
-			},
-		}), jsii.Bool(false))
-	})
 	return rule
 }
 
