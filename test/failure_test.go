@@ -93,7 +93,7 @@ func TestDashboard(t *testing.T) {
 			body = show(at(d, "Properties", "DashboardBody"))
 		}
 		for _, metric := range []string{"MatchedEvents", "HealthyHostCount", "UnHealthyHostCount", "HTTPCode_ELB_5XX_Count",
-			"HTTPCode_Target_5XX_Count", "TargetResponseTime", "p99", "GroupInServiceInstances"} {
+			"HTTPCode_Target_5XX_Count", "TargetResponseTime", "p99", "GroupInServiceInstances", "GroupDesiredCapacity"} {
 			if !strings.Contains(body, metric) {
 				t.Errorf("dashboard lacks %s", metric)
 			}
@@ -102,10 +102,12 @@ func TestDashboard(t *testing.T) {
 		if !strings.HasPrefix(url, "https://"+b.stack.Env.Region+".console.aws.amazon.com/cloudwatch/") {
 			t.Errorf("DashboardURL output %q", url)
 		}
-		// GroupInServiceInstances exists only while the group collects it.
+		// The group metrics exist only while the group collects them.
 		group := resource(t, b, logicalID(t, b, b.stack.Fleet.Group.Node().DefaultChild()))
-		if !strings.Contains(show(at(group, "Properties", "MetricsCollection")), "GroupInServiceInstances") {
-			t.Error("the Auto Scaling group does not collect GroupInServiceInstances")
+		for _, metric := range []string{"GroupInServiceInstances", "GroupDesiredCapacity"} {
+			if !strings.Contains(show(at(group, "Properties", "MetricsCollection")), metric) {
+				t.Errorf("the Auto Scaling group does not collect %s", metric)
+			}
 		}
 	})
 }

@@ -22,7 +22,8 @@ type Props struct {
 	// LoadBalancer and TargetGroup of the fleet.
 	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
 	TargetGroup  awselasticloadbalancingv2.ApplicationTargetGroup
-	// Group is the fleet's Auto Scaling group; it must collect GroupInServiceInstances.
+	// Group is the fleet's Auto Scaling group; it must collect GroupInServiceInstances and
+	// GroupDesiredCapacity.
 	Group awsautoscaling.AutoScalingGroup
 	// Outcomes are the EventBridge rules that match each deployment outcome, by label
 	// (e.g. "Succeeded"): CodeDeploy publishes no deployment metrics of its own, but EventBridge
@@ -67,6 +68,13 @@ func New(scope constructs.Construct, id string, p Props) *Dashboard {
 			Title: jsii.String(title), Left: &left, Width: jsii.Number(8), Height: jsii.Number(6),
 		})
 	}
+	groupMetric := func(name, l, statistic string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("AWS/AutoScaling"), MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{"AutoScalingGroupName": p.Group.AutoScalingGroupName()},
+			Label:         jsii.String(l), Statistic: jsii.String(statistic), Period: minute,
+		})
+	}
 	label := func(m awscloudwatch.Metric, l string) awscloudwatch.IMetric {
 		return m.With(&awscloudwatch.MetricOptions{Label: jsii.String(l)})
 	}
@@ -79,11 +87,11 @@ func New(scope constructs.Construct, id string, p Props) *Dashboard {
 					label(tg.HealthyHostCount(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Minimum")}), "Healthy (min)"),
 					label(tg.UnhealthyHostCount(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}), "Unhealthy (max)"),
 				}),
-				graph("In-service instances", []awscloudwatch.IMetric{awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-					Namespace: jsii.String("AWS/AutoScaling"), MetricName: jsii.String("GroupInServiceInstances"),
-					DimensionsMap: &map[string]*string{"AutoScalingGroupName": p.Group.AutoScalingGroupName()},
-					Label:         jsii.String("In service"), Statistic: jsii.String("Minimum"), Period: minute,
-				})}),
+				// The gap between the two is a scale-out or scale-in under way, or one that is stuck.
+				graph("In-service and desired instances", []awscloudwatch.IMetric{
+					groupMetric("GroupInServiceInstances", "In service", "Minimum"),
+					groupMetric("GroupDesiredCapacity", "Desired", "Maximum"),
+				}),
 			},
 			{
 				graph("5xx: load balancer and targets", []awscloudwatch.IMetric{
