@@ -333,6 +333,21 @@ func (d *Deployer) groupState(ctx context.Context, p Properties) (groupState, er
 
 // newestRelease returns the group's newest ended release, or nil when it has none.
 func (d *Deployer) newestRelease(ctx context.Context, p Properties) (*cdtypes.DeploymentInfo, error) {
+	var newest *cdtypes.DeploymentInfo
+	err := d.endedNewestFirst(ctx, p, func(info *cdtypes.DeploymentInfo) bool {
+		if isRelease(info) {
+			newest = info
+			return false
+		}
+		return true
+	})
+	return newest, err
+}
+
+// endedNewestFirst calls visit with the group's ended deployments (Succeeded, Failed, Stopped),
+// newest first, until visit returns false. It searches back one window at a time
+// (releaseWindows), so the common case reads a day of history, not the group's whole life.
+func (d *Deployer) endedNewestFirst(ctx context.Context, p Properties, visit func(*cdtypes.DeploymentInfo) bool) error {
 	end := d.Now().UTC()
 	for _, back := range releaseWindows {
 		window := &cdtypes.TimeRange{End: aws.Time(end)}
@@ -347,27 +362,24 @@ func (d *Deployer) newestRelease(ctx context.Context, p Properties) (*cdtypes.De
 			},
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		infos, err := d.batchGet(ctx, ids)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var newest *cdtypes.DeploymentInfo
+		sortNewestFirst(infos)
 		for _, info := range infos {
-			if isRelease(info) && (newest == nil || aws.ToTime(info.CreateTime).After(aws.ToTime(newest.CreateTime))) {
-				newest = info
+			if !visit(info) {
+				return nil
 			}
 		}
-		if newest != nil {
-			return newest, nil
-		}
 		if window.Start == nil {
-			return nil, nil
+			return nil
 		}
 		end = *window.Start
 	}
-	return nil, nil
+	return nil
 }
 
 // batchGet reads deployments 25 at a time, BatchGetDeployments' limit.

@@ -81,11 +81,10 @@ func (d *Deployer) neededRevisions(ctx context.Context, p Properties, keep int) 
 			needed[aws.ToString(info.Revision.S3Location.Key)] = true
 		}
 	}
-	group := func(in *codedeploy.ListDeploymentsInput) *codedeploy.ListDeploymentsInput {
-		in.ApplicationName, in.DeploymentGroupName = aws.String(p.ApplicationName), aws.String(p.DeploymentGroupName)
-		return in
-	}
-	ids, err := d.list(ctx, group(&codedeploy.ListDeploymentsInput{IncludeOnlyStatuses: activeStatuses}))
+	ids, err := d.list(ctx, &codedeploy.ListDeploymentsInput{
+		ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
+		IncludeOnlyStatuses: activeStatuses,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -98,36 +97,19 @@ func (d *Deployer) neededRevisions(ctx context.Context, p Properties, keep int) 
 	}
 
 	releases, newestSuccess := map[string]bool{}, (*cdtypes.DeploymentInfo)(nil)
-	end := d.Now().UTC()
-	for _, back := range releaseWindows {
-		window := &cdtypes.TimeRange{End: aws.Time(end)}
-		if back > 0 {
-			window.Start = aws.Time(d.Now().UTC().Add(-back))
+	err = d.endedNewestFirst(ctx, p, func(info *cdtypes.DeploymentInfo) bool {
+		if newestSuccess == nil && info.Status == cdtypes.DeploymentStatusSucceeded {
+			newestSuccess = info
+			add(info)
 		}
-		ids, err := d.list(ctx, group(&codedeploy.ListDeploymentsInput{CreateTimeRange: window,
-			IncludeOnlyStatuses: []cdtypes.DeploymentStatus{cdtypes.DeploymentStatusSucceeded, cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped}}))
-		if err != nil {
-			return nil, err
+		if isRelease(info) && len(releases) < keep && info.Revision != nil && info.Revision.S3Location != nil {
+			releases[aws.ToString(info.Revision.S3Location.Key)] = true
+			add(info)
 		}
-		infos, err := d.batchGet(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		sortNewestFirst(infos)
-		for _, info := range infos {
-			if newestSuccess == nil && info.Status == cdtypes.DeploymentStatusSucceeded {
-				newestSuccess = info
-				add(info)
-			}
-			if isRelease(info) && len(releases) < keep && info.Revision != nil && info.Revision.S3Location != nil {
-				releases[aws.ToString(info.Revision.S3Location.Key)] = true
-				add(info)
-			}
-		}
-		if window.Start == nil || len(releases) >= keep && newestSuccess != nil {
-			break
-		}
-		end = *window.Start
+		return len(releases) < keep || newestSuccess == nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if newestSuccess == nil {
 		return nil, fmt.Errorf("%s has no successful deployment to keep", p.DeploymentGroupName)
