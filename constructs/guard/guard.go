@@ -45,6 +45,8 @@ type Guard struct {
 	// LoadBalancer turns the load balancer's deletion protection on; it depends on the load
 	// balancer, so it is deleted first.
 	LoadBalancer awscdk.CustomResource
+	// lbPolicy lets the handler change that one load balancer's attributes.
+	lbPolicy awsiam.Policy
 }
 
 // New defines the guard in scope's stack.
@@ -101,7 +103,7 @@ func New(scope constructs.Construct, id string, p Props) *Guard {
 
 	// A policy of its own, not the role's default policy: the function must not wait for the load
 	// balancer (the load balancer, like everything, waits for the stack's resource).
-	lbPolicy := awsiam.NewPolicy(g, jsii.String("LoadBalancerPolicy"), &awsiam.PolicyProps{
+	g.lbPolicy = awsiam.NewPolicy(g, jsii.String("LoadBalancerPolicy"), &awsiam.PolicyProps{
 		Roles: &[]awsiam.IRole{role},
 		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ProtectThisLoadBalancer"),
@@ -120,7 +122,7 @@ func New(scope constructs.Construct, id string, p Props) *Guard {
 			"LoadBalancerAttributes": loadBalancerAttributes(p.LoadBalancer),
 		},
 	})
-	g.LoadBalancer.Node().AddDependency(lbPolicy)
+	g.LoadBalancer.Node().AddDependency(g.lbPolicy)
 	return g
 }
 
@@ -140,9 +142,7 @@ func (g *Guard) ProtectStack() {
 			child.Node().AddDependency(g.Stack)
 		}
 	}
-	for _, child := range *g.Node().Children() {
-		if *child.Node().Id() == "LoadBalancerPolicy" || *child.Node().Id() == "LoadBalancer" {
-			child.Node().AddDependency(g.Stack)
-		}
-	}
+	// Inside the guard, what the stack's protection does not serve depends on it too.
+	g.lbPolicy.Node().AddDependency(g.Stack)
+	g.LoadBalancer.Node().AddDependency(g.Stack)
 }
