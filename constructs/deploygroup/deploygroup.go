@@ -91,7 +91,6 @@ type DeploymentGroup struct {
 	Policy awsiam.Policy
 	arn    string
 	names  [2]string // application, deployment group
-	elb5xx awscloudwatch.Alarm
 }
 
 // New defines the deployment group.
@@ -114,12 +113,7 @@ func New(scope constructs.Construct, id string, props Props) *DeploymentGroup {
 		ApplicationName: jsii.String(p.ApplicationName),
 	})
 	d.Config = deploymentConfig(d, p.Rollout)
-	d.Alarms = d.defineAlarms(p)
-	for _, a := range d.Alarms {
-		if !(p.Alarms.ELB5xxNotifyOnly && a == d.elb5xx) {
-			d.Gates = append(d.Gates, a)
-		}
-	}
+	d.Alarms, d.Gates = d.defineAlarms(p)
 
 	d.Role = awsiam.NewRole(d, jsii.String("ServiceRole"), &awsiam.RoleProps{
 		Description: jsii.String("CodeDeploy in-place deployments to " + p.ApplicationName + "/" + p.DeploymentGroupName),
@@ -259,16 +253,18 @@ func deploymentConfig(scope constructs.Construct, r Rollout) awscodedeploy.IServ
 
 // defineAlarms creates the alarms that gate deployments. Each looks at a minute at a time and
 // needs two bad minutes out of three, so one stray error does not roll back a good revision.
-func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
+// defineAlarms defines the group's alarms: all of them, and the gates among them, which stop
+// and roll back a deployment.
+func (d *DeploymentGroup) defineAlarms(p Props) (all, gates []awscloudwatch.Alarm) {
 	name := p.ApplicationName + "-" + p.DeploymentGroupName
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	metrics := p.TargetGroup.Metrics()
-	gateAlarm := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64, gate bool) awscloudwatch.Alarm {
+	add := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64, gate bool) {
 		effect := " Attached to the deployment group: stops and rolls back a deployment."
 		if !gate {
 			effect = " Notifies only: every deployment of a one-instance fleet takes its only target out of service."
 		}
-		return awscloudwatch.NewAlarm(d, jsii.String(id), &awscloudwatch.AlarmProps{
+		a := awscloudwatch.NewAlarm(d, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(name + "-" + suffix),
 			AlarmDescription:   jsii.String(description + effect),
 			Metric:             metric,
@@ -279,19 +275,18 @@ func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
 			// No requests means no errors: a quiet site must not block deployments.
 			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
+		all = append(all, a)
+		if gate {
+			gates = append(gates, a)
+		}
 	}
-	alarm := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64) awscloudwatch.Alarm {
-		return gateAlarm(id, suffix, description, metric, threshold, true)
-	}
-	alarms := []awscloudwatch.Alarm{
-		alarm("Target5xx", "target-5xx", "HTTP 5xx responses from the fleet.",
-			metrics.HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT,
-				&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
-			float64(p.Alarms.Target5xxCount)),
-		alarm("UnhealthyHosts", "unhealthy-hosts", "Instances failing the target group health check.",
-			metrics.UnhealthyHostCount(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
-			float64(p.Alarms.UnhealthyHosts)),
-	}
+	add("Target5xx", "target-5xx", "HTTP 5xx responses from the fleet.",
+		metrics.HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT,
+			&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
+		float64(p.Alarms.Target5xxCount), true)
+	add("UnhealthyHosts", "unhealthy-hosts", "Instances failing the target group health check.",
+		metrics.UnhealthyHostCount(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
+		float64(p.Alarms.UnhealthyHosts), true)
 	// The load balancer's own 5xx: 502 when an instance closes or resets a connection, 503 when no
 	// instance is in service, 504 when one times out. Target5xx cannot see these, yet they are what
 	// a revision whose web server crashes or stops listening produces. It notifies (the
@@ -301,17 +296,16 @@ func (d *DeploymentGroup) defineAlarms(p Props) []awscloudwatch.Alarm {
 	// cannot stop the deployment that fills it. For a fleet that can be down to one instance it
 	// only notifies (Alarms.ELB5xxNotifyOnly): deploying to its only instance empties the target
 	// group, and the 503s that follow would stop every deployment.
-	d.elb5xx = gateAlarm("Elb5xx", "elb-5xx", "HTTP 5xx responses from the load balancer itself (no healthy instance, connection errors, timeouts).",
+	add("Elb5xx", "elb-5xx", "HTTP 5xx responses from the load balancer itself (no healthy instance, connection errors, timeouts).",
 		p.LoadBalancer.Metrics().HttpCodeElb(awselasticloadbalancingv2.HttpCodeElb_ELB_5XX_COUNT,
 			&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
 		float64(p.Alarms.ELB5xxCount), !p.Alarms.ELB5xxNotifyOnly)
-	alarms = append(alarms, d.elb5xx)
 	if p.Alarms.P99Latency > 0 {
-		alarms = append(alarms, alarm("P99Latency", "p99-latency", "Slow responses (p99) from the fleet.",
+		add("P99Latency", "p99-latency", "Slow responses (p99) from the fleet.",
 			metrics.TargetResponseTime(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("p99")}),
-			p.Alarms.P99Latency.Seconds()))
+			p.Alarms.P99Latency.Seconds(), true)
 	}
-	return alarms
+	return all, gates
 }
 
 // serviceStatements is everything CodeDeploy needs for in-place deployments to this group with
