@@ -166,47 +166,46 @@ func buildApp() error {
 		pipeline = stacks.NewPipelineStack(app, fixtureConfig, opts)
 		awscdk.Aspects_Of(pipeline.Stack).Add(nag, nil)
 	}
-	// One synthesis for every test; the templates and messages come from its cloud assembly.
-	assembly := app.Synth(nil)
-	root, err := readManifest(*assembly.Directory())
+	// One synthesis for every test; the templates and messages come from its cloud assembly, read
+	// from the files `cdk deploy` reads. (Through jsii, each template would cross two pipes as
+	// JSON and be decoded twice.)
+	root, err := readManifest(*app.Synth(nil).Directory())
 	if err != nil {
 		return err
 	}
 	missingContext = root.missing
-	add := func(s *stacks.EnvironmentStack, cfg *config.Config, isUser bool, template any, messages []message) error {
-		b := &built{stack: s, cfg: cfg, user: isUser, fixture: !isUser || standIns[s.Env.Name], messages: messages}
+	add := func(s *stacks.EnvironmentStack, cfg *config.Config, isUser bool, m manifest) error {
+		id := *s.ArtifactId()
+		b := &built{stack: s, cfg: cfg, user: isUser, fixture: !isUser || standIns[s.Env.Name], messages: m.messages[id]}
 		var err error
-		b.json, err = templateJSON(template)
+		b.json, err = m.template(id)
 		envs = append(envs, b)
 		return err
 	}
 	for _, s := range user.Environments {
-		if err := add(s, userConfig, true, assembly.GetStackArtifact(s.ArtifactId()).Template(), root.messages[*s.ArtifactId()]); err != nil {
+		if err := add(s, userConfig, true, root); err != nil {
 			return err
 		}
 	}
 	if direct != nil {
-		directJSON = map[string]map[string]any{}
-		tmpl, err := templateJSON(assembly.GetStackArtifact(direct.ArtifactId()).Template())
+		tmpl, err := root.template(*direct.ArtifactId())
 		if err != nil {
 			return err
 		}
-		directJSON[direct.Env.Name] = tmpl
+		directJSON = map[string]map[string]any{direct.Env.Name: tmpl}
 		directMessages = root.messages[*direct.ArtifactId()]
 	}
 	if pipeline != nil {
-		if pipelineJSON, err = templateJSON(assembly.GetStackArtifact(pipeline.ArtifactId()).Template()); err != nil {
+		if pipelineJSON, err = root.template(*pipeline.ArtifactId()); err != nil {
 			return err
 		}
 		pipelineMessages = root.messages[*pipeline.ArtifactId()]
 		for _, stage := range pipeline.Stages {
-			nested := assembly.GetNestedAssembly(stage.ArtifactId())
-			m, err := readManifest(*nested.Directory())
+			nested, err := root.nested(*stage.ArtifactId())
 			if err != nil {
 				return err
 			}
-			s := stage.Environment
-			if err := add(s, fixtureConfig, false, nested.GetStackArtifact(s.ArtifactId()).Template(), m.messages[*s.ArtifactId()]); err != nil {
+			if err := add(stage.Environment, fixtureConfig, false, nested); err != nil {
 				return err
 			}
 		}
@@ -220,12 +219,16 @@ type entry struct {
 }
 
 type manifest struct {
+	dir      string
 	missing  []string
 	messages map[string][]message // by artifact ID
+	// files are each artifact's file or folder in dir: a stack's template, a stage's assembly.
+	files map[string]string
 }
 
-// readManifest reads the context lookups and the annotations from an assembly's manifest.json:
-// the messages `cdk synth` prints, without synthesizing again as assertions.Annotations would.
+// readManifest reads an assembly's manifest.json: its context lookups, its annotations (the
+// messages `cdk synth` prints, without synthesizing again as assertions.Annotations would) and
+// where its templates and nested assemblies are.
 func readManifest(dir string) (manifest, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
@@ -236,6 +239,10 @@ func readManifest(dir string) (manifest, error) {
 			Key string `json:"key"`
 		} `json:"missing"`
 		Artifacts map[string]struct {
+			Properties struct {
+				TemplateFile  string `json:"templateFile"`
+				DirectoryName string `json:"directoryName"`
+			} `json:"properties"`
 			Metadata               map[string][]entry `json:"metadata"`
 			AdditionalMetadataFile string             `json:"additionalMetadataFile"`
 		} `json:"artifacts"`
@@ -243,11 +250,12 @@ func readManifest(dir string) (manifest, error) {
 	if err := json.Unmarshal(data, &parsed); err != nil {
 		return manifest{}, err
 	}
-	m := manifest{messages: map[string][]message{}}
+	m := manifest{dir: dir, messages: map[string][]message{}, files: map[string]string{}}
 	for _, missing := range parsed.Missing {
 		m.missing = append(m.missing, missing.Key)
 	}
 	for id, artifact := range parsed.Artifacts {
+		m.files[id] = artifact.Properties.TemplateFile + artifact.Properties.DirectoryName
 		metadata := artifact.Metadata
 		if f := artifact.AdditionalMetadataFile; f != "" {
 			// Newer assemblies keep a stack's metadata in a file of its own.
@@ -277,6 +285,27 @@ func readManifest(dir string) (manifest, error) {
 	return m, nil
 }
 
+// template is the template of the stack artifact id, as plain Go values.
+func (m manifest) template(id string) (map[string]any, error) {
+	if m.files[id] == "" {
+		return nil, fmt.Errorf("the assembly in %s has no template for %s", m.dir, id)
+	}
+	data, err := os.ReadFile(filepath.Join(m.dir, m.files[id]))
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(data, &out)
+}
+
+// nested reads the assembly of the stage artifact id.
+func (m manifest) nested(id string) (manifest, error) {
+	if m.files[id] == "" {
+		return manifest{}, fmt.Errorf("the assembly in %s has no nested assembly %s", m.dir, id)
+	}
+	return readManifest(filepath.Join(m.dir, m.files[id]))
+}
+
 // find returns the messages of level whose text matches pattern.
 func find(messages []message, level, pattern string) []message {
 	re := regexp.MustCompile(pattern)
@@ -287,16 +316,6 @@ func find(messages []message, level, pattern string) []message {
 		}
 	}
 	return out
-}
-
-// templateJSON turns a template from the cloud assembly into plain Go values.
-func templateJSON(template any) (map[string]any, error) {
-	raw, err := json.Marshal(template)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	return out, json.Unmarshal(raw, &out)
 }
 
 // identicalEnvironments names the user's environments that are identical, setting for setting, to
