@@ -1,11 +1,13 @@
 package appspec
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestShippedRevisionIsValid(t *testing.T) {
@@ -187,6 +189,49 @@ func TestScriptsShellcheckErrors(t *testing.T) {
 	}
 	if want := script + ":3: shellcheck: "; !strings.Contains(err.Error(), want) {
 		t.Errorf("error:\n%v\nwant %q", err, want)
+	}
+}
+
+// TestShellcheckVerdictIsTheScripts: what passes depends on the script's bytes alone. A
+// .shellcheckrc beside it or SHELLCHECK_OPTS (a developer's, not the pipeline's) cannot pass a
+// script; a directive in the script can. The verdict is kept by content: the same bytes at
+// another path are reported at that path without running shellcheck again.
+func TestShellcheckVerdictIsTheScripts(t *testing.T) {
+	real, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Fatal("shellcheck is missing: apt-get install -y shellcheck (make test checks for it first)")
+	}
+	bin := t.TempDir()
+	runs := filepath.Join(bin, "runs")
+	wrapper := "#!/bin/sh\necho run >>" + runs + "\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "shellcheck"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("SHELLCHECK_OPTS", "--exclude=SC2068")
+	// Unique bytes, so no other test's validation has checked this script before.
+	body := fmt.Sprintf("#!/bin/bash\n# %s %d\nprintf '%%s\\n' $@\n", t.Name(), time.Now().UnixNano())
+
+	for i := range 2 {
+		dir, script := withScript(t, body)
+		for _, rc := range []string{filepath.Join(dir, ".shellcheckrc"), filepath.Join(dir, "scripts", ".shellcheckrc")} {
+			if err := os.WriteFile(rc, []byte("disable=SC2068\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := Validate(dir, Options{})
+		if want := script + ":3: shellcheck: "; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("validation %d: error %v, want %q (SC2068 despite .shellcheckrc and SHELLCHECK_OPTS)", i+1, err, want)
+		}
+	}
+	if data, _ := os.ReadFile(runs); strings.Count(string(data), "run") != 1 {
+		t.Errorf("shellcheck ran %d times for the same script twice, want 1", strings.Count(string(data), "run"))
+	}
+
+	directive := strings.Replace(body, "printf", "# shellcheck disable=SC2068\nprintf", 1)
+	dir, _ := withScript(t, directive)
+	if _, err := Validate(dir, Options{}); err != nil {
+		t.Errorf("a directive in the script disables the finding: %v", err)
 	}
 }
 

@@ -3,13 +3,17 @@ package appspec
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // checkScripts parses every shell hook script the appspec references, as the revision ships: a
@@ -91,23 +95,109 @@ func (v *validator) bashSyntax(file string) {
 	}
 }
 
+// shellcheckArgs make the findings a function of the script's bytes alone: no .shellcheckrc
+// (--norc) and no SHELLCHECK_OPTS (cleared below), so a developer's ~/.shellcheckrc cannot pass
+// a script the pipeline fails. A finding is disabled in the script itself, with a
+// "# shellcheck disable=SCnnnn" directive. Without -x, sourced files are not followed: each
+// script is checked on its own.
+var shellcheckArgs = []string{"--norc", "--severity=error", "--format=gcc"}
+
+// finding is one shellcheck error in a script.
+type finding struct {
+	line    int
+	message string
+}
+
+// linted holds the findings by script content. With shellcheckArgs they depend on nothing else,
+// and a process that validates a revision more than once (the rehearsal's scenarios, the test
+// suites' copies of assets/) runs shellcheck once per script; the largest takes about 0.1 s.
+var linted = struct {
+	sync.Mutex
+	findings map[[sha256.Size]byte][]finding
+}{findings: map[[sha256.Size]byte][]finding{}}
+
 func (v *validator) shellcheck(files []string) {
-	var stderr bytes.Buffer
-	cmd := exec.Command("shellcheck", append([]string{"--severity=error", "--format=gcc"}, files...)...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err == nil {
-		return
-	}
-	found := false
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if m := shellcheckError.FindStringSubmatch(line); m != nil {
-			n, _ := strconv.Atoi(m[2])
-			v.errs = append(v.errs, &Error{File: m[1], Line: n, Problem: "shellcheck: " + m[4], Fix: "see shellcheck's wiki for the SC code"})
-			found = true
+	sums := map[string][sha256.Size]byte{}
+	var todo []string
+	linted.Lock()
+	queued := map[[sha256.Size]byte]bool{}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			v.errs = append(v.errs, &Error{File: file, Problem: "cannot read it: " + err.Error()})
+			continue
+		}
+		sum := sha256.Sum256(data)
+		sums[file] = sum
+		if _, done := linted.findings[sum]; !done && !queued[sum] {
+			queued[sum] = true
+			todo = append(todo, file)
 		}
 	}
-	if !found {
-		v.errs = append(v.errs, &Error{File: strings.Join(files, ", "), Problem: fmt.Sprintf("shellcheck failed: %v %s", err, bytes.TrimSpace(stderr.Bytes()))})
+	linted.Unlock()
+	if len(todo) > 0 {
+		found, err := runShellcheck(todo)
+		if err != nil {
+			v.errs = append(v.errs, &Error{File: strings.Join(todo, ", "), Problem: err.Error()})
+			return
+		}
+		linted.Lock()
+		for _, file := range todo {
+			linted.findings[sums[file]] = found[file]
+		}
+		linted.Unlock()
 	}
+	linted.Lock()
+	defer linted.Unlock()
+	for _, file := range files {
+		sum, ok := sums[file]
+		if !ok {
+			continue // unreadable, reported above
+		}
+		for _, f := range linted.findings[sum] {
+			v.errs = append(v.errs, &Error{File: file, Line: f.line, Problem: "shellcheck: " + f.message, Fix: "see shellcheck's wiki for the SC code"})
+		}
+	}
+}
+
+// runShellcheck returns the error-level findings by file, every file present (a clean file has
+// none), or an error when shellcheck failed without reporting findings.
+func runShellcheck(files []string) (map[string][]finding, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command("shellcheck", append(slices.Clone(shellcheckArgs), files...)...)
+	cmd.Env = withoutEnv(os.Environ(), "SHELLCHECK_OPTS")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	found := make(map[string][]finding, len(files))
+	for _, file := range files {
+		found[file] = nil
+	}
+	if err == nil {
+		return found, nil
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		m := shellcheckError.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if _, ours := found[m[1]]; !ours {
+			continue
+		}
+		lineNo, _ := strconv.Atoi(m[2])
+		found[m[1]] = append(found[m[1]], finding{line: lineNo, message: m[4]})
+		n++
+	}
+	// Exit status 1 is "found problems"; anything else, or 1 with nothing we could read, is
+	// shellcheck failing.
+	var exit *exec.ExitError
+	if n == 0 || !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		return nil, fmt.Errorf("shellcheck failed: %v %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return found, nil
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []string, name string) []string {
+	return slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
 }
