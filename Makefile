@@ -54,8 +54,10 @@ tools:
 	@command -v curl >/dev/null || { echo "curl is missing: apt-get install -y curl (Debian, Ubuntu), dnf install curl, brew install curl" >&2; exit 1; }
 
 # The CDK tests (test/) and the hook tests (test/hooks) are the two slow packages: listed first,
-# go test starts them first, and the rest runs beside them.
-GO_TEST := go test -count=1 ./test/... ./...
+# go test starts them first, and the rest runs beside them. -parallel 8: many tests mostly wait
+# (on a hook script's timeout or drain, a load run, a subprocess); at the default of one test per
+# core, on a small machine they would wait in line.
+GO_TEST := go test -count=1 -parallel 8 ./test/... ./...
 
 test-go: $(TOOLS)
 	$(announce_cold_build)

@@ -37,7 +37,7 @@ cd "$(dirname "$0")/../.."
 cdk=node_modules/.bin/cdk
 [ -x "$cdk" ] || { echo "bench.sh: $cdk is missing; run make synth first" >&2; exit 1; }
 # The suite as `make test` runs it; the Makefile passes its own command.
-read -r -a suite <<<"${GO_TEST:-go test -count=1 ./test/... ./...}"
+read -r -a suite <<<"${GO_TEST:-go test -count=1 -parallel 8 ./test/... ./...}"
 
 best_s=""
 # measure NAME CMD...: warm up once, then report the best of $runs runs; leaves the time in best_s.

@@ -145,6 +145,7 @@ func TestStopApplication(t *testing.T) {
 // TestStopApplicationUsesIMDSv2 checks every metadata read carries a session token (IMDSv1 is off
 // on the fleet) and that AWS_REGION, when set, spares the metadata service altogether.
 func TestStopApplicationUsesIMDSv2(t *testing.T) {
+	t.Parallel()
 	r := runHook(t, "stop_application.sh", append(hookEnv, "FAKE_AWS=user")...)
 	token := false
 	for _, c := range r.calls {
@@ -179,6 +180,7 @@ func TestStopApplicationUsesIMDSv2(t *testing.T) {
 }
 
 func TestValidateService(t *testing.T) {
+	t.Parallel()
 	page := "<!DOCTYPE html><h1>Hello, CodeDeploy!</h1>"
 	cases := []struct {
 		name     string
@@ -220,6 +222,7 @@ func TestValidateService(t *testing.T) {
 }
 
 func TestInstallDependencies(t *testing.T) {
+	t.Parallel()
 	r := runHook(t, "install_dependencies.sh", "FAKE_HTTPD_INSTALLED=1")
 	if r.code != 0 || r.called("dnf") || r.called("yum") {
 		t.Errorf("httpd present: exit %d, calls %q; want exit 0 and no install", r.code, r.calls)
@@ -246,6 +249,7 @@ func TestInstallDependencies(t *testing.T) {
 }
 
 func TestStartServer(t *testing.T) {
+	t.Parallel()
 	r := runHook(t, "start_server.sh", "FAKE_HTTPD_ACTIVE=1")
 	if r.code != 0 || !r.called("systemctl reload httpd") || r.called("systemctl start httpd") {
 		t.Errorf("running httpd: exit %d, calls %q; want a reload", r.code, r.calls)
