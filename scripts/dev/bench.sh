@@ -10,9 +10,9 @@ usage() {
 Usage: scripts/dev/bench.sh [--runs N] [--no-cold]
 
 Runs each measurement N times (default 5) after one warm-up run and prints the fastest wall time
-and the peak resident memory of the largest process, then the suite/floor ratio. The cold build
-(an empty Go build cache; modules already downloaded) runs once and takes minutes: --no-cold
-skips it.
+and the peak resident memory of the largest process, then the suite/floor ratio: the suite and
+the floor run in turn, and the ratio is the median of the N rounds'. The cold build (an empty Go
+build cache; modules already downloaded) runs once and takes minutes: --no-cold skips it.
 TXT
 }
 
@@ -39,22 +39,42 @@ cdk=node_modules/.bin/cdk
 # The suite as `make test` runs it; the Makefile passes its own command.
 read -r -a suite <<<"${GO_TEST:-go test -count=1 -parallel 8 ./test/... ./...}"
 
-best_s=""
-# measure NAME CMD...: warm up once, then report the best of $runs runs; leaves the time in best_s.
+log=$(mktemp) out=$(mktemp)
+trap 'rm -f "$log" "$out"' EXIT
+secs="" kb=""
+# timed CMD...: one run; leaves its wall time in secs and its peak RSS (KiB) in kb. A failed run
+# stops the benchmark with the end of its output.
+timed() {
+  if ! /usr/bin/time -f '%e %M' -o "$log" "$@" >"$out" 2>&1; then
+    echo "bench.sh: failed: $*" >&2
+    tail -n 40 "$out" >&2
+    exit 1
+  fi
+  read -r secs kb <"$log"
+}
+
+# The best time and the largest peak RSS seen so far, by name.
+declare -A best=() peak=()
+# keep NAME: records the last timed run under NAME.
+keep() {
+  if [ -z "${best[$1]:-}" ] || awk -v a="$secs" -v b="${best[$1]}" 'BEGIN { exit !(a < b) }'; then best[$1]=$secs; fi
+  [ "$kb" -gt "${peak[$1]:-0}" ] && peak[$1]=$kb
+  return 0
+}
+
+# row NAME: its line of the table.
+row() { printf '| %-44s | %8s s | %6d MiB |\n' "$1" "${best[$1]}" $((peak[$1] / 1024)); }
+
+# measure NAME CMD...: warm up once, then the best of $runs runs.
 measure() {
-  local name=$1 kb_max=0 log secs kb
+  local name=$1
   shift
-  best_s=""
-  log=$(mktemp)
-  "$@" >/dev/null 2>&1 || { echo "bench.sh: $name failed: $*" >&2; exit 1; }
+  timed "$@"
   for _ in $(seq "$runs"); do
-    /usr/bin/time -f '%e %M' -o "$log" "$@" >/dev/null 2>&1
-    read -r secs kb <"$log"
-    if [ -z "$best_s" ] || awk -v a="$secs" -v b="$best_s" 'BEGIN { exit !(a < b) }'; then best_s=$secs; fi
-    [ "$kb" -gt "$kb_max" ] && kb_max=$kb
+    timed "$@"
+    keep "$name"
   done
-  rm -f "$log"
-  printf '| %-44s | %8s s | %6d MiB |\n' "$name" "$best_s" $((kb_max / 1024))
+  row "$name"
 }
 
 # An app run that fails on its configuration before it starts jsii's work: what is left is the
@@ -64,10 +84,36 @@ app_run() { CDK_CONTEXT_JSON=$bad_env "$@" >/dev/null 2>&1 || true; }
 
 printf '| %-44s | %10s | %10s |\n' "what (best of $runs, warm)" "wall time" "peak RSS"
 printf '|%s|%s|%s|\n' "----------------------------------------------" "------------" "------------"
-measure "${suite[*]}" "${suite[@]}"
-suite_s=$best_s
-measure "floor: one-assertion CDK test (scripts/dev/floor)" go test -tags benchfloor -count=1 ./scripts/dev/floor
-floor_s=$best_s
+
+# The suite and the floors run in turn, in alternating order (suite first in one round, last in
+# the next), so a machine whose speed drifts, or that is still busy after a run, slows them alike;
+# each ratio is the median of the rounds' ratios, with their range. The floor is a one-assertion
+# CDK test as CDK has it by default, built-in template validation on. The suite's apps turn
+# validation off (make synth runs it), so the floor without it is measured too.
+floor=(go test -tags benchfloor -count=1 ./scripts/dev/floor)
+suite_name="${suite[*]}"
+floor_name="floor: one-assertion CDK test (scripts/dev/floor)"
+bare_name="the floor with CDK_VALIDATION=false"
+run_suite() { timed "${suite[@]}"; keep "$suite_name"; suite_s=$secs; }
+run_floors() {
+  timed "${floor[@]}"
+  keep "$floor_name"
+  floor_s=$secs
+  timed env CDK_VALIDATION=false "${floor[@]}"
+  keep "$bare_name"
+  bare_s=$secs
+}
+timed "${suite[@]}"
+timed "${floor[@]}"
+suite_s="" floor_s="" bare_s="" ratios=() bare_ratios=()
+for round in $(seq "$runs"); do
+  if [ $((round % 2)) -eq 1 ]; then run_suite; run_floors; else run_floors; run_suite; fi
+  ratios+=("$(awk -v s="$suite_s" -v f="$floor_s" 'BEGIN { print s / f }')")
+  bare_ratios+=("$(awk -v s="$suite_s" -v f="$bare_s" 'BEGIN { print s / f }')")
+done
+row "$suite_name"
+row "$floor_name"
+row "$bare_name"
 measure "cdk synth, every environment" "$cdk" synth --quiet
 measure "cdk synth, built-in validation off" env CDK_VALIDATION=false "$cdk" synth --quiet
 bin=$(mktemp -d)/app
@@ -75,15 +121,22 @@ go build -o "$bin" .
 measure "app start-up, go run . (cdk.json's app)" bash -c "$(declare -f app_run); bad_env='$bad_env'; app_run go run ."
 measure "app start-up, a prebuilt binary" bash -c "$(declare -f app_run); bad_env='$bad_env'; app_run '$bin'"
 rm -rf "$(dirname "$bin")"
-awk -v s="$suite_s" -v f="$floor_s" 'BEGIN { printf "\nsuite / floor: %.1fx (goal: at most 3x)\n", s / f }'
+# ratio NAME RATIO...: the median (the lower middle of an even count) and the range of the rounds'.
+ratio() {
+  local name=$1
+  shift
+  printf '%s\n' "$@" | sort -g | awk -v name="$name" '{ v[NR] = $1 }
+    END { printf "%s: %.1fx (median of %d rounds; %.1fx to %.1fx)\n", name, v[int((NR + 1) / 2)], NR, v[1], v[NR] }'
+}
+echo
+ratio "suite / floor (goal: at most 3x)" "${ratios[@]}"
+ratio "suite / floor without validation" "${bare_ratios[@]}"
 
 if [ "$cold" -eq 1 ]; then
   # A first `make synth` on a machine whose module cache is filled but whose build cache is empty:
   # the CDK Go bindings, the AWS SDK and the app are compiled from scratch.
   cache=$(mktemp -d)
-  log=$(mktemp)
-  /usr/bin/time -f '%e %M' -o "$log" env GOCACHE="$cache" "$cdk" synth --quiet >/dev/null 2>&1
-  read -r secs kb <"$log"
+  timed env GOCACHE="$cache" "$cdk" synth --quiet
   printf '\ncold cdk synth (empty Go build cache, modules downloaded): %s s, peak %d MiB\n' "$secs" $((kb / 1024))
-  rm -rf "$cache" "$log"
+  rm -rf "$cache"
 fi
