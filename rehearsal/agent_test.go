@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 )
 
 func revisionWith(t *testing.T, script string) string {
@@ -15,7 +17,7 @@ func revisionWith(t *testing.T, script string) string {
 	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "scripts", "hook.sh"), []byte("#!/bin/bash\n"+script), 0o755); err != nil {
+	if err := execfile.Write(filepath.Join(dir, "scripts", "hook.sh"), []byte("#!/bin/bash\n"+script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 )
 
 // journal is what happened, in order: the fakes and the hook scripts append to one file.
@@ -89,7 +91,7 @@ func writeRevision(t *testing.T, name, failOn string) Revision {
 			script += fmt.Sprintf("if [ \"$INSTANCE\" = %s ]; then echo 'page not served' >&2; exit 1; fi\n", failOn)
 		}
 		file := "scripts/" + string(e) + ".sh"
-		must(os.WriteFile(filepath.Join(dir, file), []byte(script), 0o755))
+		must(execfile.Write(filepath.Join(dir, file), []byte(script), 0o755))
 		spec += fmt.Sprintf("  %s:\n    - location: %s\n      timeout: 10\n", e, file)
 	}
 	must(os.WriteFile(filepath.Join(dir, "appspec.yml"), []byte(spec), 0o644))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/example/codedeploy-fleet/rehearsal"
+	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 )
 
 // Instance is one host of the fleet: PID 1 of its namespaces, its directory on this machine and
@@ -139,7 +140,7 @@ func (in *Instance) layout(slow time.Duration) error {
 		if strings.HasSuffix(name, ".cgi") {
 			mode = 0o755
 		}
-		if err := os.WriteFile(filepath.Join(in.dir, name), []byte(content), mode); err != nil {
+		if err := execfile.Write(filepath.Join(in.dir, name), []byte(content), mode); err != nil {
 			return err
 		}
 	}
@@ -308,7 +309,7 @@ func CopyTree(src, dst string) error {
 			if err != nil {
 				return err
 			}
-			return os.WriteFile(target, data, info.Mode().Perm())
+			return execfile.Write(target, data, info.Mode().Perm())
 		}
 		return nil
 	})

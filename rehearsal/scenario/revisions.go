@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/example/codedeploy-fleet/rehearsal"
+	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 	"github.com/example/codedeploy-fleet/rehearsal/sandbox"
 )
 
@@ -99,7 +100,7 @@ func addHooks(dir string, extra []extraHook) error {
 		if err := os.MkdirAll(filepath.Join(dir, "rehearsal"), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, "rehearsal", h.Name), []byte(h.Script), 0o755); err != nil {
+		if err := execfile.Write(filepath.Join(dir, "rehearsal", h.Name), []byte(h.Script), 0o755); err != nil {
 			return err
 		}
 		scripts := child(hooks, string(h.Event), yaml.SequenceNode)
