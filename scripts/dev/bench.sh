@@ -89,31 +89,39 @@ printf '|%s|%s|%s|\n' "----------------------------------------------" "--------
 # the next), so a machine whose speed drifts, or that is still busy after a run, slows them alike;
 # each ratio is the median of the rounds' ratios, with their range. The floor is a one-assertion
 # CDK test as CDK has it by default, built-in template validation on. The suite's apps turn
-# validation off (make synth runs it), so the floor without it is measured too.
+# validation off (make synth runs it), so the floor without it is measured too, and so is the
+# suite's one CDK package on its own: what the rest of the suite runs beside.
 floor=(go test -tags benchfloor -count=1 ./scripts/dev/floor)
+cdk_tests=(go test -count=1 ./test)
 suite_name="${suite[*]}"
 floor_name="floor: one-assertion CDK test (scripts/dev/floor)"
 bare_name="the floor with CDK_VALIDATION=false"
+cdk_name="${cdk_tests[*]}, the CDK package alone"
 run_suite() { timed "${suite[@]}"; keep "$suite_name"; suite_s=$secs; }
-run_floors() {
+run_others() {
   timed "${floor[@]}"
   keep "$floor_name"
   floor_s=$secs
   timed env CDK_VALIDATION=false "${floor[@]}"
   keep "$bare_name"
   bare_s=$secs
+  timed "${cdk_tests[@]}"
+  keep "$cdk_name"
+  cdk_s=$secs
 }
 timed "${suite[@]}"
 timed "${floor[@]}"
-suite_s="" floor_s="" bare_s="" ratios=() bare_ratios=()
+suite_s="" floor_s="" bare_s="" cdk_s="" ratios=() bare_ratios=() cdk_ratios=()
 for round in $(seq "$runs"); do
-  if [ $((round % 2)) -eq 1 ]; then run_suite; run_floors; else run_floors; run_suite; fi
+  if [ $((round % 2)) -eq 1 ]; then run_suite; run_others; else run_others; run_suite; fi
   ratios+=("$(awk -v s="$suite_s" -v f="$floor_s" 'BEGIN { print s / f }')")
   bare_ratios+=("$(awk -v s="$suite_s" -v f="$bare_s" 'BEGIN { print s / f }')")
+  cdk_ratios+=("$(awk -v s="$cdk_s" -v f="$floor_s" 'BEGIN { print s / f }')")
 done
 row "$suite_name"
 row "$floor_name"
 row "$bare_name"
+row "$cdk_name"
 measure "cdk synth, every environment" "$cdk" synth --quiet
 measure "cdk synth, built-in validation off" env CDK_VALIDATION=false "$cdk" synth --quiet
 bin=$(mktemp -d)/app
@@ -131,6 +139,7 @@ ratio() {
 echo
 ratio "suite / floor (goal: at most 3x)" "${ratios[@]}"
 ratio "suite / floor without validation" "${bare_ratios[@]}"
+ratio "the CDK package alone / floor" "${cdk_ratios[@]}"
 
 if [ "$cold" -eq 1 ]; then
   # A first `make synth` on a machine whose module cache is filled but whose build cache is empty:
