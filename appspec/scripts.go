@@ -109,8 +109,9 @@ type finding struct {
 }
 
 // linted holds the findings by script content. With shellcheckArgs they depend on nothing else,
-// and a process that validates a revision more than once (the rehearsal's scenarios, the test
-// suites' copies of assets/) runs shellcheck once per script; the largest takes about 0.1 s.
+// so a process that validates a revision more than once (the rehearsal's scenarios, the test
+// suites' copies of assets/) lints each script once (twice at most, if two validations race);
+// the largest takes about 0.1 s.
 var linted = struct {
 	sync.Mutex
 	findings map[[sha256.Size]byte][]finding
@@ -118,18 +119,20 @@ var linted = struct {
 
 func (v *validator) shellcheck(files []string) {
 	sums := map[string][sha256.Size]byte{}
-	var todo []string
-	linted.Lock()
-	queued := map[[sha256.Size]byte]bool{}
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			v.errs = append(v.errs, &Error{File: file, Problem: "cannot read it: " + err.Error()})
 			continue
 		}
-		sum := sha256.Sum256(data)
-		sums[file] = sum
-		if _, done := linted.findings[sum]; !done && !queued[sum] {
+		sums[file] = sha256.Sum256(data)
+	}
+	var todo []string
+	queued := map[[sha256.Size]byte]bool{}
+	linted.Lock()
+	for _, file := range files {
+		sum, ok := sums[file]
+		if _, done := linted.findings[sum]; ok && !done && !queued[sum] {
 			queued[sum] = true
 			todo = append(todo, file)
 		}

@@ -201,7 +201,7 @@ func buildApp() error {
 		}
 		pipelineMessages = root.messages[*pipeline.ArtifactId()]
 		for _, stage := range pipeline.Stages {
-			nested, err := root.nested(*stage.ArtifactId())
+			nested, err := root.stage(*stage.ArtifactId())
 			if err != nil {
 				return err
 			}
@@ -222,8 +222,9 @@ type manifest struct {
 	dir      string
 	missing  []string
 	messages map[string][]message // by artifact ID
-	// files are each artifact's file or folder in dir: a stack's template, a stage's assembly.
-	files map[string]string
+	// templates are the stack artifacts' template files in dir, and nested the stage artifacts'
+	// assembly folders, by artifact ID.
+	templates, nested map[string]string
 }
 
 // readManifest reads an assembly's manifest.json: its context lookups, its annotations (the
@@ -250,12 +251,17 @@ func readManifest(dir string) (manifest, error) {
 	if err := json.Unmarshal(data, &parsed); err != nil {
 		return manifest{}, err
 	}
-	m := manifest{dir: dir, messages: map[string][]message{}, files: map[string]string{}}
+	m := manifest{dir: dir, messages: map[string][]message{}, templates: map[string]string{}, nested: map[string]string{}}
 	for _, missing := range parsed.Missing {
 		m.missing = append(m.missing, missing.Key)
 	}
 	for id, artifact := range parsed.Artifacts {
-		m.files[id] = artifact.Properties.TemplateFile + artifact.Properties.DirectoryName
+		if f := artifact.Properties.TemplateFile; f != "" {
+			m.templates[id] = f
+		}
+		if d := artifact.Properties.DirectoryName; d != "" {
+			m.nested[id] = d
+		}
 		metadata := artifact.Metadata
 		if f := artifact.AdditionalMetadataFile; f != "" {
 			// Newer assemblies keep a stack's metadata in a file of its own.
@@ -287,10 +293,11 @@ func readManifest(dir string) (manifest, error) {
 
 // template is the template of the stack artifact id, as plain Go values.
 func (m manifest) template(id string) (map[string]any, error) {
-	if m.files[id] == "" {
+	file, ok := m.templates[id]
+	if !ok {
 		return nil, fmt.Errorf("the assembly in %s has no template for %s", m.dir, id)
 	}
-	data, err := os.ReadFile(filepath.Join(m.dir, m.files[id]))
+	data, err := os.ReadFile(filepath.Join(m.dir, file))
 	if err != nil {
 		return nil, err
 	}
@@ -298,12 +305,13 @@ func (m manifest) template(id string) (map[string]any, error) {
 	return out, json.Unmarshal(data, &out)
 }
 
-// nested reads the assembly of the stage artifact id.
-func (m manifest) nested(id string) (manifest, error) {
-	if m.files[id] == "" {
+// stage reads the nested assembly of the stage artifact id.
+func (m manifest) stage(id string) (manifest, error) {
+	dir, ok := m.nested[id]
+	if !ok {
 		return manifest{}, fmt.Errorf("the assembly in %s has no nested assembly %s", m.dir, id)
 	}
-	return readManifest(filepath.Join(m.dir, m.files[id]))
+	return readManifest(filepath.Join(m.dir, dir))
 }
 
 // find returns the messages of level whose text matches pattern.

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 	"github.com/example/codedeploy-fleet/rehearsal/standin"
 )
 
@@ -228,7 +229,7 @@ func (n *Network) Setup() error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(n.Bin, "rehearse"), data, 0o755); err != nil {
+	if err := execfile.Write(filepath.Join(n.Bin, "rehearse"), data, 0o755); err != nil {
 		return err
 	}
 	for _, name := range standin.Commands {

@@ -62,8 +62,12 @@ keep() {
   return 0
 }
 
-# row NAME: its line of the table.
-row() { printf '| %-44s | %8s s | %6d MiB |\n' "$1" "${best[$1]}" $((peak[$1] / 1024)); }
+# row NAME: its line of the table. (The peak is copied out first: inside $((...)) the name, a
+# command line with quotes and dots, would be read as arithmetic.)
+row() {
+  local kib=${peak[$1]}
+  printf '| %-44s | %8s s | %6d MiB |\n' "$1" "${best[$1]}" $((kib / 1024))
+}
 
 # measure NAME CMD...: warm up once, then the best of $runs runs.
 measure() {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -195,9 +196,9 @@ func TestValidateService(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			requests := 0
+			var requests atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				requests++
+				requests.Add(1)
 				w.WriteHeader(tc.status)
 				fmt.Fprint(w, tc.body)
 			}))
@@ -214,8 +215,8 @@ func TestValidateService(t *testing.T) {
 			if code != tc.wantCode || !strings.Contains(string(out), tc.wantLog) {
 				t.Errorf("exit %d, output:\n%s\nwant exit %d and %q", code, out, tc.wantCode, tc.wantLog)
 			}
-			if wantRequests := map[int]int{0: 1, 1: 3}[tc.wantCode]; requests != wantRequests {
-				t.Errorf("%d requests, want %d (bounded retries)", requests, wantRequests)
+			if wantRequests := map[int]int32{0: 1, 1: 3}[tc.wantCode]; requests.Load() != wantRequests {
+				t.Errorf("%d requests, want %d (bounded retries)", requests.Load(), wantRequests)
 			}
 		})
 	}

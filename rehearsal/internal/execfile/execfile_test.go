@@ -10,9 +10,13 @@ import (
 // TestWriteThenRunWhileForking writes and runs scripts while other goroutines start processes
 // without pause: each script runs, none fails with "text file busy".
 func TestWriteThenRunWhileForking(t *testing.T) {
+	// os.WriteFile in Write's place fails here within a few dozen runs.
+	if _, err := exec.LookPath("true"); err != nil {
+		t.Fatal(err)
+	}
 	stop := make(chan struct{})
 	var forks sync.WaitGroup
-	for range 4 {
+	for range 2 {
 		forks.Add(1)
 		go func() {
 			defer forks.Done()
