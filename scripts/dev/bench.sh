@@ -138,7 +138,7 @@ ratio() {
   local name=$1
   shift
   printf '%s\n' "$@" | sort -g | awk -v name="$name" '{ v[NR] = $1 }
-    END { printf "%s: %.1fx (median of %d rounds; %.1fx to %.1fx)\n", name, v[int((NR + 1) / 2)], NR, v[1], v[NR] }'
+    END { printf "%s: %.1fx (median of %d round%s; %.1fx to %.1fx)\n", name, v[int((NR + 1) / 2)], NR, NR == 1 ? "" : "s", v[1], v[NR] }'
 }
 echo
 ratio "suite / floor (goal: at most 3x)" "${ratios[@]}"
