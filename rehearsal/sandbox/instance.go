@@ -147,13 +147,20 @@ func (in *Instance) layout(slow time.Duration) error {
 	return os.Remove(filepath.Join(in.dir, "www/html/.rehearsal-new"))
 }
 
-// dropped are the capabilities no command inside an instance keeps: a revision's scripts run as
-// root, and must not remount the read-only machine, set its clock, load modules, reboot it or
-// reach its devices. What a web server needs (binding port 80, switching user) stays.
-const dropped = "-sys_admin,-sys_time,-sys_module,-sys_boot,-sys_rawio,-mknod"
+// kept are the only capabilities a command inside an instance has (setpriv's --bounding-set: all
+// others are dropped). A revision's scripts run as root, and must not remount the read-only
+// machine, set its clock, load modules, reboot it, reach its devices, open files by handle past
+// the mounts (DAC_READ_SEARCH), clear its kernel log or make files immutable. What a web server
+// and the hook scripts need stays: root's file access, changing owners and users (httpd, runas),
+// signalling other users' processes (apachectl stopping httpd) and binding port 80; and
+// NET_ADMIN, which the sandbox's own setup through Run needs (the loopback interface), and which
+// reaches only the instance's network namespace. It is Docker's default set without MKNOD and
+// NET_RAW, with NET_ADMIN.
+const kept = "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+setfcap," +
+	"+net_bind_service,+net_admin,+sys_chroot,+audit_write"
 
-// enter is the command prefix that runs a command inside the instance, in dir, without the
-// dropped capabilities.
+// enter is the command prefix that runs a command inside the instance, in dir, with only the
+// kept capabilities.
 func (in *Instance) enter(dir string) []string {
 	if in.Terminated() {
 		// Its PID may belong to another process by now: never enter it.
@@ -161,7 +168,7 @@ func (in *Instance) enter(dir string) []string {
 	}
 	args := []string{"nsenter", "--target", strconv.Itoa(in.init.Process.Pid), "--net", "--mount", "--pid", "--uts", "--ipc",
 		// Neither inherited nor ambient capabilities bring a dropped one back.
-		"--", "setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set", dropped, "--"}
+		"--", "setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set", kept, "--"}
 	if dir != "" {
 		// The directory inside the instance's mount namespace (coreutils' env -C).
 		args = append(args, "env", "-C", dir, "--")
