@@ -228,7 +228,7 @@ func (p *run) listen() string { return fmt.Sprintf("127.0.0.1:%d", 8000+len(p.re
 func (p *run) up(ctx context.Context) error {
 	for i := 1; i <= p.opts.Instances; i++ {
 		env := map[string]string{"DEPLOYMENT_GROUP_ID": p.groupID}
-		in, err := p.net.NewInstance(ctx, fmt.Sprintf("i-%d", i), env, p.slow)
+		in, err := p.net.NewInstance(ctx, instanceID(i), env, p.slow)
 		if err != nil {
 			return err
 		}
@@ -447,3 +447,7 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 func since(t0, t time.Time) float64 { return t.Sub(t0).Seconds() }
+
+// instanceID names the fleet's i-th instance, counted from 1: the scenarios' revisions that fail
+// on one instance name it the same way.
+func instanceID(i int) string { return fmt.Sprintf("i-%d", i) }

@@ -144,8 +144,16 @@ func TestReport(t *testing.T) {
 			t.Errorf("the SVG lacks %q", want)
 		}
 	}
-	table := (&Report{Scale: 10, Scenarios: []*ScenarioReport{rep}}).Table()
-	if !strings.Contains(table, "rollout") || !strings.Contains(table, "FAIL") {
-		t.Errorf("table:\n%s", table)
+	// The verdict column follows the scenario's verdict, whichever it is.
+	for _, passed := range []bool{false, true} {
+		rep.Passed = passed
+		table := (&Report{Scale: 10, Scenarios: []*ScenarioReport{rep}}).Table()
+		want, not := "FAIL", "pass"
+		if passed {
+			want, not = not, want
+		}
+		if !strings.Contains(table, "rollout") || !strings.Contains(table, want) || strings.Contains(table, not) {
+			t.Errorf("passed %v, table:\n%s", passed, table)
+		}
 	}
 }

@@ -54,22 +54,15 @@ func newSession(opts Options) (*session, error) {
 	s.groupID = uuid()
 
 	dir := filepath.Join(opts.Work, "revisions")
-	builds := []struct {
+	type build struct {
 		name  string
 		extra []extraHook
-	}{
-		{"v1", nil},
-		{"v2", nil},
-		{"v2-stops-early", []extraHook{stopsEarly}},
 	}
-	for i := 2; i <= opts.Instances; i++ {
-		in := fmt.Sprintf("i-%d", i)
-		if i == 2 || i == opts.Instances {
-			builds = append(builds, struct {
-				name  string
-				extra []extraHook
-			}{"v3-fail-" + in, []extraHook{failOn(in)}})
-		}
+	builds := []build{{"v1", nil}, {"v2", nil}, {"v2-stops-early", []extraHook{stopsEarly}}}
+	// A release that fails on the second instance (failed-release) and one that fails on the last
+	// (last-instance); the fleet has at least three.
+	for _, in := range []string{instanceID(2), instanceID(opts.Instances)} {
+		builds = append(builds, build{"v3-fail-" + in, []extraHook{failOn(in)}})
 	}
 	for _, b := range builds {
 		rev, err := makeVersion(opts.Revision, filepath.Join(dir, b.name), b.name, b.extra...)
