@@ -251,10 +251,9 @@ func deploymentConfig(scope constructs.Construct, r Rollout) awscodedeploy.IServ
 	}
 }
 
-// defineAlarms creates the alarms that gate deployments. Each looks at a minute at a time and
-// needs two bad minutes out of three, so one stray error does not roll back a good revision.
 // defineAlarms defines the group's alarms: all of them, and the gates among them, which stop
-// and roll back a deployment.
+// and roll back a deployment. Each looks at a minute at a time and needs two bad minutes out of
+// three, so one stray error does not roll back a good revision.
 func (d *DeploymentGroup) defineAlarms(p Props) (all, gates []awscloudwatch.Alarm) {
 	name := p.ApplicationName + "-" + p.DeploymentGroupName
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
