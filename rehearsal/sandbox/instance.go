@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"archive/zip"
 	"bufio"
+	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/example/codedeploy-fleet/rehearsal"
 	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
+	"github.com/example/codedeploy-fleet/revision"
 )
 
 // Instance is one host of the fleet: PID 1 of its namespaces, its directory on this machine and
@@ -199,13 +202,49 @@ func (in *Instance) Agent() rehearsal.Agent {
 
 // Download is DownloadBundle: the agent unpacks the revision into
 // <deployment root>/<deployment group id>/<deployment id>/deployment-archive (CodeDeploy user
-// guide, "Working with the CodeDeploy agent"); hooks run from there.
+// guide, "Working with the CodeDeploy agent"); hooks run from there. What is unpacked is the zip
+// the stack and fleetctl ship (revision.Zip), so the instance sees what a real one would: modes
+// normalized to 0644 or 0755, and a revision with a symbolic link refused as it is at synthesis.
 func (in *Instance) Download(_ context.Context, deploymentID string, rev rehearsal.Revision) (rehearsal.Revision, error) {
 	archive := path.Join(DeploymentRoot, in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "deployment-archive")
-	if err := CopyTree(rev.Dir, filepath.Join(in.dir, "opt", strings.TrimPrefix(archive, "/opt/"))); err != nil {
+	pkg, err := revision.Zip(rev.Dir)
+	if err == nil {
+		err = unzip(pkg.Zip, filepath.Join(in.dir, "opt", strings.TrimPrefix(archive, "/opt/")))
+	}
+	if err != nil {
 		return rehearsal.Revision{}, fmt.Errorf("downloading the bundle: %w", err)
 	}
 	return rehearsal.Revision{Dir: archive, Spec: rev.Spec}, nil
+}
+
+// unzip writes the entries of a revision zip under dst, with their modes.
+func unzip(data []byte, dst string) error {
+	r, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return err
+	}
+	for _, f := range r.File {
+		if !filepath.IsLocal(f.Name) {
+			return fmt.Errorf("%s: outside the archive", f.Name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return err
+		}
+		content, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if err := execfile.Write(target, content, f.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LogHook appends a hook's output where the agent keeps it: the deployment's logs/scripts.log and
@@ -290,7 +329,7 @@ func (in *Instance) Terminated() bool {
 }
 
 // CopyTree copies the directory src to dst: directories, regular files with their permissions,
-// and symbolic links as links.
+// and symbolic links as links. The scenarios build their versions of a revision with it.
 func CopyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
