@@ -91,7 +91,7 @@ bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth
 # fleet stack in cdk.out.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 REVISION ?= assets
-rehearse: $(TOOLS) ## Rehearse the revision offline under load (root, via sudo): make rehearse [REVISION=dir] [ARGS="--only scale-in"].
+rehearse: ## Rehearse the revision offline under load (root, via sudo): make rehearse [REVISION=dir] [ARGS="--only scale-in"].
 	@mkdir -p .rehearse
 	go build -o .rehearse/rehearse ./cmd/rehearse
 	@$(SUDO) .rehearse/rehearse --check
