@@ -118,7 +118,9 @@ func (r Result) TargetStatus(instance string) string {
 func (r Result) Judged() (Outcome, []string) {
 	var missed []string
 	for _, in := range r.Instances {
-		if s := r.TargetStatus(in); s != "Succeeded" {
+		// The statuses the deployer and fleetctl count as missed.
+		switch s := r.TargetStatus(in); s {
+		case "Failed", "Skipped", "Unknown":
 			missed = append(missed, in+" "+s)
 		}
 	}
