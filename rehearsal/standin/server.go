@@ -197,8 +197,8 @@ func (d *Deployments) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"deploymentInfo": info})
 }
 
-// GetDeployment calls GetDeployment at endpoint and returns the deployment's fields.
-func GetDeployment(endpoint, id string, timeout time.Duration) (map[string]string, error) {
+// getDeployment calls GetDeployment at endpoint and returns the deployment's fields.
+func getDeployment(endpoint, id string, timeout time.Duration) (map[string]string, error) {
 	body, _ := json.Marshal(map[string]string{"deploymentId": id})
 	req, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {

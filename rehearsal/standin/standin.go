@@ -345,7 +345,7 @@ func (h Host) aws(args []string) int {
 	if s, err := strconv.Atoi(opts["--cli-read-timeout"]); err == nil && s > 0 {
 		timeout = time.Duration(s) * time.Second
 	}
-	info, err := GetDeployment(endpoint, id, timeout)
+	info, err := getDeployment(endpoint, id, timeout)
 	if err != nil {
 		fmt.Fprintf(h.Stderr, "\nAn error occurred when calling the GetDeployment operation: %v\n", err)
 		return 254
