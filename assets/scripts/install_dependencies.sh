@@ -22,8 +22,9 @@ for attempt in 1 2 3; do
     log "installed $(rpm -q httpd)"
     exit 0
   fi
+  [ "$attempt" -lt 3 ] || break
   log "attempt $attempt failed; retrying in $((attempt * 10)) s"
   sleep $((attempt * 10))
 done
-log "could not install httpd"
+log "could not install httpd after 3 attempts"
 exit 1

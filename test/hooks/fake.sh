@@ -10,7 +10,8 @@ case "$name" in
   aws)
     case "${FAKE_AWS:-user}" in
       fail) echo "An error occurred (AccessDeniedException) when calling the GetDeployment operation" >&2; exit 254 ;;
-      hang) exec sleep 600 ;;
+      # The real sleep: the fake one below returns at once.
+      hang) exec /bin/sleep 600 ;;
       *) echo "${FAKE_AWS:-user}" ;;
     esac
     ;;
@@ -41,6 +42,10 @@ case "$name" in
     [ "${FAKE_HTTPD_INSTALLED:-1}" = 1 ] && echo "httpd-2.4.62-1.amzn2023.x86_64"
     [ "${FAKE_HTTPD_INSTALLED:-1}" = 1 ]
     ;;
-  apachectl|sync|dnf|yum) ;;
+  dnf|yum)
+    [ "${FAKE_INSTALL:-works}" = works ]
+    ;;
+  # sleep only records its argument: a test counts the waits instead of spending them.
+  apachectl|sync|sleep) ;;
   *) echo "fake: no behaviour for $name" >&2; exit 99 ;;
 esac

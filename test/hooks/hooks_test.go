@@ -19,7 +19,7 @@ import (
 const scripts = "../../assets/scripts"
 
 // faked programs, each a link to fake.sh.
-var faked = []string{"aws", "curl", "systemctl", "apachectl", "pgrep", "rpm", "sync", "dnf", "yum"}
+var faked = []string{"aws", "curl", "systemctl", "apachectl", "pgrep", "rpm", "sync", "dnf", "yum", "sleep"}
 
 type run struct {
 	code    int
@@ -36,6 +36,17 @@ func (r run) called(prefix string) bool {
 		}
 	}
 	return false
+}
+
+// count is how many recorded calls are exactly call.
+func (r run) count(call string) int {
+	n := 0
+	for _, c := range r.calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
 }
 
 // runHook runs script with the fakes first on PATH and env added to a minimal environment.
@@ -99,7 +110,8 @@ func TestStopApplication(t *testing.T) {
 		{"normal deployment stops nothing", []string{"FAKE_AWS=user"}, false, "creator user is not a scale-in: nothing to stop", 10 * time.Second, false},
 		{"rollback stops nothing", []string{"FAKE_AWS=codeDeployRollback"}, false, "creator codeDeployRollback is not a scale-in", 10 * time.Second, false},
 		{"aws fails: drains anyway", []string{"FAKE_AWS=fail"}, true, "get-deployment failed (exit 254): An error occurred (AccessDeniedException)", 10 * time.Second, false},
-		{"aws hangs: bounded, drains anyway", []string{"FAKE_AWS=hang", "AWS_TIMEOUT_SECONDS=1"}, true, "get-deployment failed (exit 124)", 8 * time.Second, false},
+		// timeout(1) takes fractions of a second: the hang costs the test 0.2 s, not the 20 s default.
+		{"aws hangs: bounded, drains anyway", []string{"FAKE_AWS=hang", "AWS_TIMEOUT_SECONDS=0.2"}, true, "get-deployment failed (exit 124)", 8 * time.Second, false},
 		{"httpd outlives the drain limit", []string{"FAKE_AWS=autoscalingTermination", "FAKE_HTTPD_EXITS_AFTER=never", "DRAIN_SECONDS=1"}, true,
 			"httpd still running after 1 s: stopping it for good", 10 * time.Second, true},
 		{"httpd not running", []string{"FAKE_AWS=autoscalingTermination", "FAKE_HTTPD_ACTIVE=0"}, false, "httpd is not running: nothing to drain", 10 * time.Second, false},
@@ -131,8 +143,17 @@ func TestStopApplication(t *testing.T) {
 			if r.elapsed > tc.maxTime {
 				t.Errorf("took %v, bound %v", r.elapsed, tc.maxTime)
 			}
-			if tc.forGood && r.elapsed < time.Second {
-				t.Errorf("stopped for good after %v, before the 1 s drain limit", r.elapsed)
+			// The drain polls five times a second (sleep is faked: it returns at once), so the 1 s
+			// limit is five waits of 0.2 s before httpd is stopped for good, and one when httpd
+			// exits after the first check.
+			wantWaits := 0
+			if tc.forGood {
+				wantWaits = 5
+			} else if tc.drains {
+				wantWaits = 1
+			}
+			if got := r.count("sleep 0.2"); got != wantWaits {
+				t.Errorf("waited %d times 0.2 s, want %d; calls: %q", got, wantWaits, r.calls)
 			}
 			for _, line := range strings.Split(strings.TrimSpace(r.output), "\n") {
 				if _, err := time.Parse(time.RFC3339, strings.Fields(line)[0]); err != nil {
@@ -246,6 +267,24 @@ func TestInstallDependencies(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A repository mirror that is down: three attempts, 10 and 20 s apart (30 s of the hook's
+	// 300 s timeout), then a failed hook, with no wait after the last attempt.
+	r = runHook(t, "install_dependencies.sh", "FAKE_HTTPD_INSTALLED=0", "FAKE_INSTALL=fails")
+	if r.code == 0 || !strings.Contains(r.output, "could not install httpd after 3 attempts") {
+		t.Errorf("installer failing: exit %d, output:\n%s\nwant a failure after 3 attempts", r.code, r.output)
+	}
+	if got := r.count("dnf install -y httpd"); got != 3 {
+		t.Errorf("%d install attempts, want 3; calls %q", got, r.calls)
+	}
+	var waits []string
+	for _, c := range r.calls {
+		if strings.HasPrefix(c, "sleep ") {
+			waits = append(waits, c)
+		}
+	}
+	if want := []string{"sleep 10", "sleep 20"}; !slices.Equal(waits, want) {
+		t.Errorf("waits %q, want %q", waits, want)
 	}
 }
 
