@@ -51,6 +51,21 @@ func LoadConfig(app awscdk.App) (*config.Config, error) {
 	return one, nil
 }
 
+// AtRepositoryRoot are the options of `cdk synth`, which runs the app at the repository root.
+var AtRepositoryRoot = Options{RevisionDir: "assets", ModuleRoot: "."}
+
+// Main is the app's main: it runs the app with opts, shuts jsii down and returns the exit status,
+// with the error, if any, on stderr as one line a user can act on (never a stack trace).
+func Main(opts Options) int {
+	err := Run(awscdk.NewApp(nil), opts)
+	jsii.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		return 1
+	}
+	return 0
+}
+
 // Run is the app: it reads the configuration from app's context, builds every selected stack and
 // synthesizes them. A bad configuration or revision is an error before anything is written.
 func Run(app awscdk.App, opts Options) error {

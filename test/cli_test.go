@@ -53,7 +53,8 @@ func contextWith(changes map[string]any) (map[string]any, error) {
 
 // TestAppCommandLine checks what a user sees from `cdk synth`: a clear error for bad input, before
 // anything is defined, and -c env=NAME selecting one environment. The cases run in this process,
-// through what stacks.Run calls; TestAppBinary runs main once and checks nothing is written.
+// through what stacks.Run calls; TestAppBinary runs the app once as a process and checks nothing
+// is written.
 func TestAppCommandLine(t *testing.T) {
 	// A copy of the revision whose appspec quotes the version, which the agent rejects.
 	badRevision := filepath.Join(t.TempDir(), "assets")
@@ -141,9 +142,10 @@ func TestAppCommandLine(t *testing.T) {
 	}
 }
 
-// TestAppBinary runs main as `cdk synth` does (`go run .`, cdk.json's app command), once: a bad
-// -c env exits 1 with the message and no stack trace, and writes nothing. The in-process cases
-// above cover the rest. TestMain starts the run beside the suite's synthesis (startAppBinary).
+// TestAppBinary runs the app as `cdk synth` does, in a process of its own, once: a bad -c env exits
+// 1 with the message and no stack trace, and writes nothing. The in-process cases above cover the
+// rest. The process is this test binary running stacks.Main, which is all of main.go (see
+// asApp); TestMain starts it beside the suite's synthesis (startAppBinary).
 func TestAppBinary(t *testing.T) {
 	r := appRun()
 	if r.setup != nil {
@@ -175,9 +177,15 @@ func lit(s string) *regexp.Regexp { return regexp.MustCompile(regexp.QuoteMeta(s
 // appRun waits for the run startAppBinary started.
 var appRun func() appResult
 
-// startAppBinary starts `go run .` with an unknown -c env in the background: the go tool's and
-// the app's start-up run beside the synthesis instead of after it. (go run caches the linked
-// program, so a warm run costs no link.)
+// asApp, set in a process's environment, makes this test binary the app: TestMain runs
+// stacks.Main with main.go's options, in the repository root, instead of the tests. Running
+// `go run .` instead would cost the go tool's up-to-date check of ~300 packages (about a CPU
+// second) for main.go's one line; `make synth` runs that.
+const asApp = "CODEDEPLOY_FLEET_TEST_AS_APP"
+
+// startAppBinary starts the app with an unknown -c env in the background, as `cdk synth` would
+// (context and output directory in the environment): its start-up runs beside the synthesis
+// instead of after it.
 func startAppBinary() {
 	done := make(chan appResult, 1)
 	go func() {
@@ -193,9 +201,14 @@ func startAppBinary() {
 			r.setup = err
 			return
 		}
-		cmd := exec.Command("go", "run", ".")
+		self, err := os.Executable()
+		if err != nil {
+			r.setup = err
+			return
+		}
+		cmd := exec.Command(self)
 		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "CDK_CONTEXT_JSON="+string(contextJSON), "CDK_OUTDIR="+r.outdir, "CDK_VALIDATION=false")
+		cmd.Env = append(os.Environ(), asApp+"=1", "CDK_CONTEXT_JSON="+string(contextJSON), "CDK_OUTDIR="+r.outdir, "CDK_VALIDATION=false")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		r.err = cmd.Run()

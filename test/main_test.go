@@ -77,6 +77,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(asApp) != "" {
+		os.Exit(stacks.Main(stacks.AtRepositoryRoot))
+	}
 	flag.Parse()
 	code := func() int {
 		if err := buildApp(); err != nil {
