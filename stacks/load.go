@@ -55,9 +55,9 @@ func LoadConfig(app awscdk.App) (*config.Config, error) {
 var AtRepositoryRoot = Options{RevisionDir: "assets", ModuleRoot: "."}
 
 // Main is the app's main: it runs the app with opts, shuts jsii down and returns the exit status,
-// with the error, if any, on stderr as one line a user can act on (never a stack trace).
+// with the error, if any, on stderr as one message a user can act on (never a stack trace).
 func Main(opts Options) int {
-	err := Run(awscdk.NewApp(nil), opts)
+	err := run(opts)
 	jsii.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -66,17 +66,22 @@ func Main(opts Options) int {
 	return 0
 }
 
-// Run is the app: it reads the configuration from app's context, builds every selected stack and
-// synthesizes them. A bad configuration or revision is an error before anything is written.
-func Run(app awscdk.App, opts Options) error {
+// run is the app: it validates the revision, reads the configuration from the context `cdk synth`
+// passes, builds every selected stack and synthesizes them. A bad revision or configuration is
+// an error before anything is written. The revision needs no configuration, so it comes first:
+// a broken hook script fails in a fraction of a second, before jsii starts Node.js and loads the
+// CDK (about a second).
+func run(opts Options) error {
+	spec, err := validateRevision(opts.RevisionDir)
+	if err != nil {
+		return err
+	}
+	app := awscdk.NewApp(nil)
 	cfg, err := LoadConfig(app)
 	if err != nil {
 		return err
 	}
-	built, err := Build(app, cfg, opts)
-	if err != nil {
-		return err
-	}
+	built := build(app, cfg, opts, spec)
 	for _, w := range built.Warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
@@ -116,10 +121,23 @@ type Built struct {
 // cfg's order, and the pipeline when configured. A bad revision is an error before any stack
 // exists, so nothing is synthesized.
 func Build(app awscdk.App, cfg *config.Config, opts Options) (*Built, error) {
-	spec, err := appspec.Validate(opts.RevisionDir, appspec.Options{MaxApplicationStopSeconds: MaxApplicationStopSeconds})
+	spec, err := validateRevision(opts.RevisionDir)
+	if err != nil {
+		return nil, err
+	}
+	return build(app, cfg, opts, spec), nil
+}
+
+func validateRevision(dir string) (*appspec.AppSpec, error) {
+	spec, err := appspec.Validate(dir, appspec.Options{MaxApplicationStopSeconds: MaxApplicationStopSeconds})
 	if err != nil {
 		return nil, fmt.Errorf("the application revision is not valid:\n%w", err)
 	}
+	return spec, nil
+}
+
+// build defines the stacks of a validated revision.
+func build(app awscdk.App, cfg *config.Config, opts Options, spec *appspec.AppSpec) *Built {
 	b := &Built{Warnings: spec.Warnings}
 	for _, env := range cfg.Environments {
 		b.Environments = append(b.Environments, NewEnvironmentStack(app, cfg.StackName(env), cfg.Name, env, opts))
@@ -127,5 +145,5 @@ func Build(app awscdk.App, cfg *config.Config, opts Options) (*Built, error) {
 	if cfg.Pipeline != nil {
 		b.Pipeline = NewPipelineStack(app, cfg, opts)
 	}
-	return b, nil
+	return b
 }

@@ -69,19 +69,8 @@ func TestAppCommandLine(t *testing.T) {
 	if err := os.WriteFile(appspecPath, []byte(strings.Replace(string(spec), "version: 0.0", `version: "0.0"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A copy of the revision whose stop script lost a "fi": the agent would accept it, and it would
-	// break the next deployment and every scale-in.
 	brokenScript := filepath.Join(t.TempDir(), "assets")
-	if err := os.CopyFS(brokenScript, os.DirFS("../assets")); err != nil {
-		t.Fatal(err)
-	}
-	stopPath := filepath.Join(brokenScript, "scripts", "stop_application.sh")
-	stop := string(mustRead(t, stopPath))
-	i := strings.LastIndex(stop, "\n  fi\n")
-	if i < 0 {
-		t.Fatal("stop_application.sh has no fi to remove")
-	}
-	if err := os.WriteFile(stopPath, []byte(stop[:i]+stop[i+5:]), 0o755); err != nil {
+	if err := copyWithBrokenStopScript(brokenScript); err != nil {
 		t.Fatal(err)
 	}
 	var fixture map[string]any
@@ -142,10 +131,12 @@ func TestAppCommandLine(t *testing.T) {
 	}
 }
 
-// TestAppBinary runs the app as `cdk synth` does, in a process of its own, once: a bad -c env exits
-// 1 with the message and no stack trace, and writes nothing. The in-process cases above cover the
-// rest. The process is this test binary running stacks.Main, which is all of main.go (see
-// asApp); TestMain starts it beside the suite's synthesis (startAppBinary).
+// TestAppBinary runs the app as `cdk synth` does, in a process of its own, once, on a revision
+// whose stop script bash cannot parse: it exits 1 with the file and line and no stack trace,
+// writes nothing, and fails before starting jsii (the run has no Node.js to start: a start
+// would fail differently). The in-process cases above cover the other errors. The process is
+// this test binary running stacks.Main, which is all of main.go (see asApp); TestMain starts it
+// beside the suite's synthesis (startAppBinary).
 func TestAppBinary(t *testing.T) {
 	r := appRun()
 	if r.setup != nil {
@@ -155,20 +146,35 @@ func TestAppBinary(t *testing.T) {
 	if !ok || exit.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want code 1; stderr:\n%s", r.err, r.stderr)
 	}
-	if want := `error: -c env=staging: "staging" is not a configured environment`; !strings.Contains(r.stderr, want) {
-		t.Errorf("stderr %q lacks %q", r.stderr, want)
+	want := regexp.MustCompile(`^error: the application revision is not valid:\n.*scripts/stop_application\.sh:\d+: bash cannot parse it: syntax error`)
+	if !want.MatchString(r.stderr) {
+		t.Errorf("stderr %q does not match %q", r.stderr, want)
 	}
-	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") {
-		t.Errorf("stderr has a stack trace:\n%s", r.stderr)
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "jsii") {
+		t.Errorf("stderr has a stack trace or a jsii error:\n%s", r.stderr)
 	}
-	if written, _ := filepath.Glob(filepath.Join(r.outdir, "*.template.json")); len(written) > 0 {
+	// The README shows this run's output; its first two lines (the header and bash's verdict) are
+	// exactly what a user sees. shellcheck's wording, in the lines after, varies by version.
+	readme := string(mustRead(t, "../README.md"))
+	const header = "```\nerror: the application revision is not valid:\nassets/scripts/stop_application.sh"
+	i := strings.Index(readme, header)
+	if i < 0 {
+		t.Fatal("the README has no example of a broken stop script's error")
+	}
+	example := strings.SplitN(readme[i+4:], "\n", 3)
+	got := strings.SplitN(r.stderr, "\n", 3)
+	if len(got) < 2 || got[0] != example[0] || got[1] != example[1] {
+		t.Errorf("the README's example:\n%s\n%s\nthe app's output:\n%s", example[0], example[1], r.stderr)
+	}
+	if written, _ := filepath.Glob(filepath.Join(r.outdir, "*")); len(written) > 0 {
 		t.Errorf("wrote %v", written)
 	}
 }
 
 type appResult struct {
-	stderr, outdir string
-	err, setup     error
+	// root is the directory the app ran in (TestMain removes it), outdir its CDK_OUTDIR.
+	root, stderr, outdir string
+	err, setup           error
 }
 
 // lit matches s literally.
@@ -183,36 +189,45 @@ var appRun func() appResult
 // second) for main.go's one line; `make synth` runs that.
 const asApp = "CODEDEPLOY_FLEET_TEST_AS_APP"
 
-// startAppBinary starts the app with an unknown -c env in the background, as `cdk synth` would
-// (context and output directory in the environment): its start-up runs beside the synthesis
-// instead of after it.
+// startAppBinary starts the app in the background, as `cdk synth` would (context and output
+// directory in the environment), in a directory whose assets/ is the revision with a broken stop
+// script: its start-up runs beside the synthesis instead of after it.
 func startAppBinary() {
 	done := make(chan appResult, 1)
 	go func() {
 		var r appResult
 		defer func() { done <- r }()
-		ctx, err := contextWith(map[string]any{"env": "staging"})
-		if r.outdir, r.setup = os.MkdirTemp("", "cdk-app-out-"); r.setup != nil || err != nil {
-			r.setup = errors.Join(r.setup, err)
-			return
-		}
-		contextJSON, err := json.Marshal(ctx)
-		if err != nil {
-			r.setup = err
-			return
-		}
-		self, err := os.Executable()
-		if err != nil {
-			r.setup = err
-			return
-		}
-		cmd := exec.Command(self)
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), asApp+"=1", "CDK_CONTEXT_JSON="+string(contextJSON), "CDK_OUTDIR="+r.outdir, "CDK_VALIDATION=false")
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		r.err = cmd.Run()
-		r.stderr = stderr.String()
+		r.setup = func() error {
+			ctx, err := contextWith(nil)
+			if err != nil {
+				return err
+			}
+			contextJSON, err := json.Marshal(ctx)
+			if err != nil {
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			if r.root, err = os.MkdirTemp("", "cdk-app-"); err != nil {
+				return err
+			}
+			root := r.root
+			r.outdir = filepath.Join(root, "cdk.out")
+			if err := copyWithBrokenStopScript(filepath.Join(root, "assets")); err != nil {
+				return err
+			}
+			cmd := exec.Command(self)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), asApp+"=1", "CDK_CONTEXT_JSON="+string(contextJSON), "CDK_OUTDIR="+r.outdir,
+				"JSII_NODE="+filepath.Join(root, "no-node-here"))
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			r.err = cmd.Run()
+			r.stderr = stderr.String()
+			return nil
+		}()
 	}()
 	var got *appResult
 	appRun = func() appResult {
@@ -222,6 +237,25 @@ func startAppBinary() {
 		}
 		return *got
 	}
+}
+
+// copyWithBrokenStopScript copies the revision to dst with a stop script that lost a "fi": the
+// agent would accept it, and it would break the next deployment and every scale-in.
+func copyWithBrokenStopScript(dst string) error {
+	if err := os.CopyFS(dst, os.DirFS("../assets")); err != nil {
+		return err
+	}
+	stopPath := filepath.Join(dst, "scripts", "stop_application.sh")
+	data, err := os.ReadFile(stopPath)
+	if err != nil {
+		return err
+	}
+	stop := string(data)
+	i := strings.LastIndex(stop, "\n  fi\n")
+	if i < 0 {
+		return errors.New("stop_application.sh has no fi to remove")
+	}
+	return os.WriteFile(stopPath, []byte(stop[:i]+stop[i+5:]), 0o755)
 }
 
 func mustRead(t *testing.T, path string) []byte {

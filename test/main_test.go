@@ -72,6 +72,8 @@ var (
 	readmeEnvironment string
 	// missingContext lists the context lookups synthesis asked for; there must be none.
 	missingContext []string
+	// assemblyDir is the cloud assembly's directory, removed after the tests.
+	assemblyDir string
 	// featureFlags is cdk.json's context without the application section.
 	featureFlags map[string]any
 )
@@ -88,6 +90,14 @@ func TestMain(m *testing.M) {
 		}
 		return m.Run()
 	}()
+	// The cloud assembly (4 MiB) and the app's run directory would otherwise pile up in the
+	// temporary directory, one of each per run.
+	if assemblyDir != "" {
+		os.RemoveAll(assemblyDir)
+	}
+	if appRun != nil {
+		os.RemoveAll(appRun().root)
+	}
 	jsii.Close()
 	os.Exit(code)
 }
@@ -110,8 +120,7 @@ func buildApp() error {
 	if err != nil {
 		return err
 	}
-	outdir, err := os.MkdirTemp("", "cdk-test-")
-	if err != nil {
+	if assemblyDir, err = os.MkdirTemp("", "cdk-test-"); err != nil {
 		return err
 	}
 	// With this flag, `cdk synth` fails on any error annotation (a cdk-nag finding, say), which is
@@ -123,7 +132,7 @@ func buildApp() error {
 	context["aws:cdk:bundling-stacks"] = []any{}
 	app := awscdk.NewApp(&awscdk.AppProps{
 		Context: &context,
-		Outdir:  jsii.String(outdir),
+		Outdir:  jsii.String(assemblyDir),
 		// `make synth` validates the templates; here it would cost seconds on every run.
 		BuiltinCloudFormationValidation: jsii.Bool(false),
 	})
