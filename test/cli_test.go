@@ -184,7 +184,8 @@ func lit(s string) *regexp.Regexp { return regexp.MustCompile(regexp.QuoteMeta(s
 var appRun func() appResult
 
 // asApp, set in a process's environment, makes this test binary the app: TestMain runs
-// stacks.Main with main.go's options, in the repository root, instead of the tests. Running
+// stacks.Main with main.go's options, in the process's working directory, instead of the tests.
+// Running
 // `go run .` instead would cost the go tool's up-to-date check of ~300 packages (about a CPU
 // second) for main.go's one line; `make synth` runs that.
 const asApp = "CODEDEPLOY_FLEET_TEST_AS_APP"
@@ -213,15 +214,14 @@ func startAppBinary() {
 			if r.root, err = os.MkdirTemp("", "cdk-app-"); err != nil {
 				return err
 			}
-			root := r.root
-			r.outdir = filepath.Join(root, "cdk.out")
-			if err := copyWithBrokenStopScript(filepath.Join(root, "assets")); err != nil {
+			r.outdir = filepath.Join(r.root, "cdk.out")
+			if err := copyWithBrokenStopScript(filepath.Join(r.root, "assets")); err != nil {
 				return err
 			}
 			cmd := exec.Command(self)
-			cmd.Dir = root
+			cmd.Dir = r.root
 			cmd.Env = append(os.Environ(), asApp+"=1", "CDK_CONTEXT_JSON="+string(contextJSON), "CDK_OUTDIR="+r.outdir,
-				"JSII_NODE="+filepath.Join(root, "no-node-here"))
+				"JSII_NODE="+filepath.Join(r.root, "no-node-here"))
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			r.err = cmd.Run()

@@ -81,8 +81,9 @@ measure() {
   row "$name"
 }
 
-# An app run that fails on its configuration before it starts jsii's work: what is left is the
-# go tool checking that the app is up to date (the ~300 packages it imports), and the start-up.
+# An app run that fails on its configuration, before it defines anything: what is left is the go
+# tool checking that the app is up to date (the ~300 packages it imports), the revision's checks
+# and jsii's start-up.
 bad_env='{"env":"bench-no-such-environment"}'
 app_run() { CDK_CONTEXT_JSON=$bad_env "$@" >/dev/null 2>&1 || true; }
 
