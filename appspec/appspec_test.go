@@ -177,6 +177,18 @@ func TestScriptsBashCannotParse(t *testing.T) {
 	}
 }
 
+// TestScriptsBashErrorsAnyLanguage: a user whose bash speaks German still gets the file and line.
+func TestScriptsBashErrorsAnyLanguage(t *testing.T) {
+	// LANGUAGE takes effect in any locale but C: C.UTF-8 is one every glibc system has.
+	t.Setenv("LANGUAGE", "de")
+	t.Setenv("LC_ALL", "C.UTF-8")
+	dir, script := withScript(t, "#!/bin/bash\nif true; then\n  echo x\n")
+	_, err := Validate(dir, Options{})
+	if want := script + ":4: bash cannot parse it: syntax error"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error:\n%v\nwant %q", err, want)
+	}
+}
+
 // TestScriptsShellcheckErrors: what bash -n accepts but fails at run time, shellcheck finds.
 func TestScriptsShellcheckErrors(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {

@@ -76,7 +76,11 @@ var (
 )
 
 func (v *validator) bashSyntax(file string) {
-	out, err := exec.Command("bash", "-n", file).CombinedOutput()
+	cmd := exec.Command("bash", "-n", file)
+	// bash translates its messages ("Zeile 2: Syntaxfehler" under LANGUAGE=de); in the C locale
+	// they are the "FILE: line N: MESSAGE" that bashError reads the line number from.
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
 	if err == nil {
 		return
 	}
