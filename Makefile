@@ -22,7 +22,7 @@ export GOFLAGS := -trimpath $(GOFLAGS)
 # A cold build is minutes of silence: say so before it starts.
 define announce_cold_build
 	@if [ "$$(go list -f '{{.Stale}}' github.com/aws/aws-cdk-go/awscdk/v2 2>/dev/null)" != false ]; then \
-	  echo "Compiling the CDK app. The first build compiles the AWS CDK Go bindings and the AWS SDK: about 3 minutes on 2 cores, with no output meanwhile; later builds take seconds." >&2; fi
+	  echo "Compiling the CDK app. The first build compiles the AWS CDK Go bindings and the AWS SDK: 2 to 3 minutes on 2 cores, with no output meanwhile; later builds take seconds." >&2; fi
 endef
 
 .PHONY: help synth test tools test-go shellcheck bench update-snapshots fuzz rehearse clean
@@ -53,10 +53,10 @@ tools:
 	@command -v haproxy >/dev/null || { echo "haproxy is missing: apt-get install -y haproxy (Debian, Ubuntu), dnf install haproxy, brew install haproxy" >&2; exit 1; }
 	@command -v curl >/dev/null || { echo "curl is missing: apt-get install -y curl (Debian, Ubuntu), dnf install curl, brew install curl" >&2; exit 1; }
 
-# The CDK tests (test/) and the hook tests (test/hooks) are the two slow packages: listed first,
-# go test starts them first, and the rest runs beside them. -parallel 8: many tests mostly wait
-# (on a hook script's timeout or drain, a load run, a subprocess); at the default of one test per
-# core, on a small machine they would wait in line.
+# The CDK tests (test/) are the slow package: listed first, go test starts them first, and the
+# rest runs beside them. -parallel 8: many tests mostly wait (on a subprocess, a load run, a hook
+# script's timeout); at the default of one test per core, on a small machine they would wait in
+# line.
 GO_TEST := go test -count=1 -parallel 8 ./test/... ./...
 
 test-go: $(TOOLS)

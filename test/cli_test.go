@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -53,8 +55,8 @@ func contextWith(changes map[string]any) (map[string]any, error) {
 
 // TestAppCommandLine checks what a user sees from `cdk synth`: a clear error for bad input, before
 // anything is defined, and -c env=NAME selecting one environment. The cases run in this process,
-// through what stacks.Run calls; TestAppBinary runs the app once as a process and checks nothing
-// is written.
+// through LoadConfig and Build, the steps of the app after its revision check; TestAppBinary runs
+// the whole app once, as a process, on a broken revision.
 func TestAppCommandLine(t *testing.T) {
 	// A copy of the revision whose appspec quotes the version, which the agent rejects.
 	badRevision := filepath.Join(t.TempDir(), "assets")
@@ -185,9 +187,8 @@ var appRun func() appResult
 
 // asApp, set in a process's environment, makes this test binary the app: TestMain runs
 // stacks.Main with main.go's options, in the process's working directory, instead of the tests.
-// Running
-// `go run .` instead would cost the go tool's up-to-date check of ~300 packages (about a CPU
-// second) for main.go's one line; `make synth` runs that.
+// `go run .` would cost the go tool's up-to-date check of ~300 packages (about a CPU second) for
+// main.go's one line; `make synth` runs that.
 const asApp = "CODEDEPLOY_FLEET_TEST_AS_APP"
 
 // startAppBinary starts the app in the background, as `cdk synth` would (context and output
@@ -218,10 +219,15 @@ func startAppBinary() {
 			if err := copyWithBrokenStopScript(filepath.Join(r.root, "assets")); err != nil {
 				return err
 			}
-			cmd := exec.Command(self)
+			// Bounded: a hung app would otherwise hold TestMain until go test's own timeout.
+			bounded, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(bounded, self)
 			cmd.Dir = r.root
+			// No Node.js to start: JSII_NODE names nothing, and an empty JSII_RUNTIME (the last
+			// value of a key wins) keeps a user's custom runtime from starting one anyway.
 			cmd.Env = append(os.Environ(), asApp+"=1", "CDK_CONTEXT_JSON="+string(contextJSON), "CDK_OUTDIR="+r.outdir,
-				"JSII_NODE="+filepath.Join(r.root, "no-node-here"))
+				"JSII_NODE="+filepath.Join(r.root, "no-node-here"), "JSII_RUNTIME=")
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			r.err = cmd.Run()

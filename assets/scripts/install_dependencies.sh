@@ -17,14 +17,15 @@ else
   installer=yum
 fi
 log "installing httpd with $installer"
-for attempt in 1 2 3; do
+attempts=3
+for ((attempt = 1; ; attempt++)); do
   if "$installer" install -y httpd; then
     log "installed $(rpm -q httpd)"
     exit 0
   fi
-  [ "$attempt" -lt 3 ] || break
+  [ "$attempt" -lt "$attempts" ] || break
   log "attempt $attempt failed; retrying in $((attempt * 10)) s"
   sleep $((attempt * 10))
 done
-log "could not install httpd after 3 attempts"
+log "could not install httpd after $attempts attempts"
 exit 1

@@ -3,7 +3,8 @@
 # program's name into a directory put first on PATH; it records each call in $FAKE_LOG and
 # behaves as the FAKE_* variables of the test say.
 set -euo pipefail
-# Builtins only where they do: each fake is a process per call, and the hook tests make hundreds.
+# Builtins rather than basename and cat: each call of a fake is already a process of its own, and
+# the hook tests make hundreds.
 name=${0##*/}
 printf '%s %s\n' "$name" "$*" >>"$FAKE_LOG"
 
@@ -11,8 +12,8 @@ case "$name" in
   aws)
     case "${FAKE_AWS:-user}" in
       fail) echo "An error occurred (AccessDeniedException) when calling the GetDeployment operation" >&2; exit 254 ;;
-      # The real sleep: the fake one below returns at once.
-      hang) exec /bin/sleep 600 ;;
+      # The real sleep, found past the fakes' directory (first on PATH): the fake returns at once.
+      hang) PATH=${PATH#*:} exec sleep 600 ;;
       *) echo "${FAKE_AWS:-user}" ;;
     esac
     ;;
@@ -35,7 +36,7 @@ case "$name" in
     # httpd processes disappear after FAKE_HTTPD_EXITS_AFTER checks ("never": they stay).
     count_file="$FAKE_LOG.pgrep"
     count=0
-    [ -f "$count_file" ] && read -r count <"$count_file"
+    if [ -f "$count_file" ]; then read -r count <"$count_file" || :; fi
     count=$((count + 1))
     echo "$count" >"$count_file"
     limit=${FAKE_HTTPD_EXITS_AFTER:-1}
