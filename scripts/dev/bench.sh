@@ -9,9 +9,10 @@ usage() {
   cat <<'TXT'
 Usage: scripts/dev/bench.sh [--runs N] [--no-cold]
 
-Runs each measurement N times (default 5) after one warm-up run and prints the fastest wall time
-and the peak resident memory of the largest process, then the suite/floor ratio: the suite and
-the floor run in turn, and the ratio is the median of the N rounds'. The cold build (an empty Go
+Runs each measurement N times (default 5) after one warm-up run and prints the fastest wall time,
+that run's CPU time and the peak resident memory of the largest process, then the suite/floor
+ratio: the suite and the floor run in turn, and the ratio is the median of the N rounds' (not the
+quotient of the two fastest times). The cold build (an empty Go
 build cache; modules already downloaded) runs once and takes minutes: --no-cold skips it.
 TXT
 }
@@ -41,23 +42,30 @@ read -r -a suite <<<"${GO_TEST:-go test -count=1 -parallel 8 ./test/... ./...}"
 
 log=$(mktemp) out=$(mktemp)
 trap 'rm -f "$log" "$out"' EXIT
-secs="" kb=""
-# timed CMD...: one run; leaves its wall time in secs and its peak RSS (KiB) in kb. A failed run
-# stops the benchmark with the end of its output.
+secs="" cpu="" kb=""
+# timed CMD...: one run; leaves its wall time in secs, its CPU time (user and system, children
+# included) in cpu and its peak RSS (KiB) in kb. A failed run stops the benchmark with the end of
+# its output.
 timed() {
-  if ! /usr/bin/time -f '%e %M' -o "$log" "$@" >"$out" 2>&1; then
+  local user sys
+  if ! /usr/bin/time -f '%e %U %S %M' -o "$log" "$@" >"$out" 2>&1; then
     echo "bench.sh: failed: $*" >&2
     tail -n 40 "$out" >&2
     exit 1
   fi
-  read -r secs kb <"$log"
+  read -r secs user sys kb <"$log"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
 }
 
-# The best time and the largest peak RSS seen so far, by name.
-declare -A best=() peak=()
+# The best time, that run's CPU time and the largest peak RSS seen so far, by name. On 2 cores, a
+# command whose wall time is half its CPU time kept both busy: only less work makes it faster.
+declare -A best=() best_cpu=() peak=()
 # keep NAME: records the last timed run under NAME.
 keep() {
-  if [ -z "${best[$1]:-}" ] || awk -v a="$secs" -v b="${best[$1]}" 'BEGIN { exit !(a < b) }'; then best[$1]=$secs; fi
+  if [ -z "${best[$1]:-}" ] || awk -v a="$secs" -v b="${best[$1]}" 'BEGIN { exit !(a < b) }'; then
+    best[$1]=$secs
+    best_cpu[$1]=$cpu
+  fi
   [ "$kb" -gt "${peak[$1]:-0}" ] && peak[$1]=$kb
   return 0
 }
@@ -66,7 +74,7 @@ keep() {
 # command line with quotes and dots, would be read as arithmetic.)
 row() {
   local kib=${peak[$1]}
-  printf '| %-44s | %8s s | %6d MiB |\n' "$1" "${best[$1]}" $((kib / 1024))
+  printf '| %-44s | %8s s | %8s s | %6d MiB |\n' "$1" "${best[$1]}" "${best_cpu[$1]}" $((kib / 1024))
 }
 
 # measure NAME CMD...: warm up once, then the best of $runs runs.
@@ -87,8 +95,8 @@ measure() {
 bad_env='{"env":"bench-no-such-environment"}'
 app_run() { CDK_CONTEXT_JSON=$bad_env "$@" >/dev/null 2>&1 || true; }
 
-printf '| %-44s | %10s | %10s |\n' "what (best of $runs, warm)" "wall time" "peak RSS"
-printf '|%s|%s|%s|\n' "----------------------------------------------" "------------" "------------"
+printf '| %-44s | %10s | %10s | %10s |\n' "what (best of $runs, warm)" "wall time" "its CPU" "peak RSS"
+printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "------------" "------------" "------------"
 
 # The suite and the floors run in turn, in alternating order (suite first in one round, last in
 # the next), so a machine whose speed drifts, or that is still busy after a run, slows them alike;
@@ -151,6 +159,6 @@ if [ "$cold" -eq 1 ]; then
   # the CDK Go bindings, the AWS SDK and the app are compiled from scratch.
   cache=$(mktemp -d)
   timed env GOCACHE="$cache" "$cdk" synth --quiet
-  printf '\ncold cdk synth (empty Go build cache, modules downloaded): %s s, peak %d MiB\n' "$secs" $((kb / 1024))
+  printf '\ncold cdk synth (empty Go build cache, modules downloaded): %s s (CPU %s s), peak %d MiB\n' "$secs" "$cpu" $((kb / 1024))
   rm -rf "$cache"
 fi
