@@ -153,25 +153,30 @@ func (in *Instance) layout(slow time.Duration) error {
 // kept are the only capabilities a command inside an instance has (setpriv's --bounding-set: all
 // others are dropped). A revision's scripts run as root, and must not remount the read-only
 // machine, set its clock, load modules, reboot it, reach its devices, open files by handle past
-// the mounts (DAC_READ_SEARCH), clear its kernel log or make files immutable. What a web server
-// and the hook scripts need stays: root's file access, changing owners and users (httpd, runas),
-// signalling other users' processes (apachectl stopping httpd) and binding port 80; and
-// NET_ADMIN, which the sandbox's own setup through Run needs (the loopback interface), and which
-// reaches only the instance's network namespace. It is Docker's default set without MKNOD and
-// NET_RAW, with NET_ADMIN.
+// the mounts (DAC_READ_SEARCH), clear its kernel log, make files immutable or change the
+// instance's network. What a web server and the hook scripts need stays: root's file access,
+// changing owners and users (httpd, runas), signalling other users' processes (apachectl
+// stopping httpd) and binding port 80. It is Docker's default set without MKNOD and NET_RAW.
 const kept = "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+setfcap," +
-	"+net_bind_service,+net_admin,+sys_chroot,+audit_write"
+	"+net_bind_service,+sys_chroot,+audit_write"
+
+// withNetAdmin is kept and NET_ADMIN, for the sandbox's own commands that set up the instance's
+// interfaces and route (configure); NET_ADMIN reaches only the instance's network namespace.
+const withNetAdmin = kept + ",+net_admin"
 
 // enter is the command prefix that runs a command inside the instance, in dir, with only the
 // kept capabilities.
-func (in *Instance) enter(dir string) []string {
+func (in *Instance) enter(dir string) []string { return in.enterWith(kept, dir) }
+
+// enterWith is enter with the bounding set caps.
+func (in *Instance) enterWith(caps, dir string) []string {
 	if in.Terminated() {
 		// Its PID may belong to another process by now: never enter it.
 		return []string{"sh", "-c", "echo \"rehearsal: $0 has terminated\" >&2; exit 1", in.ID}
 	}
 	args := []string{"nsenter", "--target", strconv.Itoa(in.init.Process.Pid), "--net", "--mount", "--pid", "--uts", "--ipc",
 		// Neither inherited nor ambient capabilities bring a dropped one back.
-		"--", "setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set", kept, "--"}
+		"--", "setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set", caps, "--"}
 	if dir != "" {
 		// The directory inside the instance's mount namespace (coreutils' env -C).
 		args = append(args, "env", "-C", dir, "--")
@@ -181,7 +186,16 @@ func (in *Instance) enter(dir string) []string {
 
 // Run runs a command inside the instance and returns its combined output.
 func (in *Instance) Run(ctx context.Context, argv ...string) (string, error) {
-	args := append(in.enter("/"), argv...)
+	return in.run(ctx, kept, argv)
+}
+
+// configure is Run for the sandbox's own network setup, with NET_ADMIN: never a revision's.
+func (in *Instance) configure(ctx context.Context, argv ...string) (string, error) {
+	return in.run(ctx, withNetAdmin, argv)
+}
+
+func (in *Instance) run(ctx context.Context, caps string, argv []string) (string, error) {
+	args := append(in.enterWith(caps, "/"), argv...)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = []string{"PATH=" + instancePath, "HOME=/root"}
 	cmd.WaitDelay = time.Second

@@ -331,7 +331,7 @@ func (n *Network) NewInstance(ctx context.Context, id string, env map[string]str
 		{"ip", "link", "set", "eth0", "up"},
 		{"ip", "route", "add", standin.MetadataAddress + "/32", "via", in.gateway},
 	} {
-		if _, err := in.Run(ctx, args...); err != nil {
+		if _, err := in.configure(ctx, args...); err != nil {
 			return nil, err
 		}
 	}
