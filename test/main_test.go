@@ -92,10 +92,10 @@ func TestMain(m *testing.M) {
 	}()
 	// The cloud assembly (4 MiB) and the app's run directory would otherwise pile up in the
 	// temporary directory, one of each per run. A failed run keeps the assembly to look into.
-	if code != 0 && assemblyDir != "" {
-		fmt.Fprintln(os.Stderr, "the synthesized cloud assembly is kept in", assemblyDir)
-	} else if assemblyDir != "" {
+	if code == 0 {
 		os.RemoveAll(assemblyDir)
+	} else if assemblyDir != "" {
+		fmt.Fprintln(os.Stderr, "the synthesized cloud assembly is kept in", assemblyDir)
 	}
 	if appRun != nil {
 		os.RemoveAll(appRun().root)
