@@ -3,7 +3,11 @@
 package scripts
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,5 +56,118 @@ func TestFleetctlWrapper(t *testing.T) {
 	code, out := run(t, "fleetctl", "deploy", "--env", "nowhere", "--config", "cmd/fleetctl/testdata/cdk.json")
 	if code != 2 || !strings.Contains(out, `"nowhere" is not a configured environment`) {
 		t.Errorf("exit %d, output %q; want a usage error", code, out)
+	}
+}
+
+// TestGotest runs scripts/dev/gotest.sh (make test's runner) on a small module of its own: it
+// must report like go test, run every test on every run, and never run a test binary older than
+// the code it tests.
+func TestGotest(t *testing.T) {
+	runner, err := filepath.Abs("dev/gotest.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := t.TempDir()
+	write := func(rel, content string) {
+		t.Helper()
+		path := filepath.Join(mod, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two packages that go test -c names alike (util.test), which it cannot put in one folder:
+	// x/util/v2 (a path ending in a major version is named after the element before it) and
+	// y/util, which fails. x/util/v2's test reads a file beside it, which only works in its
+	// package's folder, as go test runs it. And a package without tests. (Each test binary costs
+	// a link: the fewer, the faster this test.)
+	write("go.mod", "module example.com/demo\n\ngo 1.26\n")
+	write("x/util/v2/util_test.go", `package util
+
+import (
+	"os"
+	"testing"
+)
+
+func TestGreet(t *testing.T) {
+	if data, err := os.ReadFile("testdata/want"); err != nil || string(data) != "hello" {
+		t.Fatalf("testdata/want: %q, %v", data, err)
+	}
+	t.Log("greeted")
+}
+`)
+	write("x/util/v2/testdata/want", "hello")
+	write("y/util/util_test.go", "package util\n\nimport \"testing\"\n\nfunc TestY(t *testing.T) { t.Error(\"y is broken\") }\n")
+	write("none/none.go", "package none\n")
+
+	gotest := func(args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command("bash", append([]string{runner}, args...)...)
+		cmd.Dir = mod
+		// One job at a time, so the output's order is the order the packages ran in.
+		cmd.Env = append(os.Environ(), "GOTEST_JOBS=1")
+		out, err := cmd.CombinedOutput()
+		if exit, ok := err.(*exec.ExitError); ok {
+			return exit.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	statusLines := func(out string) []string {
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			if status, rest, ok := strings.Cut(l, "\t"); ok && (status == "ok  " || status == "FAIL") {
+				pkg, _, _ := strings.Cut(rest, "\t")
+				lines = append(lines, strings.TrimSpace(status)+" "+pkg)
+			}
+		}
+		return lines
+	}
+
+	// A package named on its own runs first; y/util's failure is reported with its output.
+	code, out := gotest("./y/util", "./...")
+	want := []string{"FAIL example.com/demo/y/util", "ok example.com/demo/x/util/v2"}
+	if got := statusLines(out); code != 1 || !slices.Equal(got, want) || !strings.Contains(out, "y is broken") {
+		t.Fatalf("exit %d, packages %q; want exit 1 and %q, with y's message. Output:\n%s", code, got, want, out)
+	}
+	// y/util is fixed; x/util/v2 is not touched. go -x prints each command it runs, the move of a
+	// freshly linked binary into place among them. (Import path order puts x/util/v2's binary in
+	// .gotest/0/, y/util's in .gotest/1/.)
+	write("y/util/util_test.go", "package util\n\nimport \"testing\"\n\nfunc TestY(t *testing.T) { t.Log(\"y is fixed\") }\n")
+	code, out = gotest("-x", "./...", "--", "-test.v")
+	placed := func(batch string) bool {
+		return regexp.MustCompile(`(?m)^mv \S+ .*/\.gotest/` + batch + `/util\.test$`).MatchString(out)
+	}
+	// The changed package is linked again and its new test runs: a kept binary is never older
+	// than its code.
+	if code != 0 || !strings.Contains(out, "y is fixed") || !placed("1") {
+		t.Errorf("changed package: exit %d, linked again: %v; want exit 0 from the new test. Output:\n%s", code, placed("1"), out)
+	}
+	// The unchanged one is not linked again, and its test runs again.
+	if !strings.Contains(out, "greeted") || placed("0") {
+		t.Errorf("unchanged package: ran: %v, linked again: %v; want its test run without a link. Output:\n%s",
+			strings.Contains(out, "greeted"), placed("0"), out)
+	}
+
+	// A package that does not build: exit 2 with go's message, and no test runs.
+	write("y/util/util_test.go", "package util\n\nfunc TestY(t *testing.T) {}\n")
+	if code, out = gotest("./..."); code != 2 || !strings.Contains(out, "undefined: testing") || len(statusLines(out)) != 0 {
+		t.Errorf("build failure: exit %d; want exit 2, go's message and no test run. Output:\n%s", code, out)
+	}
+
+	// Bad arguments change nothing.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no packages given"},
+		{[]string{"-tags", "x", "./..."}, "build flag '-tags' needs its -flag=value form"},
+	} {
+		if code, out := gotest(tc.args...); code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("gotest.sh %q: exit %d, output %q; want exit 2 and %q", tc.args, code, out, tc.want)
+		}
 	}
 }
