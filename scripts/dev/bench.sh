@@ -38,7 +38,7 @@ cd "$(dirname "$0")/../.."
 cdk=node_modules/.bin/cdk
 [ -x "$cdk" ] || { echo "bench.sh: $cdk is missing; run make synth first" >&2; exit 1; }
 # The suite as `make test` runs it; the Makefile passes its own command.
-read -r -a suite <<<"${GO_TEST:-go test -count=1 -parallel 8 ./test/... ./...}"
+read -r -a suite <<<"${GO_TEST:-scripts/dev/gotest.sh ./test/... ./... -- -test.parallel=8}"
 
 log=$(mktemp) out=$(mktemp)
 trap 'rm -f "$log" "$out"' EXIT
@@ -101,13 +101,18 @@ printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "-----
 # The suite and the floors run in turn, in alternating order (suite first in one round, last in
 # the next), so a machine whose speed drifts, or that is still busy after a run, slows them alike;
 # each ratio is the median of the rounds' ratios, with their range. The floor is a one-assertion
-# CDK test as CDK has it by default, built-in template validation on. The suite's apps turn
-# validation off (make synth runs it), so the floor without it is measured too, and so is the
-# suite's one CDK package on its own: what the rest of the suite runs beside.
+# CDK test as go test runs it and CDK has it by default, built-in template validation on. Three
+# more yardsticks explain the ratio:
+#   - the floor through the suite's runner, its test binary kept between runs as the suite's are
+#     (like for like: what the runner saves the floor too);
+#   - the floor without validation: the suite's apps turn it off (make synth runs it);
+#   - the suite's one CDK package on its own: what the rest of the suite runs beside.
 floor=(go test -tags benchfloor -count=1 ./scripts/dev/floor)
-cdk_tests=(go test -count=1 ./test)
+kept=(scripts/dev/gotest.sh -tags=benchfloor ./scripts/dev/floor)
+cdk_tests=(scripts/dev/gotest.sh ./test)
 suite_name="${suite[*]}"
 floor_name="floor: one-assertion CDK test (scripts/dev/floor)"
+kept_name="the floor through gotest.sh, binary kept"
 bare_name="the floor with CDK_VALIDATION=false"
 cdk_name="${cdk_tests[*]}, the CDK package alone"
 run_suite() { timed "${suite[@]}"; keep "$suite_name"; suite_s=$secs; }
@@ -115,6 +120,9 @@ run_others() {
   timed "${floor[@]}"
   keep "$floor_name"
   floor_s=$secs
+  timed "${kept[@]}"
+  keep "$kept_name"
+  kept_s=$secs
   timed env CDK_VALIDATION=false "${floor[@]}"
   keep "$bare_name"
   bare_s=$secs
@@ -122,17 +130,22 @@ run_others() {
   keep "$cdk_name"
   cdk_s=$secs
 }
+# Warm-up, which also links the binaries the runner keeps.
 timed "${suite[@]}"
 timed "${floor[@]}"
-suite_s="" floor_s="" bare_s="" cdk_s="" ratios=() bare_ratios=() cdk_ratios=()
+timed "${kept[@]}"
+suite_s="" floor_s="" kept_s="" bare_s="" cdk_s="" ratios=() kept_ratios=() bare_ratios=() cdk_ratios=()
+quotient() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 for round in $(seq "$runs"); do
   if [ $((round % 2)) -eq 1 ]; then run_suite; run_others; else run_others; run_suite; fi
-  ratios+=("$(awk -v s="$suite_s" -v f="$floor_s" 'BEGIN { print s / f }')")
-  bare_ratios+=("$(awk -v s="$suite_s" -v f="$bare_s" 'BEGIN { print s / f }')")
-  cdk_ratios+=("$(awk -v s="$cdk_s" -v f="$floor_s" 'BEGIN { print s / f }')")
+  ratios+=("$(quotient "$suite_s" "$floor_s")")
+  kept_ratios+=("$(quotient "$suite_s" "$kept_s")")
+  bare_ratios+=("$(quotient "$suite_s" "$bare_s")")
+  cdk_ratios+=("$(quotient "$cdk_s" "$floor_s")")
 done
 row "$suite_name"
 row "$floor_name"
+row "$kept_name"
 row "$bare_name"
 row "$cdk_name"
 measure "cdk synth, every environment" "$cdk" synth --quiet
@@ -151,6 +164,7 @@ ratio() {
 }
 echo
 ratio "suite / floor (goal: at most 3x)" "${ratios[@]}"
+ratio "suite / floor through gotest.sh, like for like" "${kept_ratios[@]}"
 ratio "suite / floor without validation" "${bare_ratios[@]}"
 ratio "the CDK package alone / floor" "${cdk_ratios[@]}"
 
