@@ -78,13 +78,13 @@ func TestGotest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Two packages that go test -c names alike (util.test), which it cannot put in one folder:
-	// x/util/v2 (a path ending in a major version is named after the element before it) and
-	// y/util, which fails. x/util/v2's test reads a file beside it, which only works in its
-	// package's folder, as go test runs it. And a package without tests. (Each test binary costs
+	// Two packages that go test -c names alike (v1.test), which it cannot put in one folder: x/v1
+	// (v1 is not a major version suffix to Go, v2 and up are) and y/v1/v2 (named after the element
+	// before v2). x/v1's test reads a file beside it, which only works in its package's folder, as
+	// go test runs it. y/v1/v2's test fails. And a package without tests. (Each test binary costs
 	// a link: the fewer, the faster this test.)
 	write("go.mod", "module example.com/demo\n\ngo 1.26\n")
-	write("x/util/v2/util_test.go", `package util
+	write("x/v1/x_test.go", `package x
 
 import (
 	"os"
@@ -98,16 +98,15 @@ func TestGreet(t *testing.T) {
 	t.Log("greeted")
 }
 `)
-	write("x/util/v2/testdata/want", "hello")
-	write("y/util/util_test.go", "package util\n\nimport \"testing\"\n\nfunc TestY(t *testing.T) { t.Error(\"y is broken\") }\n")
+	write("x/v1/testdata/want", "hello")
+	write("y/v1/v2/y_test.go", "package y\n\nimport \"testing\"\n\nfunc TestY(t *testing.T) { t.Error(\"y is broken\") }\n")
 	write("none/none.go", "package none\n")
 
-	gotest := func(args ...string) (int, string) {
+	gotest := func(jobs string, args ...string) (int, string) {
 		t.Helper()
 		cmd := exec.Command("bash", append([]string{runner}, args...)...)
 		cmd.Dir = mod
-		// One job at a time, so the output's order is the order the packages ran in.
-		cmd.Env = append(os.Environ(), "GOTEST_JOBS=1")
+		cmd.Env = append(os.Environ(), "GOTEST_JOBS="+jobs)
 		out, err := cmd.CombinedOutput()
 		if exit, ok := err.(*exec.ExitError); ok {
 			return exit.ExitCode(), string(out)
@@ -127,19 +126,20 @@ func TestGreet(t *testing.T) {
 		return lines
 	}
 
-	// A package named on its own runs first; y/util's failure is reported with its output.
-	code, out := gotest("./y/util", "./...")
-	want := []string{"FAIL example.com/demo/y/util", "ok example.com/demo/x/util/v2"}
+	// A package named on its own runs first (one job at a time, the output's order is the order
+	// they ran in); y's failure is reported with its output.
+	code, out := gotest("1", "./y/v1/v2", "./...")
+	want := []string{"FAIL example.com/demo/y/v1/v2", "ok example.com/demo/x/v1"}
 	if got := statusLines(out); code != 1 || !slices.Equal(got, want) || !strings.Contains(out, "y is broken") {
 		t.Fatalf("exit %d, packages %q; want exit 1 and %q, with y's message. Output:\n%s", code, got, want, out)
 	}
-	// y/util is fixed; x/util/v2 is not touched. go -x prints each command it runs, the move of a
-	// freshly linked binary into place among them. (Import path order puts x/util/v2's binary in
-	// .gotest/0/, y/util's in .gotest/1/.)
-	write("y/util/util_test.go", "package util\n\nimport \"testing\"\n\nfunc TestY(t *testing.T) { t.Log(\"y is fixed\") }\n")
-	code, out = gotest("-x", "./...", "--", "-test.v")
+	// y is fixed; x is not touched. go -x prints each command it runs, the move of a freshly
+	// linked binary into place among them. (Import path order puts x's binary in .gotest/0/, y's
+	// in .gotest/1/.) Two jobs at once.
+	write("y/v1/v2/y_test.go", "package y\n\nimport \"testing\"\n\nfunc TestY(t *testing.T) { t.Log(\"y is fixed\") }\n")
+	code, out = gotest("2", "-x", "./...", "--", "-test.v")
 	placed := func(batch string) bool {
-		return regexp.MustCompile(`(?m)^mv \S+ .*/\.gotest/` + batch + `/util\.test$`).MatchString(out)
+		return regexp.MustCompile(`(?m)^mv \S+ .*/\.gotest/` + batch + `/v1\.test$`).MatchString(out)
 	}
 	// The changed package is linked again and its new test runs: a kept binary is never older
 	// than its code.
@@ -153,21 +153,24 @@ func TestGreet(t *testing.T) {
 	}
 
 	// A package that does not build: exit 2 with go's message, and no test runs.
-	write("y/util/util_test.go", "package util\n\nfunc TestY(t *testing.T) {}\n")
-	if code, out = gotest("./..."); code != 2 || !strings.Contains(out, "undefined: testing") || len(statusLines(out)) != 0 {
+	write("y/v1/v2/y_test.go", "package y\n\nfunc TestY(t *testing.T) {}\n")
+	if code, out = gotest("2", "./..."); code != 2 || !strings.Contains(out, "undefined: testing") || len(statusLines(out)) != 0 {
 		t.Errorf("build failure: exit %d; want exit 2, go's message and no test run. Output:\n%s", code, out)
 	}
 
 	// Bad arguments change nothing.
 	for _, tc := range []struct {
+		jobs string
 		args []string
 		want string
 	}{
-		{nil, "no packages given"},
-		{[]string{"-tags", "x", "./..."}, "build flag '-tags' needs its -flag=value form"},
+		{"2", nil, "no packages given"},
+		{"2", []string{"-tags", "x", "./..."}, "build flag '-tags' needs its -flag=value form"},
+		{"2", []string{"-run=TestY", "./..."}, "'-run=TestY' is a test flag: give it after --, with its -test. prefix (-test.run=TestY)"},
+		{"0", []string{"./..."}, "GOTEST_JOBS '0' is not a positive whole number"},
 	} {
-		if code, out := gotest(tc.args...); code != 2 || !strings.Contains(out, tc.want) {
-			t.Errorf("gotest.sh %q: exit %d, output %q; want exit 2 and %q", tc.args, code, out, tc.want)
+		if code, out := gotest(tc.jobs, tc.args...); code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("GOTEST_JOBS=%s gotest.sh %q: exit %d, output %q; want exit 2 and %q", tc.jobs, tc.args, code, out, tc.want)
 		}
 	}
 }

@@ -9,9 +9,9 @@
 # dependencies, flags, toolchain, environment): a binary is reused only when a fresh link would
 # produce it. Go itself may gain this as `go test -cachelink` (golang/go#77349); until then, this.
 set -euo pipefail
-# wait -n and associative arrays.
-if [ "${BASH_VERSINFO[0]}" -lt 4 ] || { [ "${BASH_VERSINFO[0]}" -eq 4 ] && [ "${BASH_VERSINFO[1]}" -lt 3 ]; }; then
-  echo "gotest.sh: needs bash 4.3 or later (this is $BASH_VERSION)" >&2
+# wait -n -p (which job ended) and EPOCHREALTIME.
+if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
+  echo "gotest.sh: needs bash 5.1 or later (this is $BASH_VERSION)" >&2
   exit 2
 fi
 
@@ -22,9 +22,10 @@ Usage: scripts/dev/gotest.sh [BUILD-FLAG...] PACKAGE... [-- TEST-FLAG...]
 Builds the test binary of each PACKAGE (go list patterns, such as ./...) that has tests into
 .gotest/ at the module's root, then runs each in its package's folder, as many at once as the
 machine has cores (or GOTEST_JOBS), in the order given, as go test starts them: list a slow
-package first (./test ./...) to start it first. Prints one line a package as go test does ("ok",
-or the package's output then "FAIL"); exits 1 if a test failed and 2 if a package did not build
-(go's own message says why). Every test runs on every run: no result is cached.
+package first (./test ./...) to start it first. Prints each package's result as it ends, as go
+test does ("ok", or the package's output then "FAIL"), and nothing for a package without tests.
+Exits 1 if a test failed, and 2 if a package did not build (go's own message says why; then no
+test runs). Every test runs on every run: no result is cached.
 
 BUILD-FLAG: a go build flag, in its -flag=value form (-tags=benchfloor, -race).
 TEST-FLAG:  a test binary flag, with its -test. prefix (-test.run=TestNag, -test.v,
@@ -37,6 +38,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --) shift; testflags=("$@"); break ;;
+    -run|-run=*|-v|-count|-count=*|-parallel|-parallel=*|-timeout|-timeout=*|-short|-failfast|-json|-bench|-bench=*|-cpu|-cpu=*|-shuffle|-shuffle=*)
+      flag=${1#-}
+      echo "gotest.sh: '$1' is a test flag: give it after --, with its -test. prefix (-test.$flag)" >&2
+      exit 2 ;;
     -*=*|-race|-msan|-asan|-trimpath|-a|-x) build+=("$1") ;;
     -*) echo "gotest.sh: build flag '$1' needs its -flag=value form (see --help)" >&2; exit 2 ;;
     *) pkgs+=("$1") ;;
@@ -55,15 +60,17 @@ case "$gomod" in
 esac
 bins=$(dirname "$gomod")/.gotest
 mkdir -p "$bins"
-# Two runs at once would link over each other's binaries, one of them perhaps running.
+# Two runs at once would link over each other's binaries, one of them perhaps running. The lock's
+# descriptor is closed for every command below (9>&-), so a process a test leaves behind cannot
+# hold it.
 if command -v flock >/dev/null; then
   exec 9>"$bins/lock"
-  flock 9
+  flock -n 9 || { echo "gotest.sh: waiting for another run in this module to end" >&2; flock 9; }
 fi
 
 # Each package with tests, as import path, a tab and its folder (which may hold spaces), in the
 # order go test would start them: each pattern's packages in the order the patterns are given.
-listed=$(go list "${build[@]}" -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{"\t"}}{{.Dir}}{{end}}' "${pkgs[@]}")
+listed=$(go list "${build[@]}" -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{"\t"}}{{.Dir}}{{end}}' "${pkgs[@]}" 9>&-) || exit 2
 declare -A dir_of=()
 paths=()
 while IFS=$'\t' read -r path dir; do
@@ -72,14 +79,16 @@ while IFS=$'\t' read -r path dir; do
   paths+=("$path")
 done <<<"$listed"
 [ "${#paths[@]}" -gt 0 ] || { echo "gotest.sh: no test files in ${pkgs[*]}"; exit 0; }
-# go test -c names a binary after the last element of its import path (the one before it when
-# the last is a major version, v2), and refuses two alike in one folder: the second package of a
-# name, in import path order, goes in .gotest/1/, the third in .gotest/2/, ... (A package whose
-# place changes because a run leaves out another of its name is linked again: slower, not wrong.)
+
+# go test -c names a binary after the last element of its import path, or the one before it when
+# the last is a major version from v2 up (cmd/go's isVersionElement: not v0, v1 or v01), and
+# refuses two alike in one folder: the second package of a name, in import path order, goes in
+# .gotest/1/, the third in .gotest/2/, ... (A package whose place changes because a run leaves
+# out another of its name is linked again: slower, not wrong.)
 declare -A seen=() batch=() bin_of=()
 for path in $(printf '%s\n' "${paths[@]}" | LC_ALL=C sort); do
   name=${path##*/}
-  if [[ $name =~ ^v[1-9][0-9]*$ && $path == */* ]]; then
+  if [[ $name =~ ^v([2-9][0-9]*|1[0-9]+)$ && $path == */* ]]; then
     name=${path%/*}
     name=${name##*/}
   fi
@@ -91,44 +100,64 @@ done
 for n in "${!batch[@]}"; do
   mkdir -p "$bins/$n"
   # shellcheck disable=SC2086 # import paths hold no spaces
-  go test "${build[@]}" -c -o "$bins/$n/" ${batch[$n]} || exit 2
+  go test "${build[@]}" -c -o "$bins/$n/" ${batch[$n]} 9>&- || exit 2
+done
+for path in "${paths[@]}"; do
+  [ -x "${bin_of[$path]}" ] || { echo "gotest.sh: go test -c wrote no ${bin_of[$path]} for $path" >&2; exit 2; }
 done
 
-# run_one BINARY FOLDER IMPORT-PATH: one test binary, in its package's folder; prints go test's
-# summary line, with the output before it when the package failed or -test.v asked for it.
 verbose=0
 for f in "${testflags[@]}"; do
   case "$f" in -test.v|-test.v=true|-test.v=test2json) verbose=1 ;; esac
 done
-run_one() {
-  local bin=$1 dir=$2 path=$3 log start status=0 secs
-  log=$(mktemp)
-  start=$(date +%s%N)
-  (cd "$dir" && exec "$bin" -test.paniconexit0 -test.timeout=10m "${testflags[@]}") >"$log" 2>&1 || status=$?
-  secs=$(( ($(date +%s%N) - start) / 1000000 ))
-  secs=$(printf '%d.%03d' $((secs / 1000)) $((secs % 1000)))
-  if [ "$status" -ne 0 ]; then
-    cat "$log"
-    printf 'FAIL\t%s\t%ss\n' "$path" "$secs"
-  else
-    [ "$verbose" -eq 0 ] || cat "$log"
-    printf 'ok  \t%s\t%ss\n' "$path" "$secs"
-  fi
-  rm -f "$log"
-  return "$status"
+logs=$(mktemp -d)
+# By the binary's process ID: its package, its log and when it started (microseconds).
+declare -A pkg_of=() log_of=() start_of=()
+launched=0
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop() {
+  [ "${#pkg_of[@]}" -eq 0 ] || kill -TERM "${!pkg_of[@]}" 2>/dev/null || true
+  rm -rf "$logs"
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start PATH: the package's test binary, in its folder (where go test runs it), in the background.
+start() {
+  local path=$1 log
+  launched=$((launched + 1))
+  log=$logs/$launched.log
+  (cd "${dir_of[$path]}" && exec "${bin_of[$path]}" -test.paniconexit0 -test.timeout=10m "${testflags[@]}") >"$log" 2>&1 9>&- &
+  pkg_of[$!]=$path
+  log_of[$!]=$log
+  start_of[$!]=${EPOCHREALTIME//[!0-9]/}
 }
 
-running=0 failed=0
-for path in "${paths[@]}"; do
-  if [ "$running" -ge "$cores" ]; then
-    wait -n || failed=1
-    running=$((running - 1))
+# finish: waits for a binary to end and prints its result (its output first when it failed or
+# -test.v asked for it). The parent prints, so two results never interleave.
+failed=0
+finish() {
+  local pid status=0 micros
+  wait -n -p pid || status=$?
+  micros=$(( ${EPOCHREALTIME//[!0-9]/} - ${start_of[$pid]} ))
+  if [ "$status" -ne 0 ] || [ "$verbose" -eq 1 ]; then
+    cat "${log_of[$pid]}"
   fi
-  run_one "${bin_of[$path]}" "${dir_of[$path]}" "$path" &
-  running=$((running + 1))
+  if [ "$status" -ne 0 ]; then
+    failed=1
+    printf 'FAIL\t%s\t%d.%03ds\n' "${pkg_of[$pid]}" $((micros / 1000000)) $((micros / 1000 % 1000))
+  else
+    printf 'ok  \t%s\t%d.%03ds\n' "${pkg_of[$pid]}" $((micros / 1000000)) $((micros / 1000 % 1000))
+  fi
+  unset "pkg_of[$pid]" "log_of[$pid]" "start_of[$pid]"
+}
+
+for path in "${paths[@]}"; do
+  [ "${#pkg_of[@]}" -lt "$cores" ] || finish
+  start "$path"
 done
-while [ "$running" -gt 0 ]; do
-  wait -n || failed=1
-  running=$((running - 1))
+while [ "${#pkg_of[@]}" -gt 0 ]; do
+  finish
 done
 exit "$failed"
