@@ -154,7 +154,7 @@ func TestGreet(t *testing.T) {
 
 	// A package that does not build: exit 2 with go's message, and no test runs.
 	write("y/v1/v2/y_test.go", "package y\n\nfunc TestY(t *testing.T) {}\n")
-	if code, out = gotest("2", "./..."); code != 2 || !strings.Contains(out, "undefined: testing") || len(statusLines(out)) != 0 {
+	if code, out = gotest("2", "./y/v1/v2"); code != 2 || !strings.Contains(out, "undefined: testing") || len(statusLines(out)) != 0 {
 		t.Errorf("build failure: exit %d; want exit 2, go's message and no test run. Output:\n%s", code, out)
 	}
 
