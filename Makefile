@@ -56,10 +56,10 @@ tools:
 # The suite runs as `go test -count=1` would (every test, every run: the hook and CLI tests run
 # scripts through bash, which go test's result cache cannot see), through scripts/dev/gotest.sh,
 # which keeps each test binary in .gotest/ and links it again only when its code changed: linking
-# was a third of the warm suite's time. The CDK tests (test/) are the slow package: listed first,
-# they start first, and the rest runs beside them. -test.parallel=8: many tests mostly wait (on a
-# subprocess, a load run, a hook script's timeout); at the default of one test per core, on a
-# small machine they would wait in line.
+# was a third of the warm suite's CPU time. The CDK tests (test/) are the slow package: listed
+# first, they start first, and the rest runs beside them. -test.parallel=8: many tests mostly
+# wait (on a subprocess, a load run, a hook script's timeout); at the default of one test per
+# core, on a small machine they would wait in line.
 GO_TEST := scripts/dev/gotest.sh ./test/... ./... -- -test.parallel=8
 
 test-go: $(TOOLS)
