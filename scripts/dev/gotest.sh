@@ -22,8 +22,9 @@ Usage: scripts/dev/gotest.sh [BUILD-FLAG...] PACKAGE... [-- TEST-FLAG...]
 Builds the test binary of each PACKAGE (go list patterns, such as ./...) that has tests into
 .gotest/ at the module's root, then runs each in its package's folder, as many at once as the
 machine has cores (or GOTEST_JOBS), in the order given, as go test starts them: list a slow
-package first (./test ./...) to start it first. Prints each package's result as it ends, as go
-test does ("ok", or the package's output then "FAIL"), and nothing for a package without tests.
+package first (./test ./...) to start it first. Prints each package's result as go test does
+("ok", or the package's output then "FAIL"), but as each package ends, not in list order, and
+nothing for a package without tests.
 Exits 1 if a test failed, and 2 if a package did not build (go's own message says why; then no
 test runs). Every test runs on every run: no result is cached.
 
