@@ -15,7 +15,12 @@ import (
 // run runs a script with args and returns its exit code and combined output.
 func run(t *testing.T, script string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{script}, args...)...)
+	return output(t, exec.Command("bash", append([]string{script}, args...)...))
+}
+
+// output runs cmd and returns its exit code and combined output.
+func output(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
 	out, err := cmd.CombinedOutput()
 	if exit, ok := err.(*exec.ExitError); ok {
 		return exit.ExitCode(), string(out)
@@ -107,13 +112,7 @@ func TestGreet(t *testing.T) {
 		cmd := exec.Command("bash", append([]string{runner}, args...)...)
 		cmd.Dir = mod
 		cmd.Env = append(os.Environ(), "GOTEST_JOBS="+jobs)
-		out, err := cmd.CombinedOutput()
-		if exit, ok := err.(*exec.ExitError); ok {
-			return exit.ExitCode(), string(out)
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return 0, string(out)
+		return output(t, cmd)
 	}
 	statusLines := func(out string) []string {
 		var lines []string
