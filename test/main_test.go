@@ -7,10 +7,10 @@
 //     what must hold for any environment (forEachEnv), plus their snapshots, which
 //     `make update-snapshots` rewrites;
 //   - the fixture's (testdata/fixture.json, application "Fixture"): a copy of the shipped
-//     environments, an environment with every setting away from its default, a pipeline, and
-//     the README's "Adding an environment" example, added as a user would add it. Tests of
-//     specific behaviour use these (forEachFixture), so they never depend on what a user keeps
-//     in cdk.json.
+//     environments, an environment with every setting away from its default (tls), the README's
+//     "Adding an environment" example, added as a user would add it, and a pipeline that
+//     deploys those two. Tests of specific behaviour use these (forEachFixture), so they never
+//     depend on what a user keeps in cdk.json.
 package test
 
 import (
@@ -40,9 +40,10 @@ type built struct {
 	// cfg is the configuration the environment comes from: the user's or the fixture's.
 	cfg *config.Config
 	// user: from cdk.json. fixture: stands for a fixture environment; a user environment does
-	// when it is identical to one (the shipped copies, as long as cdk.json keeps them), and the
-	// fixture's copy is then not synthesized a second time.
-	user, fixture bool
+	// when it is identical to one of the fixture's copies of the shipped environments (as long as
+	// cdk.json keeps them), and the copy is then not synthesized a second time. stage: one of the
+	// fixture pipeline's stages.
+	user, fixture, stage bool
 	json          map[string]any // the template as plain Go values, for checks that need no jsii call
 	// messages are the warnings and errors synthesis attached to the stack's constructs.
 	messages []message
@@ -55,8 +56,8 @@ type message struct {
 
 var (
 	userConfig *config.Config
-	// fixtureConfig is what was synthesized of the fixture: its environments that no user
-	// environment stands for, and its pipeline over them.
+	// fixtureConfig is the fixture's pipeline and the environments it deploys: the fixture's own
+	// (tls and the README's example), whatever the user keeps in cdk.json.
 	fixtureConfig *config.Config
 	envs          []*built
 	// pipeline is the fixture's pipeline stack; pipelineJSON its template and pipelineMessages
@@ -151,10 +152,17 @@ func buildApp() error {
 	if err != nil {
 		return err
 	}
+	// The pipeline deploys the fixture's own environments, so neither it nor its snapshot depends
+	// on cdk.json. The copies of the shipped environments are built as stacks of their own, unless
+	// a user environment is identical to one and stands for it.
 	fixtureConfig = &config.Config{Name: fullFixture.Name, Pipeline: fullFixture.Pipeline}
+	copies := &config.Config{Name: fullFixture.Name}
 	for _, env := range fullFixture.Environments {
-		if !standIns[env.Name] {
+		switch {
+		case env.Name == "tls" || env.Name == readmeEnvironment:
 			fixtureConfig.Environments = append(fixtureConfig.Environments, env)
+		case !standIns[env.Name]:
+			copies.Environments = append(copies.Environments, env)
 		}
 	}
 	nag := cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{})
@@ -163,7 +171,11 @@ func buildApp() error {
 	if err != nil {
 		return err
 	}
-	// The fixture's environments are built once each, as the stages of its pipeline; only the
+	var changedCopies []*stacks.EnvironmentStack
+	for _, env := range copies.Environments {
+		changedCopies = append(changedCopies, stacks.NewEnvironmentStack(app, copies.StackName(env), copies.Name, env, opts))
+	}
+	// The fixture's own environments are built once each, as the stages of its pipeline; only the
 	// last (the README's example) is also built as a stack of its own, which is what `cdk deploy`
 	// deploys, so TestPipelineDeploysTheSameTemplates can compare the two. Every stack costs the
 	// suite most of a second.
@@ -188,16 +200,21 @@ func buildApp() error {
 		return err
 	}
 	missingContext = root.missing
-	add := func(s *stacks.EnvironmentStack, cfg *config.Config, isUser bool, m manifest) error {
+	add := func(s *stacks.EnvironmentStack, cfg *config.Config, isUser, isStage bool, m manifest) error {
 		id := *s.ArtifactId()
-		b := &built{stack: s, cfg: cfg, user: isUser, fixture: !isUser || standIns[s.Env.Name], messages: m.messages[id]}
+		b := &built{stack: s, cfg: cfg, user: isUser, fixture: !isUser || standIns[s.Env.Name], stage: isStage, messages: m.messages[id]}
 		var err error
 		b.json, err = m.template(id)
 		envs = append(envs, b)
 		return err
 	}
 	for _, s := range user.Environments {
-		if err := add(s, userConfig, true, root); err != nil {
+		if err := add(s, userConfig, true, false, root); err != nil {
+			return err
+		}
+	}
+	for _, s := range changedCopies {
+		if err := add(s, copies, false, false, root); err != nil {
 			return err
 		}
 	}
@@ -219,7 +236,7 @@ func buildApp() error {
 			if err != nil {
 				return err
 			}
-			if err := add(stage.Environment, fixtureConfig, false, nested); err != nil {
+			if err := add(stage.Environment, fixtureConfig, false, true, nested); err != nil {
 				return err
 			}
 		}
@@ -442,7 +459,7 @@ func forEachFixture(t *testing.T, fn func(t *testing.T, b *built)) {
 // forEachStage runs fn as a subtest per environment the fixture's pipeline deploys.
 func forEachStage(t *testing.T, fn func(t *testing.T, b *built)) {
 	t.Helper()
-	forEach(t, func(b *built) bool { return !b.user }, fn)
+	forEach(t, func(b *built) bool { return b.stage }, fn)
 }
 
 func forEach(t *testing.T, include func(*built) bool, fn func(t *testing.T, b *built)) {
