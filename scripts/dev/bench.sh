@@ -10,10 +10,11 @@ usage() {
 Usage: scripts/dev/bench.sh [--runs N] [--no-cold]
 
 Runs each measurement N times (default 5) after one warm-up run and prints the fastest wall time,
-that run's CPU time and the peak resident memory of the largest process, then the suite/floor
-ratio: the suite and the floor run in turn, and the ratio is the median of the N rounds' (not the
-quotient of the two fastest times). The cold build (an empty Go
-build cache; modules already downloaded) runs once and takes minutes: --no-cold skips it.
+that run's CPU time and the peak resident memory of the largest process, then the ratios of the
+suite to the floor (a one-assertion CDK test as go test runs it) and to three more yardsticks run
+as the suite is: the suite and the floors run in turn, and each ratio is the median of the N
+rounds' (not the quotient of the two fastest times). The cold build (an empty Go build cache;
+modules already downloaded) runs once and takes minutes: --no-cold skips it.
 TXT
 }
 
@@ -101,10 +102,10 @@ printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "-----
 # The suite and the floors run in turn, in alternating order (suite first in one round, last in
 # the next), so a machine whose speed drifts, or that is still busy after a run, slows them alike;
 # each ratio is the median of the rounds' ratios, with their range. The floor is a one-assertion
-# CDK test as go test runs it and CDK has it by default, built-in template validation on. Three
-# more yardsticks explain the ratio:
-#   - the floor through the suite's runner, its test binary kept between runs as the suite's are
-#     (like for like: what the runner saves the floor too);
+# CDK test as go test runs it and CDK has it by default, built-in template validation on. The
+# other yardsticks run through the suite's runner, their test binaries kept as the suite's are,
+# so each compares like with like:
+#   - the floor itself (what the runner saves the floor too);
 #   - the floor without validation: the suite's apps turn it off (make synth runs it);
 #   - the suite's one CDK package on its own: what the rest of the suite runs beside.
 floor=(go test -tags benchfloor -count=1 ./scripts/dev/floor)
@@ -113,7 +114,7 @@ cdk_tests=(scripts/dev/gotest.sh ./test)
 suite_name="${suite[*]}"
 floor_name="floor: one-assertion CDK test (scripts/dev/floor)"
 kept_name="the floor through gotest.sh, binary kept"
-bare_name="the floor with CDK_VALIDATION=false"
+bare_name="the same with CDK_VALIDATION=false"
 cdk_name="${cdk_tests[*]}, the CDK package alone"
 run_suite() { timed "${suite[@]}"; keep "$suite_name"; suite_s=$secs; }
 run_others() {
@@ -123,7 +124,7 @@ run_others() {
   timed "${kept[@]}"
   keep "$kept_name"
   kept_s=$secs
-  timed env CDK_VALIDATION=false "${floor[@]}"
+  timed env CDK_VALIDATION=false "${kept[@]}"
   keep "$bare_name"
   bare_s=$secs
   timed "${cdk_tests[@]}"
@@ -141,7 +142,7 @@ for round in $(seq "$runs"); do
   ratios+=("$(quotient "$suite_s" "$floor_s")")
   kept_ratios+=("$(quotient "$suite_s" "$kept_s")")
   bare_ratios+=("$(quotient "$suite_s" "$bare_s")")
-  cdk_ratios+=("$(quotient "$cdk_s" "$floor_s")")
+  cdk_ratios+=("$(quotient "$cdk_s" "$kept_s")")
 done
 row "$suite_name"
 row "$floor_name"
@@ -165,8 +166,8 @@ ratio() {
 echo
 ratio "suite / floor (goal: at most 3x)" "${ratios[@]}"
 ratio "suite / floor through gotest.sh, like for like" "${kept_ratios[@]}"
-ratio "suite / floor without validation" "${bare_ratios[@]}"
-ratio "the CDK package alone / floor" "${cdk_ratios[@]}"
+ratio "suite / that floor without validation" "${bare_ratios[@]}"
+ratio "the CDK package alone / the floor through gotest.sh" "${cdk_ratios[@]}"
 
 if [ "$cold" -eq 1 ]; then
   # A first `make synth` on a machine whose module cache is filled but whose build cache is empty:

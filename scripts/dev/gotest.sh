@@ -55,10 +55,12 @@ case "$cores" in
   ''|*[!0-9]*|0) echo "gotest.sh: GOTEST_JOBS '$cores' is not a positive whole number" >&2; exit 2 ;;
 esac
 
-gomod=$(go env GOMOD)
+{ read -r gomod; read -r goroot; } < <(go env GOMOD GOROOT)
 case "$gomod" in
   ''|/dev/null) echo "gotest.sh: not inside a Go module (run it from the module)" >&2; exit 2 ;;
 esac
+# As go test does: the tests' go is the one that built them.
+PATH=$goroot/bin:$PATH
 bins=$(dirname "$gomod")/.gotest
 mkdir -p "$bins"
 # Two runs at once would link over each other's binaries, one of them perhaps running. The lock's
@@ -98,13 +100,19 @@ for path in $(printf '%s\n' "${paths[@]}" | LC_ALL=C sort); do
   batch[$n]+=" $path"
   bin_of[$path]=$bins/$n/$name.test
 done
+# go test -c writes each binary, or touches it when it is up to date: one older than the stamp is
+# not the package's (a name this script got wrong), and must not run.
+touch "$bins/stamp"
 for n in "${!batch[@]}"; do
   mkdir -p "$bins/$n"
   # shellcheck disable=SC2086 # import paths hold no spaces
   go test "${build[@]}" -c -o "$bins/$n/" ${batch[$n]} 9>&- || exit 2
 done
 for path in "${paths[@]}"; do
-  [ -x "${bin_of[$path]}" ] || { echo "gotest.sh: go test -c wrote no ${bin_of[$path]} for $path" >&2; exit 2; }
+  if [ ! -x "${bin_of[$path]}" ] || [ "${bin_of[$path]}" -ot "$bins/stamp" ]; then
+    echo "gotest.sh: go test -c did not write ${bin_of[$path]} for $path" >&2
+    exit 2
+  fi
 done
 
 verbose=0
