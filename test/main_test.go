@@ -34,6 +34,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden templates in testdata/")
 
+// fixtureTLS names the fixture's environment with every setting away from its default.
+const fixtureTLS = "tls"
+
 // built is one synthesized environment, shared by every test.
 type built struct {
 	stack *stacks.EnvironmentStack
@@ -44,7 +47,7 @@ type built struct {
 	// cdk.json keeps them), and the copy is then not synthesized a second time. stage: one of the
 	// fixture pipeline's stages.
 	user, fixture, stage bool
-	json          map[string]any // the template as plain Go values, for checks that need no jsii call
+	json                 map[string]any // the template as plain Go values, for checks that need no jsii call
 	// messages are the warnings and errors synthesis attached to the stack's constructs.
 	messages []message
 }
@@ -61,7 +64,8 @@ var (
 	fixtureConfig *config.Config
 	envs          []*built
 	// pipeline is the fixture's pipeline stack; pipelineJSON its template and pipelineMessages
-	// its annotations. The fixture's environments are its stages' stacks.
+	// its annotations. The fixture's own environments (tls, the README's example) are its stages'
+	// stacks.
 	pipeline         *stacks.PipelineStack
 	pipelineJSON     map[string]any
 	pipelineMessages []message
@@ -148,6 +152,10 @@ func buildApp() error {
 	if err != nil {
 		return fmt.Errorf("testdata/fixture.json with the README's example: %w", err)
 	}
+	// Both build stacks in one app, named after their application.
+	if userConfig.Name == fullFixture.Name {
+		return fmt.Errorf("../cdk.json: the application's name %q is the test fixture's (testdata/fixture.json): name it anything else", userConfig.Name)
+	}
 	standIns, err := identicalEnvironments(context[config.ContextKey], fixtureSection)
 	if err != nil {
 		return err
@@ -159,12 +167,15 @@ func buildApp() error {
 	copies := &config.Config{Name: fullFixture.Name}
 	for _, env := range fullFixture.Environments {
 		switch {
-		case env.Name == "tls" || env.Name == readmeEnvironment:
+		case env.Name == fixtureTLS || env.Name == readmeEnvironment:
 			fixtureConfig.Environments = append(fixtureConfig.Environments, env)
 		case !standIns[env.Name]:
 			copies.Environments = append(copies.Environments, env)
 		}
 	}
+	// Only the copies have stand-ins.
+	delete(standIns, fixtureTLS)
+	delete(standIns, readmeEnvironment)
 	nag := cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{})
 	opts := stacks.Options{RevisionDir: "../assets", ModuleRoot: "..", Aspects: []awscdk.IAspect{nag}}
 	user, err := stacks.Build(app, userConfig, opts)
