@@ -96,11 +96,12 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	// The cloud assembly (4 MiB) and the app's run directory would otherwise pile up in the
-	// temporary directory, one of each per run. A failed run keeps the assembly to look into.
-	if code == 0 {
-		os.RemoveAll(assemblyDir)
-	} else if assemblyDir != "" {
+	// temporary directory, one of each per run. A failed run keeps the assembly to look into, if
+	// synthesis got as far as writing one.
+	if entries, _ := os.ReadDir(assemblyDir); code != 0 && len(entries) > 0 {
 		fmt.Fprintln(os.Stderr, "the synthesized cloud assembly is kept in", assemblyDir)
+	} else if assemblyDir != "" {
+		os.RemoveAll(assemblyDir)
 	}
 	if appRun != nil {
 		os.RemoveAll(appRun().root)
