@@ -52,6 +52,20 @@ func TestBenchArguments(t *testing.T) {
 	}
 }
 
+// TestBenchNeedsTheMakefilesSuite: bench.sh times the suite make test runs, which only the
+// Makefile knows; run any other way, it says so before it measures anything.
+func TestBenchNeedsTheMakefilesSuite(t *testing.T) {
+	cmd := exec.Command("bash", "dev/bench.sh", "--no-cold")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GO_TEST=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if code, out := output(t, cmd); code != 1 || !strings.Contains(out, "GO_TEST is not set; run it as make bench") {
+		t.Errorf("exit %d, output %q; want exit 1 and a pointer to make bench", code, out)
+	}
+}
+
 // TestFleetctlWrapper runs the operator CLI the way operators do, through scripts/fleetctl.
 func TestFleetctlWrapper(t *testing.T) {
 	// One run (each costs a go build's up-to-date check; cmd/fleetctl tests the commands): the

@@ -34,12 +34,13 @@ case "$runs" in
   ''|*[!0-9]*|0) echo "bench.sh: --runs '$runs' is not a positive whole number" >&2; exit 2 ;;
 esac
 
+# The suite as `make test` runs it: the Makefile passes its own command, so the two cannot differ.
+[ -n "${GO_TEST:-}" ] || { echo "bench.sh: GO_TEST is not set; run it as make bench" >&2; exit 1; }
 cd "$(dirname "$0")/../.."
 [ -x /usr/bin/time ] || { echo "bench.sh: GNU time is missing (apt-get install time)" >&2; exit 1; }
 cdk=node_modules/.bin/cdk
 [ -x "$cdk" ] || { echo "bench.sh: $cdk is missing; run make synth first" >&2; exit 1; }
-# The suite as `make test` runs it; the Makefile passes its own command.
-read -r -a suite <<<"${GO_TEST:-scripts/dev/gotest.sh ./test/... ./... -- -test.parallel=8}"
+read -r -a suite <<<"$GO_TEST"
 
 log=$(mktemp) out=$(mktemp)
 trap 'rm -f "$log" "$out"' EXIT
@@ -78,14 +79,21 @@ row() {
   printf '| %-44s | %8s s | %8s s | %6d MiB |\n' "$1" "${best[$1]}" "${best_cpu[$1]}" $((kib / 1024))
 }
 
+# sample NAME CMD...: one timed run, recorded under NAME.
+sample() {
+  local name=$1
+  shift
+  timed "$@"
+  keep "$name"
+}
+
 # measure NAME CMD...: warm up once, then the best of $runs runs.
 measure() {
   local name=$1
   shift
   timed "$@"
   for _ in $(seq "$runs"); do
-    timed "$@"
-    keep "$name"
+    sample "$name" "$@"
   done
   row "$name"
 }
@@ -116,19 +124,15 @@ floor_name="floor: one-assertion CDK test (scripts/dev/floor)"
 kept_name="the floor through gotest.sh, binary kept"
 bare_name="the same with CDK_VALIDATION=false"
 cdk_name="${cdk_tests[*]}, the CDK package alone"
-run_suite() { timed "${suite[@]}"; keep "$suite_name"; suite_s=$secs; }
+run_suite() { sample "$suite_name" "${suite[@]}"; suite_s=$secs; }
 run_others() {
-  timed "${floor[@]}"
-  keep "$floor_name"
+  sample "$floor_name" "${floor[@]}"
   floor_s=$secs
-  timed "${kept[@]}"
-  keep "$kept_name"
+  sample "$kept_name" "${kept[@]}"
   kept_s=$secs
-  timed env CDK_VALIDATION=false "${kept[@]}"
-  keep "$bare_name"
+  sample "$bare_name" env CDK_VALIDATION=false "${kept[@]}"
   bare_s=$secs
-  timed "${cdk_tests[@]}"
-  keep "$cdk_name"
+  sample "$cdk_name" "${cdk_tests[@]}"
   cdk_s=$secs
 }
 # Warm-up, which also links the binaries the runner keeps.
