@@ -59,10 +59,11 @@ tools:
 # was a third of the warm suite's CPU time. The CDK tests (test/) are the slow package: listed
 # first, they start first, and the rest runs beside them. -test.parallel=8: many tests mostly
 # wait (on a subprocess, a load run, a hook script's timeout); at the default of one test per
-# core, on a small machine they would wait in line.
-GO_TEST := scripts/dev/gotest.sh ./test/... ./... -- -test.parallel=8
+# core, on a small machine they would wait in line. PKG and RUN narrow it to a package or a test
+# (verbose), with the pinned Node.js and these build settings, so nothing is compiled again.
+GO_TEST := scripts/dev/gotest.sh $(or $(PKG),./test/... ./...) -- -test.parallel=8$(if $(RUN), -test.run=$(RUN) -test.v)
 
-test-go: $(TOOLS)
+test-go: $(TOOLS) ## Run the Go tests only (or some: make test-go PKG=./test RUN=TestNag).
 	$(announce_cold_build)
 	go vet ./...
 	$(GO_TEST)
