@@ -59,9 +59,11 @@ tools:
 # was a third of the warm suite's CPU time. The CDK tests (test/) are the slow package: listed
 # first, they start first, and the rest runs beside them. -test.parallel=8: many tests mostly
 # wait (on a subprocess, a load run, a hook script's timeout); at the default of one test per
-# core, on a small machine they would wait in line. PKG and RUN narrow it to a package or a test
-# (verbose), with the pinned Node.js and these build settings, so nothing is compiled again.
-GO_TEST := scripts/dev/gotest.sh $(or $(PKG),./test/... ./...) -- -test.parallel=8$(if $(RUN), -test.run=$(RUN) -test.v)
+# core, on a small machine they would wait in line. -vet=off: go vet ./... has just run with all
+# its analyzers (go test's are a few of them), and vetting again cost the runner's up-to-date
+# check half of its second. PKG and RUN narrow it to a package or a test (verbose), with the
+# pinned Node.js and these build settings, so nothing is compiled again.
+GO_TEST := scripts/dev/gotest.sh -vet=off $(or $(PKG),./test/... ./...) -- -test.parallel=8$(if $(RUN), -test.run=$(RUN) -test.v)
 
 test-go: $(TOOLS) ## Run the Go tests only (or some: make test-go PKG=./test RUN=TestNag).
 	$(announce_cold_build)

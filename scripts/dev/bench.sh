@@ -111,19 +111,26 @@ printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "-----
 # the next), so a machine whose speed drifts, or that is still busy after a run, slows them alike;
 # each ratio is the median of the rounds' ratios, with their range. The floor is a one-assertion
 # CDK test as go test runs it and CDK has it by default, built-in template validation on. The
-# other yardsticks run through the suite's runner, their test binaries kept as the suite's are,
-# so each compares like with like:
+# other yardsticks run as the suite does (its runner, with its runner's flags and its test flags;
+# their test binaries kept as the suite's are), so each compares like with like:
 #   - the floor itself (what the runner saves the floor too);
 #   - the floor without validation: the suite's apps turn it off (make synth runs it);
 #   - the suite's one CDK package on its own: what the rest of the suite runs beside.
+runner=${suite[0]} runner_flags=() test_flags=()
+for ((i = 1; i < ${#suite[@]}; i++)); do
+  case ${suite[i]} in
+    --) test_flags=("${suite[@]:i+1}"); break ;;
+    -*) runner_flags+=("${suite[i]}") ;;
+  esac
+done
 floor=(go test -tags benchfloor -count=1 ./scripts/dev/floor)
-kept=(scripts/dev/gotest.sh -tags=benchfloor ./scripts/dev/floor)
-cdk_tests=(scripts/dev/gotest.sh ./test)
+kept=("$runner" "${runner_flags[@]}" -tags=benchfloor ./scripts/dev/floor -- "${test_flags[@]}")
+cdk_tests=("$runner" "${runner_flags[@]}" ./test -- "${test_flags[@]}")
 suite_name="${suite[*]}"
 floor_name="floor: one-assertion CDK test (scripts/dev/floor)"
-kept_name="the floor through gotest.sh, binary kept"
+kept_name="the floor as the suite runs, binary kept"
 bare_name="the same with CDK_VALIDATION=false"
-cdk_name="${cdk_tests[*]}, the CDK package alone"
+cdk_name="the CDK package alone (./test), as the suite runs"
 run_suite() { sample "$suite_name" "${suite[@]}"; suite_s=$secs; }
 run_others() {
   sample "$floor_name" "${floor[@]}"
@@ -169,9 +176,9 @@ ratio() {
 }
 echo
 ratio "suite / floor (goal: at most 3x)" "${ratios[@]}"
-ratio "suite / floor through gotest.sh, like for like" "${kept_ratios[@]}"
+ratio "suite / the floor as the suite runs (like for like)" "${kept_ratios[@]}"
 ratio "suite / that floor without validation" "${bare_ratios[@]}"
-ratio "the CDK package alone / the floor through gotest.sh" "${cdk_ratios[@]}"
+ratio "the CDK package alone / the floor as the suite runs" "${cdk_ratios[@]}"
 
 if [ "$cold" -eq 1 ]; then
   # A first `make synth` on a machine whose module cache is filled but whose build cache is empty:

@@ -28,13 +28,14 @@ nothing for a package without tests.
 Exits 1 if a test failed, and 2 if a package did not build (go's own message says why; then no
 test runs). Every test runs on every run: no result is cached.
 
-BUILD-FLAG: a go build flag, in its -flag=value form (-tags=benchfloor, -race).
+BUILD-FLAG: a go build flag, in its -flag=value form (-tags=benchfloor, -race), or go test's
+            -vet=LIST (-vet=off where go vet has just run).
 TEST-FLAG:  a test binary flag, with its -test. prefix (-test.run=TestNag, -test.v,
             -test.parallel=8). Each binary also gets -test.timeout=10m, as under go test.
 TXT
 }
 
-build=() pkgs=() testflags=()
+build=() vet=() pkgs=() testflags=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -43,6 +44,8 @@ while [ $# -gt 0 ]; do
       flag=${1#-}
       echo "gotest.sh: '$1' is a test flag: give it after --, with its -test. prefix (-test.$flag)" >&2
       exit 2 ;;
+    # go test's own, which go list does not take.
+    -vet=*) vet=("$1") ;;
     -*=*|-race|-msan|-asan|-trimpath|-a|-x) build+=("$1") ;;
     -*) echo "gotest.sh: build flag '$1' needs its -flag=value form (see --help)" >&2; exit 2 ;;
     *) pkgs+=("$1") ;;
@@ -108,7 +111,7 @@ touch "$bins/stamp"
 for n in "${!batch[@]}"; do
   mkdir -p "$bins/$n"
   # shellcheck disable=SC2086 # import paths hold no spaces
-  go test "${build[@]}" -c -o "$bins/$n/" ${batch[$n]} 9>&- || exit 2
+  go test "${build[@]}" "${vet[@]}" -c -o "$bins/$n/" ${batch[$n]} 9>&- || exit 2
 done
 for path in "${paths[@]}"; do
   if [ ! -x "${bin_of[$path]}" ] || [ "${bin_of[$path]}" -ot "$bins/stamp" ]; then
