@@ -92,6 +92,7 @@ fuzz: ## Fuzz the config decoder for a minute.
 	go test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
 bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth time and peak memory.
+	$(if $(PKG)$(RUN),$(error make bench measures the whole suite: run it without PKG and RUN))
 	GO_TEST="$(GO_TEST)" scripts/dev/bench.sh $(ARGS)
 
 # The rehearsal needs root (namespaces, mounts, interfaces); building it does not. As root (CI)
