@@ -22,7 +22,7 @@ export GOFLAGS := -trimpath $(GOFLAGS)
 # A cold build is minutes of silence: say so before it starts.
 define announce_cold_build
 	@if [ "$$(go list -f '{{.Stale}}' github.com/aws/aws-cdk-go/awscdk/v2 2>/dev/null)" != false ]; then \
-	  echo "Compiling the CDK app. The first build compiles the AWS CDK Go bindings and the AWS SDK: about 2 minutes on 2 cores, with no output meanwhile; later builds take seconds." >&2; fi
+	  echo "Compiling the CDK app. The first build compiles the AWS CDK Go bindings and the AWS SDK: 2 to 3 minutes on 2 cores, with no output meanwhile; later builds take seconds." >&2; fi
 endef
 
 .PHONY: help synth test tools test-go shellcheck bench update-snapshots fuzz rehearse clean
