@@ -69,10 +69,13 @@ var (
 	pipeline         *stacks.PipelineStack
 	pipelineJSON     map[string]any
 	pipelineMessages []message
-	// directJSON is the template of the fixture environment also built as a stack of its own
-	// (what `cdk deploy` deploys), by environment name, and directMessages its annotations.
-	directJSON     map[string]map[string]any
-	directMessages []message
+	// standalone is the fixture environment also built as a stack of its own (what `cdk deploy`
+	// deploys): its name, its template and its annotations.
+	standalone struct {
+		env      string
+		json     map[string]any
+		messages []message
+	}
 	// readmeEnvironment is the name of the README's example environment in the fixture.
 	readmeEnvironment string
 	// missingContext lists the context lookups synthesis asked for; there must be none.
@@ -231,12 +234,11 @@ func buildApp() error {
 		}
 	}
 	if direct != nil {
-		tmpl, err := root.template(*direct.ArtifactId())
-		if err != nil {
+		standalone.env = direct.Env.Name
+		if standalone.json, err = root.template(*direct.ArtifactId()); err != nil {
 			return err
 		}
-		directJSON = map[string]map[string]any{direct.Env.Name: tmpl}
-		directMessages = root.messages[*direct.ArtifactId()]
+		standalone.messages = root.messages[*direct.ArtifactId()]
 	}
 	if pipeline != nil {
 		if pipelineJSON, err = root.template(*pipeline.ArtifactId()); err != nil {
