@@ -36,11 +36,27 @@ esac
 
 # The suite as `make test` runs it: the Makefile passes its own command, so the two cannot differ.
 [ -n "${GO_TEST:-}" ] || { echo "bench.sh: GO_TEST is not set; run it as make bench" >&2; exit 1; }
+# Split on white space, as make passes it: no flag in it may hold a space.
+read -r -a suite <<<"$GO_TEST"
+# Its runner, the runner's flags and the test flags (after --), which the yardsticks below share.
+runner=${suite[0]} runner_flags=() test_flags=()
+for ((i = 1; i < ${#suite[@]}; i++)); do
+  case ${suite[i]} in
+    --) test_flags=("${suite[@]:i+1}"); break ;;
+    -*) runner_flags+=("${suite[i]}") ;;
+  esac
+done
+for f in "${test_flags[@]}"; do
+  case $f in
+    -test.run*|-test.skip*|-test.v*|-test.bench*)
+      echo "bench.sh: the suite's test flags hold $f: the yardsticks take them too, and would run other tests than their own" >&2
+      exit 1 ;;
+  esac
+done
 cd "$(dirname "$0")/../.."
 [ -x /usr/bin/time ] || { echo "bench.sh: GNU time is missing (apt-get install time)" >&2; exit 1; }
 cdk=node_modules/.bin/cdk
 [ -x "$cdk" ] || { echo "bench.sh: $cdk is missing; run make synth first" >&2; exit 1; }
-read -r -a suite <<<"$GO_TEST"
 
 log=$(mktemp) out=$(mktemp)
 trap 'rm -f "$log" "$out"' EXIT
@@ -113,16 +129,9 @@ printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "-----
 # CDK test as go test runs it and CDK has it by default, built-in template validation on. The
 # other yardsticks run as the suite does (its runner, with its runner's flags and its test flags;
 # their test binaries kept as the suite's are), so each compares like with like:
-#   - the floor itself (what the runner saves the floor too);
+#   - the floor itself (what the runner saves the floor, too);
 #   - the floor without validation: the suite's apps turn it off (make synth runs it);
 #   - the suite's one CDK package on its own: what the rest of the suite runs beside.
-runner=${suite[0]} runner_flags=() test_flags=()
-for ((i = 1; i < ${#suite[@]}; i++)); do
-  case ${suite[i]} in
-    --) test_flags=("${suite[@]:i+1}"); break ;;
-    -*) runner_flags+=("${suite[i]}") ;;
-  esac
-done
 floor=(go test -tags benchfloor -count=1 ./scripts/dev/floor)
 kept=("$runner" "${runner_flags[@]}" -tags=benchfloor ./scripts/dev/floor -- "${test_flags[@]}")
 cdk_tests=("$runner" "${runner_flags[@]}" ./test -- "${test_flags[@]}")
