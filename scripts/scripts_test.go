@@ -53,16 +53,25 @@ func TestBenchArguments(t *testing.T) {
 }
 
 // TestBenchNeedsTheMakefilesSuite: bench.sh times the suite make test runs, which only the
-// Makefile knows; run any other way, it says so before it measures anything.
+// Makefile knows; run any other way, or on a suite narrowed to some tests (whose test flags the
+// yardsticks would take), it says so before it measures anything.
 func TestBenchNeedsTheMakefilesSuite(t *testing.T) {
-	cmd := exec.Command("bash", "dev/bench.sh", "--no-cold")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GO_TEST=") {
-			cmd.Env = append(cmd.Env, kv)
+	for _, tc := range []struct{ goTest, want string }{
+		{"", "GO_TEST is not set; run it as make bench"},
+		{"scripts/dev/gotest.sh ./test -- -test.parallel=8 -test.run=TestNag -test.v", "the suite's test flags hold -test.run=TestNag"},
+	} {
+		cmd := exec.Command("bash", "dev/bench.sh", "--no-cold")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GO_TEST=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
 		}
-	}
-	if code, out := output(t, cmd); code != 1 || !strings.Contains(out, "GO_TEST is not set; run it as make bench") {
-		t.Errorf("exit %d, output %q; want exit 1 and a pointer to make bench", code, out)
+		if tc.goTest != "" {
+			cmd.Env = append(cmd.Env, "GO_TEST="+tc.goTest)
+		}
+		if code, out := output(t, cmd); code != 1 || !strings.Contains(out, tc.want) {
+			t.Errorf("GO_TEST=%q: exit %d, output %q; want exit 1 and %q", tc.goTest, code, out, tc.want)
+		}
 	}
 }
 
@@ -125,7 +134,12 @@ func TestGreet(t *testing.T) {
 	// Every run with go test's -vet=off, as make test runs it (go list would reject it), and a
 	// build flag holding a space, which must reach go intact: without symbols (-s -w), each of the
 	// three links this test costs is cheaper, and the flags must not change between runs for the
-	// unchanged package's binary to be kept.
+	// unchanged package's binary to be kept. x builds only if -vet=off reaches go test -c, unless
+	// GOFLAGS turns vet off already (a run without the flag that fails on vet's finding would
+	// prove it too, at a third of this test's time).
+	if strings.Contains(os.Getenv("GOFLAGS"), "-vet") {
+		t.Fatalf("GOFLAGS=%q sets go test's vet: unset it, or this test cannot tell whether gotest.sh passes -vet=off", os.Getenv("GOFLAGS"))
+	}
 	flags := []string{"-vet=off", "-ldflags=-s -w"}
 	gotest := func(jobs string, args ...string) (int, string) {
 		t.Helper()
