@@ -367,6 +367,10 @@ func TestAutoScalingGroup(t *testing.T) {
 }
 
 func TestLaunchTemplate(t *testing.T) {
+	// Each environment's user data, linted together after the subtests: one shellcheck process
+	// for all of them, where one each cost the suite a fifth of a second more.
+	dir := t.TempDir()
+	var scripts []string
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env := b.stack.Env
 		templates := resourcesOfType(b, "AWS::EC2::LaunchTemplate")
@@ -401,7 +405,11 @@ func TestLaunchTemplate(t *testing.T) {
 			if !strings.Contains(script, manager) {
 				t.Errorf("user data for %s does not use %q", env.OS, manager)
 			}
-			shellcheckScript(t, script)
+			file := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".user-data.sh")
+			if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			scripts = append(scripts, file)
 		}
 
 		warnings := find(b.messages, "warning", `^Amazon Linux 2 reached end of support`)
@@ -409,6 +417,7 @@ func TestLaunchTemplate(t *testing.T) {
 			t.Errorf("end-of-support warning shown: %v, want %v for %s", got, want, env.OS)
 		}
 	})
+	shellcheckScripts(t, scripts)
 }
 
 // userData decodes the launch template's user data, which must be a plain string: the region
@@ -422,16 +431,16 @@ func userData(t *testing.T, data map[string]any) string {
 	return script
 }
 
-func shellcheckScript(t *testing.T, script string) {
+// shellcheckScripts lints the rendered user data in files, named after their subtests.
+func shellcheckScripts(t *testing.T, files []string) {
 	t.Helper()
+	if len(files) == 0 {
+		t.Fatal("no user data to lint")
+	}
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Fatal("shellcheck is missing: apt-get install -y shellcheck (make test checks for it before the tests)")
 	}
-	file := filepath.Join(t.TempDir(), "user-data.sh")
-	if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("shellcheck", file).CombinedOutput(); err != nil {
+	if out, err := exec.Command("shellcheck", files...).CombinedOutput(); err != nil {
 		t.Errorf("shellcheck on the rendered user data: %v\n%s", err, out)
 	}
 }
