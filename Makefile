@@ -61,8 +61,9 @@ tools:
 # wait (on a subprocess, a load run, a hook script's timeout); at the default of one test per
 # core, on a small machine they would wait in line. -vet=off: go vet ./... has just run with all
 # its analyzers (go test's are a few of them); checking vet's results again was half of the
-# runner's up-to-date check (0.6 of its 1.35 s wall time, measured side by side). PKG and RUN narrow it to a package or a test (verbose), with the
-# pinned Node.js and these build settings, so nothing is compiled again.
+# runner's up-to-date check (0.6 of its 1.35 s wall time, measured side by side). PKG and RUN
+# narrow it to a package or a test (verbose), with the pinned Node.js and these build settings,
+# so nothing is compiled again.
 GO_TEST := scripts/dev/gotest.sh -vet=off $(or $(PKG),./test/... ./...) -- -test.parallel=8$(if $(RUN), '-test.run=$(RUN)' -test.v)
 
 test-go: $(TOOLS) ## Run the Go tests only (or some: make test-go PKG=./test RUN=TestNag).
