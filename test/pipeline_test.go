@@ -129,10 +129,12 @@ func TestPipelineDeploysTheSameTemplates(t *testing.T) {
 	if standalone.json == nil {
 		t.Fatal("no fixture environment was built as a stack of its own")
 	}
+	compared := 0
 	forEachStage(t, func(t *testing.T, b *built) {
 		if b.stack.Env.Name != standalone.env {
 			t.Skip("built as a stage only")
 		}
+		compared++
 		want, err := normalizedTemplate(standalone.json)
 		if err != nil {
 			t.Fatal(err)
@@ -151,6 +153,10 @@ func TestPipelineDeploysTheSameTemplates(t *testing.T) {
 			}
 		}
 	})
+	// Every stage skipped would prove nothing.
+	if compared != 1 {
+		t.Errorf("%d of the pipeline's stages deploy %s, built as a stack of its own; want 1", compared, standalone.env)
+	}
 }
 
 func TestPipelineArtifacts(t *testing.T) {
