@@ -48,6 +48,14 @@ type Options struct {
 	MaxApplicationStopSeconds int
 }
 
+// Shipped are the rules a revision this project deploys must pass, wherever it is checked:
+// synthesis (package stacks), `fleetctl package` and `fleetctl deploy`, and the offline rehearsal
+// all validate with them, so each rejects the same revision with the same message.
+// ApplicationStop is capped at 300 s: CodeDeploy creates the termination lifecycle hook itself
+// and does not document its heartbeat timeout (Auto Scaling's default is 3600 s), so a stop
+// within 300 s leaves a wide margin.
+var Shipped = Options{MaxApplicationStopSeconds: 300}
+
 // AppSpec is what a valid appspec.yml declares.
 type AppSpec struct {
 	OS                 string

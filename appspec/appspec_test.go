@@ -11,7 +11,7 @@ import (
 )
 
 func TestShippedRevisionIsValid(t *testing.T) {
-	spec, err := Validate("../assets", Options{MaxApplicationStopSeconds: 300})
+	spec, err := Validate("../assets", Shipped)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,10 +89,6 @@ func run(opts Options) error {
 	return nil
 }
 
-// MaxApplicationStopSeconds caps the revision's ApplicationStop timeout: a scale-in termination
-// deployment must finish well inside the termination lifecycle hook's heartbeat timeout.
-const MaxApplicationStopSeconds = 300
-
 // Options are what Build needs besides the configuration.
 type Options struct {
 	// RevisionDir is the application revision (appspec.yml at its root). Relative paths are
@@ -129,7 +125,7 @@ func Build(app awscdk.App, cfg *config.Config, opts Options) (*Built, error) {
 }
 
 func validateRevision(dir string) (*appspec.AppSpec, error) {
-	spec, err := appspec.Validate(dir, appspec.Options{MaxApplicationStopSeconds: MaxApplicationStopSeconds})
+	spec, err := appspec.Validate(dir, appspec.Shipped)
 	if err != nil {
 		return nil, fmt.Errorf("the application revision is not valid:\n%w", err)
 	}

@@ -39,7 +39,7 @@ func packageCmd(args []string, out io.Writer) error {
 // validatedPackage checks the revision as synthesis does (the appspec and its scripts), then
 // zips it. What could not be checked is printed to out.
 func validatedPackage(dir string, out io.Writer) (revision.Package, error) {
-	spec, err := appspec.Validate(dir, appspec.Options{MaxApplicationStopSeconds: 300})
+	spec, err := appspec.Validate(dir, appspec.Shipped)
 	if err != nil {
 		return revision.Package{}, usageError{fmt.Errorf("the revision is not valid:\n%w", err)}
 	}
