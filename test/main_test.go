@@ -7,7 +7,8 @@
 //     what must hold for any environment (forEachEnv), plus their snapshots, which
 //     `make update-snapshots` rewrites;
 //   - the fixture's (testdata/fixture.json, application "Fixture"): a copy of the shipped
-//     environments, an environment with every setting away from its default (tls), the README's
+//     environments (their snapshots are what `make rehearse` rehearses in CI, whatever cdk.json
+//     holds), an environment with every setting away from its default (tls), the README's
 //     "Adding an environment" example, added as a user would add it, and a pipeline that
 //     deploys those two. Tests of specific behaviour use these (forEachFixture), so they never
 //     depend on what a user keeps in cdk.json.
@@ -19,7 +20,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -42,10 +42,8 @@ type built struct {
 	stack *stacks.EnvironmentStack
 	// cfg is the configuration the environment comes from: the user's or the fixture's.
 	cfg *config.Config
-	// user: from cdk.json. fixture: stands for a fixture environment; a user environment does
-	// when it is identical to one of the fixture's copies of the shipped environments (as long as
-	// cdk.json keeps them), and the copy is then not synthesized a second time. stage: one of the
-	// fixture pipeline's stages.
+	// user: from cdk.json. fixture: from testdata/fixture.json (a copy of a shipped environment,
+	// tls or the README's example). stage: one of the fixture pipeline's stages.
 	user, fixture, stage bool
 	json                 map[string]any // the template as plain Go values, for checks that need no jsii call
 	// messages are the warnings and errors synthesis attached to the stack's constructs.
@@ -160,35 +158,28 @@ func buildApp() error {
 	if userConfig.Name == fullFixture.Name {
 		return fmt.Errorf("../cdk.json: the application's name %q is the test fixture's (testdata/fixture.json): name it anything else", userConfig.Name)
 	}
-	standIns, err := identicalEnvironments(context[config.ContextKey], fixtureSection)
-	if err != nil {
-		return err
-	}
 	// The pipeline deploys the fixture's own environments, so neither it nor its snapshot depends
-	// on cdk.json. The copies of the shipped environments are built as stacks of their own, unless
-	// a user environment is identical to one and stands for it.
+	// on cdk.json. The copies of the shipped environments are built as stacks of their own,
+	// always: their snapshots are the templates CI rehearses (make rehearse), whatever cdk.json
+	// holds.
 	fixtureConfig = &config.Config{Name: fullFixture.Name, Pipeline: fullFixture.Pipeline}
 	copies := &config.Config{Name: fullFixture.Name}
 	for _, env := range fullFixture.Environments {
-		switch {
-		case env.Name == fixtureTLS || env.Name == readmeEnvironment:
+		if env.Name == fixtureTLS || env.Name == readmeEnvironment {
 			fixtureConfig.Environments = append(fixtureConfig.Environments, env)
-		case !standIns[env.Name]:
+		} else {
 			copies.Environments = append(copies.Environments, env)
 		}
 	}
-	// Only the copies have stand-ins.
-	delete(standIns, fixtureTLS)
-	delete(standIns, readmeEnvironment)
 	nag := cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{})
 	opts := stacks.Options{RevisionDir: "../assets", ModuleRoot: "..", Aspects: []awscdk.IAspect{nag}}
 	user, err := stacks.Build(app, userConfig, opts)
 	if err != nil {
 		return err
 	}
-	var changedCopies []*stacks.EnvironmentStack
+	var shippedCopies []*stacks.EnvironmentStack
 	for _, env := range copies.Environments {
-		changedCopies = append(changedCopies, stacks.NewEnvironmentStack(app, copies.StackName(env), copies.Name, env, opts))
+		shippedCopies = append(shippedCopies, stacks.NewEnvironmentStack(app, copies.StackName(env), copies.Name, env, opts))
 	}
 	// The fixture's own environments are built once each, as the stages of its pipeline; only the
 	// last (the README's example) is also built as a stack of its own, which is what `cdk deploy`
@@ -217,7 +208,7 @@ func buildApp() error {
 	missingContext = root.missing
 	add := func(s *stacks.EnvironmentStack, cfg *config.Config, isUser, isStage bool, m manifest) error {
 		id := *s.ArtifactId()
-		b := &built{stack: s, cfg: cfg, user: isUser, fixture: !isUser || standIns[s.Env.Name], stage: isStage, messages: m.messages[id]}
+		b := &built{stack: s, cfg: cfg, user: isUser, fixture: !isUser, stage: isStage, messages: m.messages[id]}
 		var err error
 		b.json, err = m.template(id)
 		envs = append(envs, b)
@@ -228,7 +219,7 @@ func buildApp() error {
 			return err
 		}
 	}
-	for _, s := range changedCopies {
+	for _, s := range shippedCopies {
 		if err := add(s, copies, false, false, root); err != nil {
 			return err
 		}
@@ -369,33 +360,6 @@ func find(messages []message, level, pattern string) []message {
 		}
 	}
 	return out
-}
-
-// identicalEnvironments names the user's environments that are identical, setting for setting, to
-// the fixture's environment of the same name.
-func identicalEnvironments(userSection any, fixtureSection []byte) (map[string]bool, error) {
-	var user, fixture struct {
-		Environments []map[string]any `json:"environments"`
-	}
-	raw, err := json.Marshal(userSection)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(raw, &user); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(fixtureSection, &fixture); err != nil {
-		return nil, err
-	}
-	same := map[string]bool{}
-	for _, u := range user.Environments {
-		for _, f := range fixture.Environments {
-			if u["name"] == f["name"] && reflect.DeepEqual(u, f) {
-				same[fmt.Sprint(u["name"])] = true
-			}
-		}
-	}
-	return same, nil
 }
 
 // fixtureApplication is the fixture's application section with the README's example environment
