@@ -104,19 +104,41 @@ bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth
 # The rehearsal needs root (namespaces, mounts, interfaces); building it does not. As root (CI)
 # everything runs as is; otherwise only the two built binaries run under sudo, so the checkout,
 # the Go caches and node_modules stay the user's. First the machine is checked (one clear
-# message when it cannot rehearse), then the sandbox tests (nothing is left after a run, a
-# failure, Ctrl-C or a kill; scripts cannot change the machine), then the scenarios on the first
-# fleet stack in cdk.out.
+# message when it cannot rehearse), then the sandbox tests (a revision's verdicts, and nothing is
+# left after a run, a failure, Ctrl-C or a kill), then the scenarios: the candidate REVISION over
+# the baseline BASELINE, on the fleet each template describes.
+#   make rehearse          the shipped environments, as the fixture's copies keep their templates
+#                          (test/testdata/Fixture-*.template.json, rewritten by make update-snapshots):
+#                          what CI rehearses, whatever cdk.json holds. prod plays every scenario,
+#                          dev its rollout; each must drop nothing.
+#   make rehearse ENV=x    your environment x, synthesized from cdk.json now, every scenario.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 REVISION ?= assets
-rehearse: ## Rehearse the revision offline under load (root, via sudo): make rehearse [REVISION=dir] [ARGS="--only scale-in"].
+BASELINE ?= assets
+REPORT := rehearsal-report
+REHEARSE = $(SUDO) .rehearse/rehearse --revision $(REVISION) --baseline $(BASELINE)
+rehearse: $(if $(ENV),$(TOOLS)) ## Rehearse a revision offline under load (root, via sudo): make rehearse [ENV=name] [REVISION=dir] [BASELINE=dir] [ARGS="--only scale-in"].
 	@mkdir -p .rehearse
 	go build -o .rehearse/rehearse ./cmd/rehearse
 	@$(SUDO) .rehearse/rehearse --check
-	@ls cdk.out/*.template.json >/dev/null 2>&1 || $(MAKE) synth
 	go test -c -tags sandbox -o .rehearse/sandbox.test ./cmd/rehearse
-	cd cmd/rehearse && $(SUDO) env REHEARSE_BINARY=$(CURDIR)/.rehearse/rehearse $(CURDIR)/.rehearse/sandbox.test -test.timeout=10m
-	$(SUDO) .rehearse/rehearse --revision $(REVISION) $(ARGS)
+	@# Three at a time: each test is a rehearsal that mostly waits (drains, hooks, health checks).
+	cd cmd/rehearse && $(SUDO) env REHEARSE_BINARY=$(CURDIR)/.rehearse/rehearse $(CURDIR)/.rehearse/sandbox.test -test.timeout=10m -test.parallel=3
+	rm -rf $(REPORT)
+ifdef ENV
+	@# Synthesized apart from cdk.out, so that your cdk.out stays as it is.
+	$(announce_cold_build)
+	rm -rf .rehearse/cdk.out
+	$(CDK) synth --quiet -c env=$(ENV) -o .rehearse/cdk.out
+	$(REHEARSE) --template $$(ls .rehearse/cdk.out/*-$(ENV).template.json) --out $(REPORT)/$(ENV) $(ARGS)
+else
+	@status=0; \
+	 echo "$(REHEARSE) --template test/testdata/Fixture-prod.template.json --out $(REPORT)/prod $(ARGS)"; \
+	 $(REHEARSE) --template test/testdata/Fixture-prod.template.json --out $(REPORT)/prod $(ARGS) || status=1; \
+	 echo "$(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev --only rollout $(ARGS)"; \
+	 $(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev --only rollout $(ARGS) || status=1; \
+	 exit $$status
+endif
 
 clean:
 	rm -rf cdk.out node_modules rehearsal-report .rehearse .gotest

@@ -3,13 +3,13 @@ package rehearsal
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"os/user"
-	"path/filepath"
+	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -26,15 +26,18 @@ type Hook struct {
 
 // HookRun is what running one hook produced, as the agent reports it.
 type HookRun struct {
-	Event    Event
-	Script   string
+	Event  Event
+	Script string
+	// Revision names the revision the script came from: for ApplicationStop and the
+	// traffic-blocking events, the instance's last successful one, not the one being deployed.
+	Revision string
 	Started  time.Time
 	Duration time.Duration
 	// Log is the script's output, each line prefixed [stdout] or [stderr] as in the agent's
 	// scripts.log.
 	Log string
-	// Err is nil when the script exited 0; otherwise it says how it ended, like the agent's
-	// diagnostics (ScriptFailed with the exit code, ScriptTimedOut).
+	// Err is nil when the script exited 0 and closed its output in time; otherwise it says how
+	// the hook failed, with the agent's error code and message.
 	Err error
 }
 
@@ -47,19 +50,60 @@ type Agent struct {
 	// Path is the PATH scripts see: where the rehearsal's stand-ins come first.
 	Path string
 	// WorkDir is the agent's own working directory, which scripts inherit: the agent does not
-	// change directory for a hook, so a script's relative paths resolve from
-	// /opt/codedeploy-agent, not from the revision (aws-codedeploy-agent issue #67, where a
-	// maintainer finds a hook's pwd to be /opt/codedeploy-agent). Empty: this process's.
+	// change directory for a hook (hook_executor.rb passes popen3 no :chdir), so a script's
+	// relative paths resolve from /opt/codedeploy-agent, not from the revision
+	// (aws-codedeploy-agent issue #67, where a maintainer finds a hook's pwd to be
+	// /opt/codedeploy-agent). Empty: this process's.
 	WorkDir string
 	// Enter, when set, is the command that runs a script inside the instance with dir as its
 	// working directory (nsenter into the instance's namespaces); otherwise scripts run here.
 	Enter func(dir string) []string
 }
 
+// The agent's error codes for a hook (aws-codedeploy-agent, hook_executor.rb, ScriptError):
+// the names the CodeDeploy console shows for them, and OutputsLeftOpen (code 6), which the
+// public API's enumeration lacks.
+const (
+	ScriptMissing   = "ScriptMissing"
+	ScriptTimedOut  = "ScriptTimedOut"
+	ScriptFailed    = "ScriptFailed"
+	OutputsLeftOpen = "OutputsLeftOpen"
+)
+
+// HookError is a failed hook, with the agent's error code and message.
+type HookError struct {
+	Code, Message string
+}
+
+func (e *HookError) Error() string { return e.Code + ": " + e.Message }
+
+// Command is the command line the agent runs for a script at location under revision (the
+// revision's root on the instance). With runas, the agent runs `su USER -c SCRIPT`
+// (aws-codedeploy-agent, lib/instance_agent/platform/linux_util.rb, prepare_script_command), for
+// root too: the user's login shell runs the script, so a user whose shell is nologin (nobody,
+// apache) fails the hook with "This account is currently not available.", as on an instance.
+func (a Agent) Command(revision string, hook Hook) []string {
+	script := path.Join(revision, hook.Location)
+	argv := []string{script}
+	if hook.RunAs != "" {
+		argv = []string{"su", hook.RunAs, "-c", script}
+	}
+	if a.Enter != nil {
+		argv = append(a.Enter(a.WorkDir), argv...)
+	}
+	return argv
+}
+
 // Run runs hook for event from revision (the revision's root on the instance, the deployment's
-// archive directory, where the script's location is resolved). The script gets LIFECYCLE_EVENT and the
-// deployment's variables, runs as hook.RunAs, and on timeout its whole process group is
-// terminated (the agent sends TERM to the script's process group).
+// archive directory, where the script's location is resolved), as the agent's hook executor
+// does (aws-codedeploy-agent, hook_executor.rb, execute_script, and
+// lib/instance_agent/platform/thread_joiner.rb): the script gets LIFECYCLE_EVENT and the
+// deployment's variables, and one deadline, its timeout counted from its start, for both its
+// exit and the end of its standard output and error. A script still running at the deadline
+// fails the hook (ScriptTimedOut) and its process group gets SIGTERM; one that exited but left a
+// background child holding its output fails it as OutputsLeftOpen ("failed to close STDOUT"),
+// whatever its exit code, and the child is left running. A child that lets go of the output
+// before the deadline only delays the hook.
 func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook) (run HookRun) {
 	run = HookRun{Event: event, Script: hook.Location, Started: time.Now()}
 	defer func() { run.Duration = time.Since(run.Started) }()
@@ -67,19 +111,11 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 	if timeout <= 0 {
 		timeout = 3600 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 
-	script := filepath.Join(revision, filepath.FromSlash(hook.Location))
-	args := []string{script}
-	if hook.RunAs != "" && hook.RunAs != currentUser() {
-		// The agent runs as root and switches user for runas.
-		args = append([]string{"runuser", "-u", hook.RunAs, "--"}, args...)
-	}
-	if a.Enter != nil {
-		args = append(a.Enter(a.WorkDir), args...)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
+	argv := a.Command(revision, hook)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	if a.Enter == nil {
 		cmd.Dir = a.WorkDir
 	}
@@ -87,41 +123,123 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 	for k, v := range a.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	// The agent starts each script in a process group of its own (popen3's :pgroup) and, on
+	// timeout, signals the group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// A background child that keeps the output open would hold Wait: bound it too.
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		run.Err = fmt.Errorf("ScriptMissing: %v", err)
+	// The script's output goes to pipes of ours, read until every writer has closed them: a
+	// background child that inherits them keeps them open, as under the agent.
+	var stdout, stderr output
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		run.Err = &HookError{UnknownError, err.Error()}
 		return run
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		err = fmt.Errorf("ScriptTimedOut: %s did not end within %v", hook.Location, timeout)
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		run.Err = &HookError{UnknownError, err.Error()}
+		return run
 	}
-	run.Log = prefixLines("[stdout]", stdout.String()) + prefixLines("[stderr]", stderr.String())
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		run.Err = fmt.Errorf("ScriptFailed: script at specified location: %s run as user %s failed with exit code %d",
-			hook.Location, orDefault(hook.RunAs, currentUser()), exit.ExitCode())
-	default:
-		run.Err = err
+	cmd.Stdout, cmd.Stderr = outW, errW
+	defer outR.Close()
+	defer errR.Close()
+	startErr := cmd.Start()
+	outW.Close()
+	errW.Close()
+	if startErr != nil {
+		run.Err = &HookError{ScriptMissing, fmt.Sprintf("Script does not exist at specified location: %s (%v)", hook.Location, startErr)}
+		return run
+	}
+	outDone, errDone := stdout.readFrom(outR), stderr.readFrom(errR)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { run.Log = prefixLines("[stdout]", stdout.String()) + prefixLines("[stderr]", stderr.String()) }()
+
+	prefix := "Script at specified location: " + hook.Location
+	if hook.RunAs != "" {
+		prefix += " run as user " + hook.RunAs
+	}
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+	case <-deadline.C:
+		a.terminate(cmd, exited)
+		run.Err = &HookError{ScriptTimedOut, fmt.Sprintf("Script at specified location: %s failed to complete in %d seconds", hook.Location, int(timeout.Seconds()))}
+		return run
+	case <-ctx.Done():
+		a.terminate(cmd, exited)
+		run.Err = &HookError{UnknownError, fmt.Sprintf("%s was stopped: %v", prefix, ctx.Err())}
+		return run
+	}
+	// The script has exited; its output must be closed by the same deadline.
+	for _, o := range []struct {
+		name string
+		done <-chan struct{}
+	}{{"STDOUT", outDone}, {"STDERR", errDone}} {
+		select {
+		case <-o.done:
+		case <-deadline.C:
+			run.Err = &HookError{OutputsLeftOpen, prefix + " failed to close " + o.name}
+			return run
+		case <-ctx.Done():
+			run.Err = &HookError{OutputsLeftOpen, prefix + " failed to close " + o.name + ": " + ctx.Err().Error()}
+			return run
+		}
+	}
+	if exit, ok := waitErr.(*exec.ExitError); ok {
+		run.Err = &HookError{ScriptFailed, fmt.Sprintf("%s failed with exit code %d", prefix, exit.ExitCode())}
+	} else if waitErr != nil {
+		run.Err = &HookError{UnknownError, fmt.Sprintf("%s failed with error %v", prefix, waitErr)}
 	}
 	return run
+}
+
+// UnknownError is the agent's code for a hook that failed for another reason.
+const UnknownError = "UnknownError"
+
+// terminate ends a script past its deadline: SIGTERM to its process group, as the agent sends;
+// then, so that the rehearsal never waits on a script that ignores it, SIGKILL after 3 s (under
+// runas, su passes the TERM on to the shell and kills it 2 s later itself).
+func (a Agent) terminate(cmd *exec.Cmd, exited <-chan error) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(3 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	}
+}
+
+// output is one of a script's output streams, read while the script runs.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// readFrom reads r until every writer has closed it; the channel closes then.
+func (o *output) readFrom(r io.Reader) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		chunk := make([]byte, 4096)
+		for {
+			n, err := r.Read(chunk)
+			o.mu.Lock()
+			o.buf.Write(chunk[:n])
+			o.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return done
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
 }
 
 func prefixLines(prefix, text string) string {
@@ -132,18 +250,4 @@ func prefixLines(prefix, text string) string {
 		}
 	}
 	return b.String()
-}
-
-func currentUser() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return ""
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -2,8 +2,10 @@ package rehearsal
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +79,59 @@ func TestHookMissingScript(t *testing.T) {
 	run := agent.Run(context.Background(), t.TempDir(), BeforeInstall, Hook{Location: "scripts/none.sh", Timeout: time.Second})
 	if run.Err == nil || !strings.Contains(run.Err.Error(), "ScriptMissing") {
 		t.Errorf("error %v", run.Err)
+	}
+}
+
+// TestHookOutputHeld: a background child that keeps the script's output open only delays the
+// hook, until it lets go, within the script's timeout; the agent waits for the output to close
+// against the same deadline (thread_joiner.rb), and logs what the child wrote.
+func TestHookOutputHeld(t *testing.T) {
+	t.Parallel()
+	dir := revisionWith(t, "(sleep 1.5; echo 'late, from the child') &\necho started\n")
+	start := time.Now()
+	run := agent.Run(context.Background(), dir, ApplicationStart, Hook{Location: "scripts/hook.sh", Timeout: 10 * time.Second})
+	if run.Err != nil {
+		t.Fatalf("a child that let go of the output before the deadline failed the hook: %v", run.Err)
+	}
+	if took := time.Since(start); took < 1400*time.Millisecond {
+		t.Errorf("the hook ended after %v, before the child let go of its output", took)
+	}
+	if !strings.Contains(run.Log, "[stdout]late, from the child") {
+		t.Errorf("log %q lacks the child's output", run.Log)
+	}
+}
+
+// TestHookOutputLeftOpen: a child that still holds the output at the deadline fails the hook,
+// whatever the script's exit code, as the agent's OUTPUTS_LEFT_OPEN: "failed to close STDOUT".
+// The hook ends at the deadline, not when the child does.
+func TestHookOutputLeftOpen(t *testing.T) {
+	t.Parallel()
+	dir := revisionWith(t, "sleep 30 &\nexit 0\n")
+	start := time.Now()
+	run := agent.Run(context.Background(), dir, ApplicationStart, Hook{Location: "scripts/hook.sh", Timeout: time.Second})
+	var herr *HookError
+	if !errors.As(run.Err, &herr) || herr.Code != OutputsLeftOpen || herr.Message != "Script at specified location: scripts/hook.sh failed to close STDOUT" {
+		t.Errorf("error %v, want OutputsLeftOpen: ... failed to close STDOUT", run.Err)
+	}
+	if took := time.Since(start); took < time.Second || took > 5*time.Second {
+		t.Errorf("the hook ended after %v, want at its 1 s deadline", took)
+	}
+}
+
+// TestRunAsCommand: with runas the agent runs `su USER -c SCRIPT` (linux_util.rb), root
+// included, so the user's login shell decides; without it the script runs as the agent.
+func TestRunAsCommand(t *testing.T) {
+	a := Agent{Enter: func(dir string) []string { return []string{"enter", dir} }, WorkDir: "/opt/codedeploy-agent"}
+	for _, tc := range []struct {
+		runas string
+		want  []string
+	}{
+		{"", []string{"enter", "/opt/codedeploy-agent", "/archive/scripts/start.sh"}},
+		{"root", []string{"enter", "/opt/codedeploy-agent", "su", "root", "-c", "/archive/scripts/start.sh"}},
+		{"ec2-user", []string{"enter", "/opt/codedeploy-agent", "su", "ec2-user", "-c", "/archive/scripts/start.sh"}},
+	} {
+		if got := a.Command("/archive", Hook{Location: "scripts/start.sh", RunAs: tc.runas}); !slices.Equal(got, tc.want) {
+			t.Errorf("runas %q: %q, want %q", tc.runas, got, tc.want)
+		}
 	}
 }

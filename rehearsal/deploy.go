@@ -2,7 +2,6 @@ package rehearsal
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -42,11 +41,14 @@ type HookLogger interface {
 type Revision struct {
 	Dir  string
 	Spec *appspec.AppSpec
+	// Name tells the revision apart in reports (the rehearsal's v1, v2, ...).
+	Name string
 }
 
-// LoadRevision validates dir as synthesis does and returns it.
+// LoadRevision validates dir as `make synth` and `fleetctl package` do, with the same rules and
+// messages (appspec.Shipped), and returns it.
 func LoadRevision(dir string) (Revision, error) {
-	spec, err := appspec.Validate(dir, appspec.Options{})
+	spec, err := appspec.Validate(dir, appspec.Shipped)
 	if err != nil {
 		return Revision{}, err
 	}
@@ -69,8 +71,9 @@ type Fleet struct {
 	Instances    []Instance
 	LoadBalancer LoadBalancer
 	Rollout      Rollout
-	// lastGood is each instance's last successful revision: ApplicationStop and the
-	// traffic-blocking hooks run from it. Instances of one batch deploy concurrently.
+	// lastGood is each instance's last successful revision, the last whose Install succeeded
+	// there: ApplicationStop and the traffic-blocking hooks run from it. Instances of one batch
+	// deploy concurrently.
 	mu       sync.Mutex
 	lastGood map[string]Revision
 	// Observe, when set, is told about every record as it ends (progress on the terminal).
@@ -204,6 +207,7 @@ func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revisi
 		if event == DownloadBundle {
 			r = f.record(in, id, event, func(r *Record) {
 				local, r.Err = in.Download(ctx, id, rev)
+				local.Name = rev.Name
 			})
 		} else {
 			r = f.event(ctx, id, in, event, local)
@@ -212,14 +216,25 @@ func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revisi
 		if r.Err != nil {
 			return records, false
 		}
+		if event == Install {
+			// The agent records the last successful revision at the end of Install, not of the
+			// deployment (aws-codedeploy-agent, command_executor.rb: the Install command ends with
+			// update_last_successful_install). A deployment that fails later (ApplicationStart,
+			// ValidateService) leaves its revision as the one whose ApplicationStop and
+			// traffic-blocking hooks the next deployment, a rollback or a termination runs.
+			f.setLastGood(in.Name(), local)
+		}
 	}
+	return records, true
+}
+
+func (f *Fleet) setLastGood(instance string, rev Revision) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.lastGood == nil {
 		f.lastGood = map[string]Revision{}
 	}
-	f.lastGood[in.Name()] = local
-	return records, true
+	f.lastGood[instance] = rev
 }
 
 // record times one event on in and tells Observe about it.
@@ -259,12 +274,14 @@ func (f *Fleet) runEvent(ctx context.Context, id string, in Instance, event Even
 		agent.Env = f.environment(id, agent.Env)
 		for _, s := range from.Spec.Hooks[string(event)] {
 			run := agent.Run(ctx, from.Dir, event, Hook{Location: s.Location, Timeout: time.Duration(s.TimeoutSeconds) * time.Second, RunAs: s.RunAs})
+			run.Revision = from.Name
 			r.Hooks = append(r.Hooks, run)
 			if l, ok := in.(HookLogger); ok {
 				l.LogHook(r.DeploymentID, run)
 			}
 			if run.Err != nil {
-				r.Err = fmt.Errorf("%s: %w", s.Location, run.Err)
+				// The agent's message names the script.
+				r.Err = run.Err
 				return
 			}
 		}

@@ -76,6 +76,12 @@ func appendLine(file, line string) {
 // ValidateService hook fails on failOn.
 func writeRevision(t *testing.T, name, failOn string) Revision {
 	t.Helper()
+	return writeRevisionFailing(t, name, failOn, ValidateService)
+}
+
+// writeRevisionFailing is writeRevision with the failure at another event.
+func writeRevisionFailing(t *testing.T, name, failOn string, failAt Event) Revision {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	must := func(err error) {
 		if err != nil {
@@ -87,7 +93,7 @@ func writeRevision(t *testing.T, name, failOn string) Revision {
 	spec := "version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /var/www/html/\nhooks:\n"
 	for _, e := range []Event{BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop, BeforeInstall, AfterInstall, ApplicationStart, ValidateService, BeforeAllowTraffic, AfterAllowTraffic} {
 		script := fmt.Sprintf("#!/bin/bash\necho \"$INSTANCE $LIFECYCLE_EVENT %s\" >>\"$JOURNAL\"\n", name)
-		if e == ValidateService && failOn != "" {
+		if e == failAt && failOn != "" {
 			script += fmt.Sprintf("if [ \"$INSTANCE\" = %s ]; then echo 'page not served' >&2; exit 1; fi\n", failOn)
 		}
 		file := "scripts/" + string(e) + ".sh"
@@ -99,6 +105,7 @@ func writeRevision(t *testing.T, name, failOn string) Revision {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rev.Name = name
 	return rev
 }
 
@@ -141,7 +148,8 @@ func TestLifecycleOrder(t *testing.T) {
 
 // TestFailedReleaseAndRollback: v2's ValidateService fails on the second instance; the deployment
 // stops there (the third is skipped) and the rollback redeploys v1 everywhere, its ApplicationStop
-// coming from each instance's last successful revision.
+// coming from each instance's last successful revision: v2 where v2's Install succeeded (i-1,
+// and i-2, which failed only after it), v1 where v2 never came (i-3).
 func TestFailedReleaseAndRollback(t *testing.T) {
 	t.Parallel()
 	f, j := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2", "i-3")
@@ -175,7 +183,8 @@ func TestFailedReleaseAndRollback(t *testing.T) {
 		t.Fatalf("rollback %s by %s", rb.Outcome, rb.Creator)
 	}
 	lines := j.all(t)
-	for _, want := range []string{"i-1 ApplicationStop v2", "i-2 ApplicationStop v1", "i-3 ApplicationStop v1", "i-3 ValidateService v1"} {
+	for _, want := range []string{"i-1 ApplicationStop v2", "i-2 BeforeBlockTraffic v2", "i-2 AfterBlockTraffic v2", "i-2 ApplicationStop v2",
+		"i-3 ApplicationStop v1", "i-3 ValidateService v1"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("rollback lacks %q:\n%s", want, strings.Join(lines, "\n"))
 		}
@@ -210,5 +219,42 @@ func TestTermination(t *testing.T) {
 	want := []string{"i-2 BeforeBlockTraffic v1", "i-2 BlockTraffic", "i-2 AfterBlockTraffic v1", "i-2 ApplicationStop v1"}
 	if got := j.all(t); !slices.Equal(got, want) {
 		t.Errorf("termination:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLastSuccessfulIsLastInstall: the agent's last successful revision is the last whose
+// Install succeeded on the instance (command_executor.rb, update_last_successful_install), so a
+// termination after a release that failed later than Install runs that release's
+// traffic-blocking hooks and ApplicationStop, and one that failed before Install leaves the
+// previous revision's; the hooks say which revision they came from.
+func TestLastSuccessfulIsLastInstall(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		failAt Event
+		want   string
+	}{{ApplicationStart, "v2"}, {ValidateService, "v2"}, {BeforeInstall, "v1"}} {
+		t.Run(string(tc.failAt), func(t *testing.T) {
+			f, j := newFleet(t, Rollout{Kind: OneAtATime}, "i-1")
+			f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", ""))
+			if res := f.Deploy(context.Background(), "d-2", "user", writeRevisionFailing(t, "v2", "i-1", tc.failAt)); res.Outcome != Failed {
+				t.Fatalf("v2 failing at %s: %s", tc.failAt, res.Outcome)
+			}
+			if last, _ := f.LastGood("i-1"); last.Name != tc.want {
+				t.Errorf("last successful revision %q, want %s", last.Name, tc.want)
+			}
+			_ = os.Remove(j.file)
+			res := f.Terminate(context.Background(), "d-3", f.Instances[0])
+			want := []string{"i-1 BeforeBlockTraffic " + tc.want, "i-1 BlockTraffic", "i-1 AfterBlockTraffic " + tc.want, "i-1 ApplicationStop " + tc.want}
+			if got := j.all(t); !slices.Equal(got, want) {
+				t.Errorf("termination:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			for _, rec := range res.Records {
+				for _, h := range rec.Hooks {
+					if h.Revision != tc.want {
+						t.Errorf("%s's hook came from %q, want %s", rec.Event, h.Revision, tc.want)
+					}
+				}
+			}
+		})
 	}
 }

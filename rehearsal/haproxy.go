@@ -10,8 +10,16 @@ import (
 // Server is one instance behind the rehearsal's load balancer.
 type Server struct {
 	Name    string // the instance id
-	Address string // host:port
+	Address string // host:port of the revision's web server (the target group's port)
+	// Probe is host:port of the rehearsal's own slow probe on the instance (ProbePath).
+	Probe string
 }
+
+// ProbePath is the rehearsal's own slow request. The load balancer sends it to each instance's
+// probe, beside the revision's web server, while the instance is in service: it shows what a
+// drain does to requests in flight whatever serves the revision's pages, and never counts
+// against the revision.
+const ProbePath = "/rehearsal/slow"
 
 // HAProxy is the rehearsal's load balancer, a real HAProxy standing in for the Application Load
 // Balancer: its health check and drain follow the template's target group, on a clock Scale times
@@ -38,6 +46,11 @@ func (h HAProxy) Config() (string, error) {
 	if h.Scale <= 0 || h.Listen == "" || h.AdminSocket == "" || len(h.Servers) == 0 {
 		return "", fmt.Errorf("rehearsal: HAProxy needs a positive Scale, Listen, AdminSocket and servers")
 	}
+	for _, s := range h.Servers {
+		if s.Name == "" || s.Address == "" || s.Probe == "" {
+			return "", fmt.Errorf("rehearsal: HAProxy server %+v needs a name, an address and a probe", s)
+		}
+	}
 	tg := h.TargetGroup
 	expect, err := expectStatus(tg.HealthyHTTPCodes)
 	if err != nil {
@@ -61,6 +74,7 @@ defaults
 
 frontend fleet
     bind %s
+    use_backend probes if { path %s }
     default_backend targets
 
 backend targets
@@ -73,10 +87,19 @@ backend targets
     # Which target answered, on every response, HAProxy's own errors included: the report
     # counts requests and failures per instance.
     http-after-response set-header X-Served-By %%s
-`, h.Scale, h.AdminSocket, h.Listen, tg.HealthCheckPath, expect, ms(tg.Timeout),
+`, h.Scale, h.AdminSocket, h.Listen, ProbePath, tg.HealthCheckPath, expect, ms(tg.Timeout),
 		ms(tg.Interval), ms(tg.Interval), ms(tg.Interval), tg.HealthyThreshold, tg.UnhealthyThreshold)
 	for _, s := range h.Servers {
 		fmt.Fprintf(&b, "    server %s %s check port %d disabled\n", s.Name, s.Address, tg.HealthCheckPort)
+	}
+	b.WriteString(`
+backend probes
+    # The rehearsal's probe on each instance, in and out of service with the instance's target
+    # (track: its state, drain and maintenance included).
+    http-after-response set-header X-Served-By %s
+`)
+	for _, s := range h.Servers {
+		fmt.Fprintf(&b, "    server %s %s track targets/%s\n", s.Name, s.Probe, s.Name)
 	}
 	return b.String(), nil
 }
@@ -109,14 +132,34 @@ func expectStatus(codes string) (string, error) {
 	return "rstatus ^(" + strings.Join(alternatives, "|") + ")$", nil
 }
 
-// Register is the runtime command of AllowTraffic: the server takes traffic once its health
-// check has passed HealthyThreshold times in a row (ELB user guide, "Health checks for your
-// target groups": a newly registered target is "initial" until it passes the health check).
-// HAProxy keeps checking a server in maintenance and would put it in service at once, so its
-// health is set down in the same command line, which HAProxy runs before anything else: from
-// there it needs rise (HealthyThreshold) checks, as a new target does.
+// Register is the runtime command that registers a target (AllowTraffic): the server is ready,
+// its health set down so that it takes no request before a health check passes. HAProxy keeps
+// checking a server in maintenance and would otherwise put it in service at once; the command
+// line runs before anything else.
 func (h HAProxy) Register(server string) string {
 	return fmt.Sprintf("set server targets/%[1]s state ready; set server targets/%[1]s health down", server)
+}
+
+// InService is the runtime command that puts a registered target in service once it has passed
+// one health check: "After your target is registered, it must pass one health check to be
+// considered healthy" (ELB user guide, "Health checks for Application Load Balancer target
+// groups"). HAProxy alone would wait for rise (HealthyThreshold) checks, which the ALB asks only
+// of a target that was unhealthy.
+func (h HAProxy) InService(server string) string {
+	return fmt.Sprintf("set server targets/%s health up", server)
+}
+
+// AllowTrafficBound is how long AllowTraffic waits for a registered target to pass a health
+// check, in real time. CodeDeploy documents no limit for AllowTraffic beyond the one of every
+// lifecycle event, 3600 s ("Maximum number of seconds until a deployment lifecycle event fails if
+// not completed", CodeDeploy quotas), which a rehearsal cannot wait. The bound is the time the
+// template's health check takes to find a new target unhealthy and then healthy again, in the
+// template's own seconds (not divided by the scale: a server warms up in real time), so that a
+// server that needs tens of seconds to start serving is not failed: (unhealthy threshold +
+// healthy threshold) x interval + timeout, at most 3600 s.
+func (tg TargetGroup) AllowTrafficBound() time.Duration {
+	d := time.Duration(tg.UnhealthyThreshold+tg.HealthyThreshold)*tg.Interval + tg.Timeout
+	return min(d, 3600*time.Second)
 }
 
 // Deregister is the runtime command of BlockTraffic: the server gets no new requests and its
@@ -126,11 +169,16 @@ func (h HAProxy) Deregister(server string) string {
 	return fmt.Sprintf("set server targets/%s state drain", server)
 }
 
-// Drained ends a deregistration when the delay has passed: remaining connections are closed, as
-// the ALB closes them when the deregistration delay ends.
+// Drained ends a deregistration when the delay has passed: remaining connections are closed
+// (the probe's with the target's), as the ALB closes them when the deregistration delay ends
+// ("If a deregistering target terminates the connection before the deregistration delay
+// elapses, the client receives a 500-level error response", ELB user guide, "Deregistration
+// delay"; the Classic Load Balancer's guide: "the load balancer forcibly closes connections to
+// the de-registering instance").
 func (h HAProxy) Drained(server string) []string {
 	return []string{
 		fmt.Sprintf("set server targets/%s state maint", server),
 		fmt.Sprintf("shutdown sessions server targets/%s", server),
+		fmt.Sprintf("shutdown sessions server probes/%s", server),
 	}
 }

@@ -46,7 +46,10 @@ var Termination = []Event{BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic, A
 // instance last deployed successfully, not the one being deployed: they run before the new
 // revision is downloaded (CodeDeploy user guide, "AppSpec 'hooks' section": ApplicationStop,
 // BeforeBlockTraffic and AfterBlockTraffic "run scripts specified in the AppSpec file of the
-// previous successful deployment"). On an instance's first deployment they have no script.
+// previous successful deployment"). "Successful" is the agent's word for the last revision whose
+// Install succeeded on the instance (see Fleet.deployTo); the agent's hook executor maps exactly
+// these three events to it (aws-codedeploy-agent, hook_executor.rb,
+// MAPPING_BETWEEN_HOOKS_AND_DEPLOYMENTS). On an instance's first deployment they have no script.
 func (e Event) FromLastSuccessfulRevision() bool {
 	switch e {
 	case ApplicationStop, BeforeBlockTraffic, AfterBlockTraffic:

@@ -4,12 +4,27 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
+
+// Marker tags every page of a rehearsal version, so that each response tells which version
+// served it. An HTML comment: the page still passes a ValidateService that looks for its text.
+func Marker(version string) string { return "<!-- rehearsal revision: " + version + " -->\n" }
+
+var markerRE = regexp.MustCompile(`<!-- rehearsal revision: ([A-Za-z0-9._-]+) -->`)
+
+// RevisionOf reads the version that served a response ("" when it names none).
+func RevisionOf(body []byte) string {
+	if m := markerRE.FindSubmatch(body); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
 
 // Sample is one request of the rehearsal's load.
 type Sample struct {

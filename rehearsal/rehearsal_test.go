@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -139,46 +140,102 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-// TestFromTemplate reads the settings from a template the suite keeps as a snapshot: the fixture
-// environment with every setting away from its default (a custom rollout of 50%, /health, 45 s).
-// The user's own snapshots are not used: their environments are theirs to change.
+// TestFromTemplate reads the settings from templates the suite keeps as snapshots: the fixture's
+// copies of the shipped environments (what CI rehearses) and tls, with every setting away from
+// its default (a custom rollout of 50%, /health, 45 s, an existing VPC's subnets, whose zones the
+// template does not say). The user's own snapshots are not used: their environments are theirs
+// to change.
 func TestFromTemplate(t *testing.T) {
+	tg := func(path string, drain time.Duration) TargetGroup {
+		return TargetGroup{HealthCheckPath: path, HealthCheckPort: 80, Interval: 10 * time.Second, Timeout: 5 * time.Second,
+			HealthyThreshold: 2, UnhealthyThreshold: 2, HealthyHTTPCodes: "200", DeregistrationDelay: drain}
+	}
 	for _, tc := range []struct {
 		file    string
-		path    string
-		drain   time.Duration
+		tg      TargetGroup
 		rollout Rollout
+		group   Group
+		size    int
 	}{
-		{"../test/testdata/Fixture-tls.template.json", "/health", 45 * time.Second, Rollout{Kind: FleetPercent, Value: 50}},
+		{"Fixture-dev", tg("/", 10*time.Second), Rollout{Kind: OneAtATime},
+			Group{Min: 2, Max: 3, Zones: []string{"eu-west-1a", "eu-west-1b"}}, 2},
+		{"Fixture-prod", tg("/", 30*time.Second), Rollout{Kind: OneAtATime},
+			Group{Min: 3, Max: 6, Zones: []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}}, 3},
+		{"Fixture-tls", tg("/health", 45*time.Second), Rollout{Kind: FleetPercent, Value: 50},
+			Group{Min: 1, Max: 4, Desired: 2, Zones: []string{"", ""}}, 2},
 	} {
-		t.Run(filepath.Base(tc.file), func(t *testing.T) {
-			data, err := os.ReadFile(tc.file)
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile("../test/testdata/" + tc.file + ".template.json")
 			if err != nil {
 				t.Fatal(err)
 			}
-			tg, d, err := FromTemplate(data)
+			got, err := FromTemplate(data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := TargetGroup{HealthCheckPath: tc.path, HealthCheckPort: 80, Interval: 10 * time.Second, Timeout: 5 * time.Second,
-				HealthyThreshold: 2, UnhealthyThreshold: 2, HealthyHTTPCodes: "200", DeregistrationDelay: tc.drain}
-			if tg != want {
-				t.Errorf("target group %+v, want %+v", tg, want)
+			if got.TargetGroup != tc.tg {
+				t.Errorf("target group %+v, want %+v", got.TargetGroup, tc.tg)
 			}
+			d := got.Deployment
 			if d.Rollout != tc.rollout || !d.TrafficControl || !d.RollbackOnFailure || !d.TerminationHook || d.Name == "" {
 				t.Errorf("deployment %+v, want %+v with traffic control, rollback on failure, the termination hook and a name", d, tc.rollout)
+			}
+			if !reflect.DeepEqual(got.Group, tc.group) || got.Group.Size() != tc.size {
+				t.Errorf("group %+v (size %d), want %+v (size %d)", got.Group, got.Group.Size(), tc.group, tc.size)
 			}
 		})
 	}
 }
 
+// TestSpread: instances go round the group's zones, as Auto Scaling balances them.
+func TestSpread(t *testing.T) {
+	g := Group{Zones: []string{"a", "b", "c"}}
+	if got := g.Spread(5); !slices.Equal(got, []string{"a", "b", "c", "a", "b"}) {
+		t.Errorf("spread %v", got)
+	}
+	if got := (Group{}).Spread(2); !slices.Equal(got, []string{"", ""}) {
+		t.Errorf("no zones: %v", got)
+	}
+}
+
+// TestWithoutTerminationHook: the no-hook control's copy differs from the template in the hook
+// alone.
+func TestWithoutTerminationHook(t *testing.T) {
+	data, err := os.ReadFile("../test/testdata/Fixture-prod.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := WithoutTerminationHook(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := FromTemplate(data)
+	after, err := FromTemplate(copied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !before.Deployment.TerminationHook || after.Deployment.TerminationHook {
+		t.Errorf("hook before %v, after %v", before.Deployment.TerminationHook, after.Deployment.TerminationHook)
+	}
+	after.Deployment.TerminationHook = true
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("the copy changed more than the hook:\n%+v\n%+v", before, after)
+	}
+	if _, err := WithoutTerminationHook([]byte(`{"Resources": {}}`)); err == nil {
+		t.Error("a template without a deployment group was accepted")
+	}
+}
+
 func TestFromTemplateDefaultsAndErrors(t *testing.T) {
-	tg, d, err := FromTemplate([]byte(`{"Resources": {
+	const asg = `"ASG": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MinSize": "2", "MaxSize": 4, "VPCZoneIdentifier": [{"Ref": "S1"}, "subnet-0123"]}},
+		"S1": {"Type": "AWS::EC2::Subnet", "Properties": {"AvailabilityZone": "us-west-2b"}}`
+	got, err := FromTemplate([]byte(`{"Resources": {` + asg + `,
 		"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"Port": 8080}},
 		"DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {}}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
+	tg, d, g := got.TargetGroup, got.Deployment, got.Group
 	// ELB's defaults: 30 s interval, 5 healthy and 2 unhealthy checks, 300 s deregistration delay.
 	if tg.Interval != 30*time.Second || tg.HealthyThreshold != 5 || tg.DeregistrationDelay != 300*time.Second || tg.HealthCheckPort != 8080 {
 		t.Errorf("defaults %+v", tg)
@@ -186,16 +243,25 @@ func TestFromTemplateDefaultsAndErrors(t *testing.T) {
 	if d.Rollout.Kind != OneAtATime || d.TrafficControl {
 		t.Errorf("deployment %+v: want CodeDeploy's default OneAtATime, no traffic control", d)
 	}
-	_, d, err = FromTemplate([]byte(`{"Resources": {
+	// A size given as a number or a string; a subnet the template does not define has no zone.
+	if g.Size() != 2 || g.Max != 4 || !slices.Equal(g.Zones, []string{"us-west-2b", ""}) {
+		t.Errorf("group %+v", g)
+	}
+	got, err = FromTemplate([]byte(`{"Resources": {` + asg + `,
 		"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}},
 		"DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {"DeploymentConfigName": "CodeDeployDefault.HalfAtATime",
 			"DeploymentStyle": {"DeploymentOption": "WITH_TRAFFIC_CONTROL"}}}}}`))
-	if err != nil || d.Rollout != HalfAtATime || !d.TrafficControl {
-		t.Errorf("deployment %+v, %v: want HalfAtATime with traffic control", d, err)
+	if err != nil || got.Deployment.Rollout != HalfAtATime || !got.Deployment.TrafficControl {
+		t.Errorf("deployment %+v, %v: want HalfAtATime with traffic control", got.Deployment, err)
 	}
+	const tgdg = `"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}}, "DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {}}`
 	for _, bad := range []string{`{`, `{"Resources": {}}`,
-		`{"Resources": {"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}}, "DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {"DeploymentConfigName": "Mine"}}}}`} {
-		if _, _, err := FromTemplate([]byte(bad)); err == nil {
+		`{"Resources": {` + asg + `, "TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}}, "DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {"DeploymentConfigName": "Mine"}}}}`,
+		`{"Resources": {` + tgdg + `}}`,
+		`{"Resources": {` + tgdg + `, "ASG": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MinSize": {"Ref": "Size"}, "MaxSize": "2"}}}}`,
+		`{"Resources": {` + tgdg + `, "ASG": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MinSize": "0", "MaxSize": "0"}}}}`,
+	} {
+		if _, err := FromTemplate([]byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
 	}
@@ -211,13 +277,15 @@ func TestHAProxyConfig(t *testing.T) {
 		HealthyThreshold: 2, UnhealthyThreshold: 3, HealthyHTTPCodes: "200-202,302", DeregistrationDelay: 45 * time.Second}
 	dir := t.TempDir()
 	h := HAProxy{TargetGroup: tg, Scale: 10, Listen: "127.0.0.1:18080", AdminSocket: filepath.Join(dir, "admin.sock"),
-		Servers: []Server{{"i-1", "127.0.0.1:18081"}, {"i-2", "127.0.0.1:18082"}}}
+		Servers: []Server{{"i-1", "127.0.0.1:18081", "127.0.0.1:18091"}, {"i-2", "127.0.0.1:18082", "127.0.0.1:18092"}}}
 	cfg, err := h.Config()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"option httpchk GET /health", "http-check expect rstatus ^(200|201|202|302)$", "timeout check 500ms",
-		"inter 1000ms", "rise 2 fall 3", "server i-1 127.0.0.1:18081 check port 80 disabled", "retries 0"} {
+		"inter 1000ms", "rise 2 fall 3", "server i-1 127.0.0.1:18081 check port 80 disabled", "retries 0",
+		// The probe goes to each instance's own probe server, in and out of service with its target.
+		"use_backend probes if { path /rehearsal/slow }", "server i-2 127.0.0.1:18092 track targets/i-2"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
@@ -234,5 +302,30 @@ func TestHAProxyConfig(t *testing.T) {
 	}
 	if _, err := (HAProxy{TargetGroup: TargetGroup{HealthyHTTPCodes: "2xx"}, Scale: 1, Listen: "x", AdminSocket: "y", Servers: h.Servers}).Config(); err == nil {
 		t.Error("accepted success codes 2xx")
+	}
+	if _, err := (HAProxy{TargetGroup: tg, Scale: 1, Listen: "x", AdminSocket: "y", Servers: []Server{{Name: "i-1", Address: "a:80"}}}).Config(); err == nil {
+		t.Error("accepted a server without a probe")
+	}
+}
+
+// TestAllowTraffic: a registered target takes requests after one passing health check, as the
+// ELB documents for a new target, not after the healthy threshold; AllowTraffic waits for it in
+// real time for as long as the template's health check takes to find a target unhealthy and
+// healthy again.
+func TestAllowTraffic(t *testing.T) {
+	h := HAProxy{}
+	if got := h.Register("i-1"); got != "set server targets/i-1 state ready; set server targets/i-1 health down" {
+		t.Errorf("register: %q", got)
+	}
+	if got := h.InService("i-1"); got != "set server targets/i-1 health up" {
+		t.Errorf("in service: %q", got)
+	}
+	tg := TargetGroup{Interval: 10 * time.Second, Timeout: 5 * time.Second, HealthyThreshold: 2, UnhealthyThreshold: 2}
+	if got := tg.AllowTrafficBound(); got != 45*time.Second {
+		t.Errorf("bound %v, want (2 + 2) x 10 s + 5 s", got)
+	}
+	tg = TargetGroup{Interval: 300 * time.Second, Timeout: 120 * time.Second, HealthyThreshold: 10, UnhealthyThreshold: 10}
+	if got := tg.AllowTrafficBound(); got != time.Hour {
+		t.Errorf("bound %v, want CodeDeploy's hour for a lifecycle event", got)
 	}
 }

@@ -37,9 +37,52 @@ type Deployment struct {
 	Name string
 }
 
-// FromTemplate reads the fleet's target group and deployment group from a synthesized template
-// (there must be exactly one of each).
-func FromTemplate(template []byte) (TargetGroup, Deployment, error) {
+// Group is what the rehearsal's fleet takes from the template's Auto Scaling group: how many
+// instances it runs and the Availability Zones they are spread over.
+type Group struct {
+	// Min, Max and Desired are the group's sizes; Desired is 0 when the template leaves it out
+	// (Auto Scaling then starts the group at Min).
+	Min, Max, Desired int
+	// Zones are the group's Availability Zones, one per subnet (VPCZoneIdentifier), in the
+	// template's order; a zone is "" where the template names a subnet it does not define (an
+	// existing VPC's), so its zone is not in the template.
+	Zones []string
+}
+
+// Size is how many instances the group runs: its desired capacity, else its minimum.
+func (g Group) Size() int {
+	if g.Desired > 0 {
+		return g.Desired
+	}
+	return g.Min
+}
+
+// Spread is the zone of each of n instances, as Auto Scaling spreads them: it "tries to
+// maintain equivalent numbers of instances in each enabled Availability Zone ... by attempting
+// to launch new instances in the Availability Zone with the fewest instances" (Amazon EC2 Auto
+// Scaling user guide, "Amazon EC2 Auto Scaling benefits", "Instance distribution"); with ties
+// broken in the template's order, that is round robin over the subnets' zones.
+func (g Group) Spread(n int) []string {
+	if len(g.Zones) == 0 {
+		return make([]string, n)
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = g.Zones[i%len(g.Zones)]
+	}
+	return out
+}
+
+// Template is what the rehearsal takes from a synthesized stack template.
+type Template struct {
+	TargetGroup TargetGroup
+	Deployment  Deployment
+	Group       Group
+}
+
+// FromTemplate reads the fleet's target group, deployment group and Auto Scaling group from a
+// synthesized template (there must be exactly one of each).
+func FromTemplate(template []byte) (Template, error) {
 	var t struct {
 		Resources map[string]struct {
 			Type       string
@@ -47,10 +90,11 @@ func FromTemplate(template []byte) (TargetGroup, Deployment, error) {
 		}
 	}
 	if err := json.Unmarshal(template, &t); err != nil {
-		return TargetGroup{}, Deployment{}, fmt.Errorf("the template is not JSON: %w", err)
+		return Template{}, fmt.Errorf("the template is not JSON: %w", err)
 	}
-	var groups, deployments, configs []json.RawMessage
-	for _, r := range t.Resources {
+	var groups, deployments, configs, asgs []json.RawMessage
+	subnets := map[string]json.RawMessage{}
+	for id, r := range t.Resources {
 		switch r.Type {
 		case "AWS::ElasticLoadBalancingV2::TargetGroup":
 			groups = append(groups, r.Properties)
@@ -58,17 +102,89 @@ func FromTemplate(template []byte) (TargetGroup, Deployment, error) {
 			deployments = append(deployments, r.Properties)
 		case "AWS::CodeDeploy::DeploymentConfig":
 			configs = append(configs, r.Properties)
+		case "AWS::AutoScaling::AutoScalingGroup":
+			asgs = append(asgs, r.Properties)
+		case "AWS::EC2::Subnet":
+			subnets[id] = r.Properties
 		}
 	}
-	if len(groups) != 1 || len(deployments) != 1 {
-		return TargetGroup{}, Deployment{}, fmt.Errorf("the template has %d target groups and %d deployment groups, want one of each", len(groups), len(deployments))
+	if len(groups) != 1 || len(deployments) != 1 || len(asgs) != 1 {
+		return Template{}, fmt.Errorf("the template has %d target groups, %d deployment groups and %d Auto Scaling groups, want one of each", len(groups), len(deployments), len(asgs))
 	}
 	tg, err := targetGroup(groups[0])
 	if err != nil {
-		return TargetGroup{}, Deployment{}, err
+		return Template{}, err
 	}
 	d, err := deployment(deployments[0], configs)
-	return tg, d, err
+	if err != nil {
+		return Template{}, err
+	}
+	g, err := autoScalingGroup(asgs[0], subnets)
+	return Template{TargetGroup: tg, Deployment: d, Group: g}, err
+}
+
+// autoScalingGroup reads the group's sizes and the zones of its subnets.
+func autoScalingGroup(raw json.RawMessage, subnets map[string]json.RawMessage) (Group, error) {
+	var p struct {
+		MinSize, MaxSize, DesiredCapacity any
+		VPCZoneIdentifier                 []any
+		AvailabilityZones                 []any
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return Group{}, fmt.Errorf("Auto Scaling group: %w", err)
+	}
+	var g Group
+	for _, f := range []struct {
+		name  string
+		value any
+		into  *int
+	}{{"MinSize", p.MinSize, &g.Min}, {"MaxSize", p.MaxSize, &g.Max}, {"DesiredCapacity", p.DesiredCapacity, &g.Desired}} {
+		if f.value == nil && f.name == "DesiredCapacity" {
+			continue
+		}
+		n, err := literalInt(f.value)
+		if err != nil {
+			return Group{}, fmt.Errorf("Auto Scaling group: %s: %w", f.name, err)
+		}
+		*f.into = n
+	}
+	if g.Size() < 1 || g.Max < g.Size() {
+		return Group{}, fmt.Errorf("Auto Scaling group: sizes min %d, max %d, desired %d leave no fleet to rehearse", g.Min, g.Max, g.Desired)
+	}
+	for _, s := range p.VPCZoneIdentifier {
+		zone := ""
+		// A subnet of this template is {"Ref": "<logical id>"}; its zone is a literal where the
+		// app lists the environment's zones (it always does: no lookups at synthesis).
+		if ref, ok := s.(map[string]any); ok {
+			if id, ok := ref["Ref"].(string); ok {
+				var subnet struct{ AvailabilityZone any }
+				if raw, ok := subnets[id]; ok && json.Unmarshal(raw, &subnet) == nil {
+					zone, _ = subnet.AvailabilityZone.(string)
+				}
+			}
+		}
+		g.Zones = append(g.Zones, zone)
+	}
+	if len(g.Zones) == 0 {
+		for _, z := range p.AvailabilityZones {
+			zone, _ := z.(string)
+			g.Zones = append(g.Zones, zone)
+		}
+	}
+	return g, nil
+}
+
+// literalInt reads a size CloudFormation takes as a string ("3") or a number.
+func literalInt(v any) (int, error) {
+	switch n := v.(type) {
+	case string:
+		return strconv.Atoi(n)
+	case float64:
+		if n == float64(int(n)) {
+			return int(n), nil
+		}
+	}
+	return 0, fmt.Errorf("%v is not a literal whole number", v)
 }
 
 func targetGroup(raw json.RawMessage) (TargetGroup, error) {
@@ -192,4 +308,33 @@ func deployment(raw json.RawMessage, configs []json.RawMessage) (Deployment, err
 		d.Rollout = Rollout{Kind: kind, Value: c.MinimumHealthyHosts.Value}
 	}
 	return d, nil
+}
+
+// WithoutTerminationHook is a copy of template whose deployment group has the termination hook
+// off (TerminationHookEnabled false), as a user might synthesize it: the no-hook control
+// rehearses this copy, so what it shows follows from the template, not from the rehearsal.
+func WithoutTerminationHook(template []byte) ([]byte, error) {
+	var t map[string]any
+	if err := json.Unmarshal(template, &t); err != nil {
+		return nil, fmt.Errorf("the template is not JSON: %w", err)
+	}
+	resources, _ := t["Resources"].(map[string]any)
+	found := 0
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		if res["Type"] != "AWS::CodeDeploy::DeploymentGroup" {
+			continue
+		}
+		props, _ := res["Properties"].(map[string]any)
+		if props == nil {
+			props = map[string]any{}
+			res["Properties"] = props
+		}
+		props["TerminationHookEnabled"] = false
+		found++
+	}
+	if found != 1 {
+		return nil, fmt.Errorf("the template has %d deployment groups, want one", found)
+	}
+	return json.Marshal(t)
 }

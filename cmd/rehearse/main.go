@@ -1,9 +1,11 @@
-// Command rehearse rehearses a revision's lifecycle offline: a fleet of local instances in
-// namespaces, each with a real web server, behind a real HAProxy configured from the synthesized
-// target group, under steady load from vegeta, through CodeDeploy's rollout, a failed release,
-// scale-in and the controls that prove the rehearsal sees faults. Every request is counted.
+// Command rehearse rehearses a revision's lifecycle offline: the fleet a synthesized template
+// describes (its Auto Scaling group's size and zones), as local instances in namespaces, each
+// with a real web server, behind a real HAProxy configured from the template's target group,
+// under steady load from vegeta. The fleet runs a baseline release; the revision rehearsed is
+// the candidate, deployed over it through CodeDeploy's rollout, a failed release, scale-in and
+// the controls that prove the rehearsal sees faults. Every request is counted.
 //
-//	rehearse [--revision DIR] [--template FILE] [--instances N] [--scale X] [--rate N] [--out DIR] [--only a,b]
+//	rehearse [--revision DIR] [--baseline DIR] [--template FILE] [--instances N] [--scale X] [--rate N] [--out DIR] [--only a,b]
 //
 // It needs root and Debian's apache2 and haproxy. The binary is also the instances' stand-ins
 // (systemctl, rpm, dnf, yum, aws), called by those names.
@@ -15,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,13 +53,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.Revision, "revision", "assets", "the revision directory to rehearse (its appspec.yml and files)")
+	fs.StringVar(&o.Revision, "revision", "assets", "the candidate: the revision directory rehearsed as the new release (its appspec.yml and files)")
+	fs.StringVar(&o.Baseline, "baseline", "assets", "the revision the fleet runs before the candidate is deployed over it")
 	fs.StringVar(&o.TemplateName, "template", "", "a synthesized stack template (default: the first fleet stack in cdk.out)")
-	fs.IntVar(&o.Instances, "instances", 3, "instances in the fleet (at least 3)")
+	fs.IntVar(&o.Instances, "instances", 0, "instances in the fleet (default: the template's Auto Scaling group: desired capacity, else minimum)")
 	fs.Float64Var(&o.Scale, "scale", 10, "the load balancer's clock runs this many times faster than the template's")
 	fs.IntVar(&o.Rate, "rate", 50, "requests per second through the load balancer")
 	fs.StringVar(&o.Out, "out", "rehearsal-report", "where the JSON report and the SVG timelines go")
-	fs.StringVar(&o.Region, "region", "us-east-1", "the region the metadata stand-in reports")
+	fs.StringVar(&o.Region, "region", "", "the region the metadata stand-in reports (default: the template's zones')")
 	fs.BoolVar(&o.check, "check", false, "only check that this machine can rehearse (root, apache2, haproxy, ...)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (each instance's logs and deployment root) and print where it is")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default: all): "+strings.Join(names(), ", "))
@@ -70,8 +74,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, nil
 	}
 	switch {
-	case o.Instances < 3 || o.Instances > 20:
-		return o, fmt.Errorf("--instances %d: use 3 to 20", o.Instances)
+	case o.Instances < 0 || o.Instances > 20:
+		return o, fmt.Errorf("--instances %d: use 1 to 20, or leave it out for the template's fleet", o.Instances)
 	case o.Scale < 1 || o.Scale > 100:
 		return o, fmt.Errorf("--scale %g: use 1 (real time) to 100", o.Scale)
 	case o.Rate < 1 || o.Rate > 500:
@@ -85,8 +89,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			o.Only = append(o.Only, n)
 		}
 	}
-	if _, err := rehearsal.LoadRevision(o.Revision); err != nil {
-		return o, fmt.Errorf("--revision %s: %w", o.Revision, err)
+	// Validated as `make synth` and `fleetctl package` validate them, with the same messages,
+	// before anything starts.
+	for _, r := range []struct{ flag, dir string }{{"--revision", o.Revision}, {"--baseline", o.Baseline}} {
+		if _, err := rehearsal.LoadRevision(r.dir); err != nil {
+			return o, fmt.Errorf("%s %s: the revision is not valid:\n%w", r.flag, r.dir, err)
+		}
 	}
 	// The revision stays as given (the report names it so); the director shares this directory.
 	var err error
@@ -101,8 +109,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if o.Template, err = os.ReadFile(o.TemplateName); err != nil {
 		return o, fmt.Errorf("--template: %w", err)
 	}
-	if _, _, err := rehearsal.FromTemplate(o.Template); err != nil {
+	t, err := rehearsal.FromTemplate(o.Template)
+	if err != nil {
 		return o, fmt.Errorf("--template %s: %w", o.TemplateName, err)
+	}
+	if o.Instances > t.Group.Max {
+		return o, fmt.Errorf("--instances %d: the template's Auto Scaling group has at most %d", o.Instances, t.Group.Max)
 	}
 	return o, nil
 }
@@ -125,7 +137,7 @@ func findTemplate(dir string) (string, error) {
 		if err != nil {
 			continue
 		}
-		if _, _, err := rehearsal.FromTemplate(data); err == nil {
+		if _, err := rehearsal.FromTemplate(data); err == nil {
 			return f, nil
 		}
 	}
@@ -188,7 +200,7 @@ func direct(o options, stdout, stderr io.Writer) int {
 	// Every scenario is bounded; so is the whole.
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	fmt.Fprintf(stdout, "Rehearsing %s with %s (%d instances, load balancer clock x%g, %d req/s)\n", o.Revision, o.TemplateName, o.Instances, o.Scale, o.Rate)
+	fmt.Fprintf(stdout, "Rehearsing the candidate %s over the baseline %s with %s (load balancer clock x%g, %d req/s)\n", o.Revision, o.Baseline, o.TemplateName, o.Scale, o.Rate)
 	rep, err := scenario.Run(ctx, o.Options)
 	if rep != nil {
 		if werr := write(rep, o.Out, stdout); werr != nil {
@@ -216,6 +228,14 @@ func write(rep *scenario.Report, out string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "\n%s", rep.Table())
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
+	}
+	// The folder holds this run's report only: an earlier run's timelines (of scenarios this run
+	// did not play) would read as this run's. Nothing else in it is touched.
+	stale, _ := filepath.Glob(filepath.Join(out, "*.svg"))
+	for _, f := range append(stale, filepath.Join(out, "rehearsal.json")) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	jsonPath := filepath.Join(out, "rehearsal.json")
 	if err := rep.WriteJSON(jsonPath); err != nil {

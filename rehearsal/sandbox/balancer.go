@@ -142,29 +142,33 @@ func (b *Balancer) tell(instance, change string) {
 	}
 }
 
-// Register is AllowTraffic: the target is registered and the event ends once it has passed
-// the health check HealthyThreshold times; one that does not within the model's time (plus a
-// margin for this machine) fails the event, as a target that stays unhealthy fails
-// AllowTraffic.
+// Register is AllowTraffic: the target is registered, and put in service as soon as it has
+// passed one health check, as the ALB does with a newly registered target (HAProxy.InService).
+// A target that passes none within TargetGroup.AllowTrafficBound fails the event.
 func (b *Balancer) Register(ctx context.Context, instance string) error {
 	if _, err := b.command(b.Config.Register(instance)); err != nil {
 		return err
 	}
 	b.tell(instance, "registered")
 	tg := b.Config.TargetGroup
-	limit := b.Config.Scaled(time.Duration(tg.HealthyThreshold)*tg.Interval+tg.Timeout)*3 + 2*time.Second
+	limit := tg.AllowTrafficBound()
 	deadline := time.Now().Add(limit)
 	for {
-		status, err := b.Status(instance)
+		passed, err := b.passedCheck(instance)
 		if err != nil {
 			return err
 		}
-		if status == "UP" {
+		if passed {
+			if _, err := b.command(b.Config.InService(instance)); err != nil {
+				return err
+			}
 			b.tell(instance, "healthy")
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("AllowTraffic: %s did not pass the health check within %v (status %s)", instance, limit, status)
+			status, _ := b.Status(instance)
+			return fmt.Errorf("AllowTraffic: %s passed no health check (%s on port %d) within %v (status %s); CodeDeploy documents no limit here but the hour of any lifecycle event, and the rehearsal's is the template's (unhealthy + healthy threshold) x interval + timeout",
+				instance, tg.HealthCheckPath, tg.HealthCheckPort, limit, status)
 		}
 		select {
 		case <-ctx.Done():
@@ -172,6 +176,39 @@ func (b *Balancer) Register(ctx context.Context, instance string) error {
 		case <-time.After(b.Config.Scaled(tg.Interval) / 5):
 		}
 	}
+}
+
+// passedCheck reports whether the target has passed a health check since it was registered: its
+// health counter, which Register set to zero, has risen (HAProxy's "show servers state",
+// srv_check_health).
+func (b *Balancer) passedCheck(instance string) (bool, error) {
+	out, err := b.command("show servers state targets")
+	if err != nil {
+		return false, err
+	}
+	lines := strings.Split(out, "\n")
+	var header []string
+	for _, l := range lines {
+		if h, ok := strings.CutPrefix(l, "# "); ok {
+			header = strings.Fields(h)
+			break
+		}
+	}
+	col := map[string]int{}
+	for i, name := range header {
+		col[name] = i
+	}
+	name, health := col["srv_name"], col["srv_check_health"]
+	if header == nil || health == 0 {
+		return false, fmt.Errorf("haproxy: unreadable servers state: %q", out)
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) > health && f[name] == instance {
+			return f[health] != "0", nil
+		}
+	}
+	return false, fmt.Errorf("haproxy: no target %s in the servers state", instance)
 }
 
 // Deregister is BlockTraffic, and Auto Scaling's deregistration before a termination: no new

@@ -10,11 +10,16 @@ package sandbox
 import (
 	"bufio"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Roles the rehearse binary plays when the sandbox starts it again (a process cannot move its
@@ -47,25 +52,33 @@ func RunRole() {
 	}
 }
 
-// The instance's writable places: each is a directory of the instance's own under the
-// rehearsal's work directory, mounted over the path a deployment writes to. Everything else of
-// the machine's file system is read-only inside the instance.
-var writable = []struct{ sub, target string }{
-	{"opt", "/opt"},         // the agent's deployment root
-	{"www", "/var/www"},     // the document root the appspec installs to
-	{"log", "/var/log"},     // httpd's logs
-	{"etc", "/etc/apache2"}, // the web server's configuration
+// stable are the machine's directories each instance sees through a copy-on-write overlay of
+// its own: a hook may write anywhere under them, as on an instance (/etc/myapp, /srv/myapp,
+// /usr/local), and the machine is left unchanged. Each is overlaid separately, never / whole:
+// the kernel documents a lower layer that changes under a mounted overlay as undefined
+// ("Changes to the underlying filesystems while part of a mounted overlay filesystem are not
+// allowed", Documentation/filesystems/overlayfs.rst), and / holds the live /tmp, /run and the
+// rehearsal's own work directory. A required one is one the rehearsal itself writes to.
+var stable = []struct {
+	dir      string
+	required bool
+}{
+	{"/etc", true}, {"/usr", true}, {"/opt", true}, {"/srv", false}, {"/var", true}, {"/home", false}, {"/root", false},
 }
 
 const slowDir = "/run/rehearsal/slow"
 
 // instanceInit is PID 1 of an instance: it lays out the instance's file system, names the host,
-// says it is ready, then reaps orphans (httpd daemonizes) until it is killed, which ends every
-// process of the instance with it.
+// serves the rehearsal's probe, says it is ready, then reaps orphans (httpd daemonizes) until it
+// is killed, which ends every process of the instance with it.
 func instanceInit() error {
 	dir, bin, hostname := os.Getenv("REHEARSAL_INSTANCE_DIR"), os.Getenv("REHEARSAL_BIN"), os.Getenv("REHEARSAL_HOSTNAME")
 	if dir == "" || bin == "" || hostname == "" {
 		return fmt.Errorf("started without its directory, binaries or hostname")
+	}
+	slow, err := time.ParseDuration(os.Getenv("REHEARSAL_SLOW"))
+	if err != nil {
+		return fmt.Errorf("started without the probe's duration: %w", err)
 	}
 	// Nothing mounted here reaches the machine's namespace.
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
@@ -74,8 +87,19 @@ func instanceInit() error {
 	if err := readOnlyEverywhere(); err != nil {
 		return err
 	}
-	for _, w := range writable {
-		if err := bind(filepath.Join(dir, w.sub), w.target, false); err != nil {
+	// The overlays' upper layers live in the instance's directory, which must be on a writable
+	// mount (overlayfs refuses an upper on a read-only one).
+	if err := bind(dir, dir, false); err != nil {
+		return err
+	}
+	for _, s := range stable {
+		if _, err := os.Stat(s.dir); err != nil {
+			if s.required {
+				return fmt.Errorf("this machine has no %s to give the instance", s.dir)
+			}
+			continue
+		}
+		if err := overlay(s.dir, filepath.Join(dir, "upper", s.dir), filepath.Join(dir, "work", s.dir)); err != nil {
 			return err
 		}
 	}
@@ -87,15 +111,12 @@ func instanceInit() error {
 			return fmt.Errorf("mounting a tmpfs on %s: %w", m.target, err)
 		}
 	}
-	for _, d := range []string{"/run/lock", "/run/httpd", "/run/rehearsal"} {
+	for _, d := range []string{"/run/lock", "/run/httpd", slowDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
-	// The slow endpoint's requests in flight, written by httpd's CGI user.
-	if err := os.Mkdir(slowDir, 0o1777); err != nil {
-		return err
-	}
+	// The probe's requests in flight (see probe).
 	if err := os.Chmod(slowDir, 0o1777); err != nil {
 		return err
 	}
@@ -122,6 +143,11 @@ func instanceInit() error {
 	if err := syscall.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("naming the host: %w", err)
 	}
+	probe, err := net.Listen("tcp", fmt.Sprintf(":%d", ProbePort))
+	if err != nil {
+		return fmt.Errorf("the rehearsal's probe: %w", err)
+	}
+	go func() { _ = (&http.Server{Handler: slowProbe(slow), ReadHeaderTimeout: 5 * time.Second}).Serve(probe) }()
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Println("ready")
@@ -135,6 +161,54 @@ func instanceInit() error {
 				break
 			}
 		}
+	}
+	return nil
+}
+
+// ProbePort is where each instance serves the rehearsal's own slow probe, beside (never inside)
+// the revision's web server.
+const ProbePort = 47999
+
+// servedFile holds the marker of the revision the instance last installed: the probe answers
+// with it, so that a slow request tells which revision the instance had.
+const servedFile = "/run/rehearsal/installed"
+
+// slowProbe answers after d, with the marker of the installed revision. It is the rehearsal's
+// slow request, served by the instance's init whatever serves the revision's pages (httpd, or an
+// app server a hook starts), so that it never counts against a revision; the load balancer
+// sends it to the instance only while the instance is in service. Each request in flight is a
+// file in slowDir, so that the rehearsal can see it (the short-drain control scales in while one
+// has just started).
+func slowProbe(d time.Duration) http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		marker := filepath.Join(slowDir, strconv.FormatInt(n.Add(1), 10))
+		_ = os.WriteFile(marker, nil, 0o644)
+		defer os.Remove(marker)
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		served, _ := os.ReadFile(servedFile)
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write(served)
+	})
+}
+
+// overlay mounts a copy-on-write overlay on target: the machine's target below, upper above.
+func overlay(target, upper, work string) error {
+	for _, d := range []string{upper, work} {
+		if strings.ContainsAny(d, ",:\\") {
+			return fmt.Errorf("the work directory %s has a comma, colon or backslash, which overlay mount options cannot hold: set TMPDIR to another directory", d)
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	opts := "lowerdir=" + target + ",upperdir=" + upper + ",workdir=" + work
+	if err := syscall.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mounting an overlay on %s (upper layer in %s): %w; the work directory's file system must be able to hold an overlay's upper layer (ext4, xfs, btrfs or tmpfs; not overlayfs or NFS): set TMPDIR to a directory on one", target, upper, err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	_ "embed"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,10 +14,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/example/codedeploy-fleet/rehearsal"
 	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
+	"github.com/example/codedeploy-fleet/rehearsal/standin"
 	"github.com/example/codedeploy-fleet/revision"
 )
 
@@ -45,65 +46,49 @@ const DeploymentRoot = "/opt/codedeploy-agent/deployment-root"
 // instancePath is the PATH of the instance's scripts: the stand-ins first, then the system's.
 const instancePath = "/opt/rehearsal/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-//go:embed slow.cgi
-var slowCGI []byte
+// layout writes what the instance starts with into its upper layers, before they are mounted
+// (the kernel allows no writes to an overlay's layers while it is): Amazon Linux's users and
+// httpd, the agent's directories, an empty document root, and the stand-ins where Amazon Linux
+// keeps the commands they stand for (scripts that call /usr/bin/systemctl reach them too).
+func (in *Instance) layout() error {
+	upper := func(p string) string { return filepath.Join(in.dir, "upper", filepath.FromSlash(p)) }
+	for _, d := range []string{"/opt/rehearsal/bin", DeploymentRoot, "/var/www/html", "/var/www/cgi-bin", "/var/log/httpd",
+		"/usr/bin", "/usr/sbin", "/etc", "/home"} {
+		if err := os.MkdirAll(upper(d), 0o755); err != nil {
+			return err
+		}
+	}
+	// /var/www as Amazon Linux's httpd leaves it: empty. Opaque, it hides what the machine keeps
+	// there (Debian's default page).
+	if err := syscall.Setxattr(upper("/var/www"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		return fmt.Errorf("hiding the machine's /var/www: %w", err)
+	}
+	if err := usersLayout(upper("/etc")); err != nil {
+		return err
+	}
+	// ec2-user's home, as Amazon Linux has it.
+	if err := os.Mkdir(upper("/home/ec2-user"), 0o700); err != nil {
+		return err
+	}
+	if err := os.Chown(upper("/home/ec2-user"), 1000, 1000); err != nil {
+		return err
+	}
+	if err := httpdLayout(upper("/etc"), upper("/usr"), in.ID); err != nil {
+		return err
+	}
+	for _, name := range standin.Commands {
+		if err := os.Symlink("/opt/rehearsal/bin/"+name, upper("/usr/bin/"+name)); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat("/etc/mime.types"); err != nil {
+		return writeFile(upper("/etc/mime.types"), mimeTypes, 0o644)
+	}
+	return nil
+}
 
-// httpdConf is the instance's web-server configuration: Amazon Linux's httpd defaults (port
-// 80, /var/www/html, httpd's pid file and logs, KeepAliveTimeout 5) on Debian's apache2, plus
-// the rehearsal's slow endpoint, which is no part of any revision.
-const httpdConf = `# Rendered by the rehearsal: Amazon Linux's httpd layout on Debian's apache2.
-ServerRoot /etc/apache2
-ServerName %[1]s
-Listen 80
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
-LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
-LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
-LoadModule env_module /usr/lib/apache2/modules/mod_env.so
-LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so
-User www-data
-Group www-data
-PidFile /run/httpd/httpd.pid
-DefaultRuntimeDir /run/httpd
-ScriptSock /run/httpd/cgisock
-ErrorLog /var/log/httpd/error_log
-LogFormat "%%h %%l %%u %%t \"%%r\" %%>s %%b %%D" timed
-CustomLog /var/log/httpd/access_log timed
-KeepAlive On
-KeepAliveTimeout 5
-DocumentRoot /var/www/html
-DirectoryIndex index.html
-TypesConfig /etc/apache2/mime.types
-<Directory />
-    Require all denied
-</Directory>
-<Directory /var/www>
-    Require all granted
-</Directory>
-# The rehearsal's slow endpoint: a request that takes %[2]s s, to show what a drain shorter
-# than the slowest request does.
-SetEnv REHEARSAL_SLOW_SECONDS %[2]s
-ScriptAlias /rehearsal/slow /etc/apache2/rehearsal/slow.cgi
-<Directory /etc/apache2/rehearsal>
-    Require all granted
-</Directory>
-`
-
-// envvars is what Debian's apachectl reads: it starts the instance's httpd under the name
-// httpd (a link to apache2), so that scripts that look for httpd processes find them.
-const envvars = `# Rendered by the rehearsal for Debian's apachectl.
-export APACHE_HTTPD=/opt/rehearsal/bin/httpd
-export APACHE_RUN_USER=www-data
-export APACHE_RUN_GROUP=www-data
-export APACHE_PID_FILE=/run/httpd/httpd.pid
-export APACHE_RUN_DIR=/run/httpd
-export APACHE_LOCK_DIR=/run/lock/httpd
-export APACHE_LOG_DIR=/var/log/httpd
-export LANG=C
-`
-
-// mimeTypes is the instance's small /etc/mime.types: what a web revision usually serves.
+// mimeTypes is the instance's /etc/mime.types where the machine has none: what a web revision
+// usually serves.
 const mimeTypes = `text/html html htm
 text/css css
 text/plain txt
@@ -116,38 +101,18 @@ image/x-icon ico
 font/woff2 woff2
 `
 
-// layout writes the instance's directory: its file system's writable parts, its web-server
-// configuration and the mount point of the stand-ins.
-func (in *Instance) layout(slow time.Duration) error {
-	for _, d := range []string{"opt/rehearsal/bin", "opt" + DeploymentRoot[len("/opt"):], "www/html", "log/httpd", "etc/rehearsal"} {
-		if err := os.MkdirAll(filepath.Join(in.dir, d), 0o755); err != nil {
-			return err
-		}
+// writeFile writes a file, and its directory if need be.
+func writeFile(name, content string, mode fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
 	}
-	// MkdirTemp makes 0700 directories; httpd's workers (www-data) read the document root.
-	for _, d := range []string{"", "opt", "www", "www/html", "etc", "etc/rehearsal", "log"} {
-		if err := os.Chmod(filepath.Join(in.dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	seconds := strconv.FormatFloat(slow.Seconds(), 'f', 3, 64)
-	files := map[string]string{
-		"etc/apache2.conf":        fmt.Sprintf(httpdConf, in.ID, seconds),
-		"etc/envvars":             envvars,
-		"etc/mime.types":          mimeTypes,
-		"etc/rehearsal/slow.cgi":  string(slowCGI),
-		"www/html/.rehearsal-new": "",
-	}
-	for name, content := range files {
-		mode := fs.FileMode(0o644)
-		if strings.HasSuffix(name, ".cgi") {
-			mode = 0o755
-		}
-		if err := execfile.Write(filepath.Join(in.dir, name), []byte(content), mode); err != nil {
-			return err
-		}
-	}
-	return os.Remove(filepath.Join(in.dir, "www/html/.rehearsal-new"))
+	return execfile.Write(name, []byte(content), mode)
+}
+
+// root is p in the instance's file system as this process reaches it: through its init's root,
+// so that a write goes through the instance's overlays, never into their layers behind them.
+func (in *Instance) root(p string) string {
+	return fmt.Sprintf("/proc/%d/root%s", in.init.Process.Pid, p)
 }
 
 // kept are the only capabilities a command inside an instance has (setpriv's --bounding-set: all
@@ -223,12 +188,12 @@ func (in *Instance) Download(_ context.Context, deploymentID string, rev rehears
 	archive := path.Join(DeploymentRoot, in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "deployment-archive")
 	pkg, err := revision.Zip(rev.Dir)
 	if err == nil {
-		err = unzip(pkg.Zip, filepath.Join(in.dir, "opt", strings.TrimPrefix(archive, "/opt/")))
+		err = unzip(pkg.Zip, in.root(archive))
 	}
 	if err != nil {
 		return rehearsal.Revision{}, fmt.Errorf("downloading the bundle: %w", err)
 	}
-	return rehearsal.Revision{Dir: archive, Spec: rev.Spec}, nil
+	return rehearsal.Revision{Dir: archive, Spec: rev.Spec, Name: rev.Name}, nil
 }
 
 // unzip writes the entries of a revision zip under dst, with their modes.
@@ -267,7 +232,10 @@ func unzip(data []byte, dst string) error {
 // the time, the deployment and the script as the agent writes them. With --keep they stay for
 // reading.
 func (in *Instance) LogHook(deploymentID string, run rehearsal.HookRun) {
-	root := filepath.Join(in.dir, "opt", strings.TrimPrefix(DeploymentRoot, "/opt/"))
+	if in.Terminated() {
+		return
+	}
+	root := in.root(DeploymentRoot)
 	var b strings.Builder
 	for _, line := range strings.Split(strings.TrimRight(run.Log, "\n"), "\n") {
 		if line != "" {
@@ -302,7 +270,8 @@ func (in *Instance) Install(ctx context.Context, rev rehearsal.Revision) error {
 			return fmt.Errorf("copying %s to %s: %w", f.Source, f.Destination, err)
 		}
 	}
-	return nil
+	// What the rehearsal's probe answers with from now on.
+	return os.WriteFile(in.root(servedFile), []byte(rehearsal.Marker(rev.Name)), 0o644)
 }
 
 // Serves reads the page the instance's httpd serves at path, straight from the instance.
@@ -313,8 +282,7 @@ func (in *Instance) Serves(ctx context.Context, urlPath string) (string, error) 
 // SlowInFlight is when each slow request the instance is serving now started (read through
 // its init's view of its own /run).
 func (in *Instance) SlowInFlight() []time.Time {
-	dir := fmt.Sprintf("/proc/%d/root%s", in.init.Process.Pid, slowDir)
-	entries, _ := os.ReadDir(dir)
+	entries, _ := os.ReadDir(in.root(slowDir))
 	var out []time.Time
 	for _, e := range entries {
 		if info, err := e.Info(); err == nil {

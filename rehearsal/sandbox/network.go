@@ -31,6 +31,7 @@ var Requirements = []struct{ Program, Package string }{
 	{"nsenter", "util-linux"},
 	{"setpriv", "util-linux"},
 	{"runuser", "util-linux"},
+	{"su", "util-linux"},
 	{"curl", "curl"},
 	{"pgrep", "procps"},
 }
@@ -260,9 +261,10 @@ func (n *Network) Setup() error {
 	return nil
 }
 
-// NewInstance starts an instance: its namespaces with an init, its link to the director, its
-// file system and web-server configuration. env is the agent's environment for its hooks.
-func (n *Network) NewInstance(ctx context.Context, id string, env map[string]string, slow time.Duration) (*Instance, error) {
+// NewInstance starts an instance in Availability Zone zone: its namespaces with an init, its
+// link to the director, its file system and web-server configuration. env is the agent's
+// environment for its hooks; slow is how long the rehearsal's probe takes to answer.
+func (n *Network) NewInstance(ctx context.Context, id, zone string, env map[string]string, slow time.Duration) (*Instance, error) {
 	n.mu.Lock()
 	n.next++
 	k := n.next
@@ -282,7 +284,7 @@ func (n *Network) NewInstance(ctx context.Context, id string, env map[string]str
 		done:    make(chan struct{}),
 		env:     env,
 	}
-	if err := in.layout(slow); err != nil {
+	if err := in.layout(); err != nil {
 		return nil, err
 	}
 	self, err := os.Executable()
@@ -291,7 +293,7 @@ func (n *Network) NewInstance(ctx context.Context, id string, env map[string]str
 	}
 	cmd := exec.Command(self)
 	cmd.Env = []string{roleEnv + "=" + roleInit, "REHEARSAL_INSTANCE_DIR=" + in.dir, "REHEARSAL_BIN=" + n.Bin,
-		"REHEARSAL_HOSTNAME=" + id, "PATH=" + instancePath}
+		"REHEARSAL_HOSTNAME=" + id, "REHEARSAL_SLOW=" + slow.String(), "PATH=" + instancePath}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
 		Pdeathsig:  syscall.SIGKILL,
@@ -335,7 +337,7 @@ func (n *Network) NewInstance(ctx context.Context, id string, env map[string]str
 			return nil, err
 		}
 	}
-	n.Metadata.Add(standin.InstanceMetadata{InstanceID: id, Region: n.Region, AvailabilityZone: n.Region + "a", LocalIPv4: in.Address})
+	n.Metadata.Add(standin.InstanceMetadata{InstanceID: id, Region: n.Region, AvailabilityZone: zone, LocalIPv4: in.Address})
 	return in, nil
 }
 

@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -10,18 +12,29 @@ import (
 
 // Report is a rehearsal's outcome, as the JSON file has it.
 type Report struct {
-	Revision        string            `json:"revision"`
-	Template        string            `json:"template"`
-	Scale           float64           `json:"timeScale"`
-	Instances       int               `json:"instances"`
-	Rate            int               `json:"requestsPerSecond"`
-	SlowRate        int               `json:"slowRequestsPerSecond"`
-	SlowSeconds     float64           `json:"slowRequestSeconds"`
-	TargetGroup     TargetGroupReport `json:"targetGroup"`
-	Rollout         string            `json:"rollout"`
-	TerminationHook bool              `json:"terminationHook"`
-	Scenarios       []*ScenarioReport `json:"scenarios"`
-	Passed          bool              `json:"passed"`
+	// Candidate is the revision rehearsed as the new release (v2), Baseline the one the fleet
+	// runs before it (v1).
+	Candidate string  `json:"candidate"`
+	Baseline  string  `json:"baseline"`
+	Template  string  `json:"template"`
+	Scale     float64 `json:"timeScale"`
+	// Instances is the fleet's size, InstancesFrom where it comes from, and Zones each
+	// instance's Availability Zone.
+	Instances     int      `json:"instances"`
+	InstancesFrom string   `json:"instancesFrom"`
+	Zones         []string `json:"zones"`
+	Rate          int      `json:"requestsPerSecond"`
+	SlowRate      int      `json:"slowRequestsPerSecond"`
+	SlowSeconds   float64  `json:"slowRequestSeconds"`
+	// SettleAfterSeconds is how long the load goes on after each story's last event.
+	SettleAfterSeconds float64           `json:"settleAfterSeconds"`
+	TargetGroup        TargetGroupReport `json:"targetGroup"`
+	Rollout            string            `json:"rollout"`
+	TerminationHook    bool              `json:"terminationHook"`
+	Scenarios          []*ScenarioReport `json:"scenarios"`
+	Passed             bool              `json:"passed"`
+	// Interrupted: the run was stopped (Ctrl-C) before it ended.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // TargetGroupReport is the template's target group, in its own (unscaled) seconds.
@@ -32,15 +45,24 @@ type TargetGroupReport struct {
 	HealthyThreshold           int     `json:"healthyThreshold"`
 	UnhealthyThreshold         int     `json:"unhealthyThreshold"`
 	DeregistrationDelaySeconds float64 `json:"deregistrationDelaySeconds"`
+	// AllowTrafficBoundSeconds is how long AllowTraffic waits, in real time, for a registered
+	// target to pass a health check.
+	AllowTrafficBoundSeconds float64 `json:"allowTrafficBoundSeconds"`
 }
 
 // ScenarioReport is one scenario's outcome. Times are seconds from the start of its load.
 type ScenarioReport struct {
-	Name        string             `json:"name"`
-	Title       string             `json:"title"`
-	Control     bool               `json:"control"`
-	Expect      string             `json:"expect"`
-	Passed      bool               `json:"passed"`
+	Name      string `json:"name"`
+	Title     string `json:"title"`
+	Control   bool   `json:"control"`
+	Expect    string `json:"expect"`
+	Template  string `json:"template"`
+	Instances int    `json:"fleetSize"`
+	Passed    bool   `json:"passed"`
+	// NotPlayed says why the scenario's story was not played; Interrupted, that the run was
+	// stopped while it was.
+	NotPlayed   string             `json:"notPlayed,omitempty"`
+	Interrupted bool               `json:"interrupted,omitempty"`
 	Problems    []string           `json:"problems,omitempty"`
 	Notes       []string           `json:"notes,omitempty"`
 	WallSeconds float64            `json:"wallSeconds"`
@@ -115,6 +137,12 @@ type DeploymentReport struct {
 	Judged   string         `json:"reportedOutcome"`
 	Missed   []string       `json:"missedInstances,omitempty"`
 	Failure  *FailureReport `json:"failure,omitempty"`
+	// Start and End are the deployment's first and last event, in seconds from the load's
+	// start; Requests and Failed count the load in between.
+	Start    float64 `json:"start"`
+	End      float64 `json:"end"`
+	Requests int     `json:"requests"`
+	Failed   int     `json:"failed"`
 }
 
 // FailureReport names where a deployment failed, with the script's log as the agent keeps it.
@@ -122,6 +150,8 @@ type FailureReport struct {
 	Instance string `json:"instance"`
 	Event    string `json:"event"`
 	Script   string `json:"script,omitempty"`
+	// Revision is the version the failed script came from.
+	Revision string `json:"scriptRevision,omitempty"`
 	Error    string `json:"error"`
 	Log      string `json:"log,omitempty"`
 }
@@ -129,6 +159,7 @@ type FailureReport struct {
 // Lane is one instance's events and load-balancer marks.
 type Lane struct {
 	Instance string `json:"instance"`
+	Zone     string `json:"zone,omitempty"`
 	Spans    []Span `json:"events"`
 	Marks    []Mark `json:"marks"`
 }
@@ -148,8 +179,8 @@ type Mark struct {
 	What string  `json:"what"`
 }
 
-// PerInstance compares the time an instance took with the model's: deregistration delay +
-// healthy threshold x interval (both on the rehearsal's clock) + the hooks' own time.
+// PerInstance compares the time an instance took with the model's: deregistration delay + one
+// health-check interval (both on the rehearsal's clock) + the hooks' own time.
 type PerInstance struct {
 	MeasuredSeconds float64 `json:"measuredSeconds"`
 	ModelSeconds    float64 `json:"modelSeconds"`
@@ -193,10 +224,22 @@ func (p *run) addDeployment(res rehearsal.Result, version string) {
 		fr := &FailureReport{Instance: f.Instance, Event: string(f.Event), Error: fmt.Sprint(f.Err)}
 		for _, h := range f.Hooks {
 			if h.Err != nil {
-				fr.Script, fr.Log = h.Script, h.Log
+				fr.Script, fr.Log, fr.Revision = h.Script, h.Log, h.Revision
 			}
 		}
 		d.Failure = fr
+	}
+	if len(res.Records) > 0 {
+		start, end := res.Records[0].Start, res.Records[0].End
+		for _, rec := range res.Records {
+			if rec.Start.Before(start) {
+				start = rec.Start
+			}
+			if rec.End.After(end) {
+				end = rec.End
+			}
+		}
+		d.Start, d.End = since(p.t0, start), since(p.t0, end)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -204,7 +247,9 @@ func (p *run) addDeployment(res rehearsal.Result, version string) {
 	if res.Creator == "autoscalingTermination" {
 		return
 	}
-	model := p.scaled(p.tg.DeregistrationDelay) + time.Duration(p.tg.HealthyThreshold)*p.scaled(p.tg.Interval)
+	// A registered target is in service after one passing health check, which comes within an
+	// interval (HAProxy.InService).
+	model := p.scaled(p.tg.DeregistrationDelay) + p.scaled(p.tg.Interval)
 	for _, in := range res.Instances {
 		if res.TargetStatus(in) != "Succeeded" {
 			continue
@@ -276,6 +321,67 @@ func (s *ScenarioReport) addLoad(samples []rehearsal.Sample, t0 time.Time) {
 		l.ServedBy[orUnknown(x.Revision)]++
 	}
 	s.Load = l
+	for i := range s.Deployments {
+		d := &s.Deployments[i]
+		for _, r := range l.Each {
+			if r.At >= d.Start && r.At <= d.End {
+				d.Requests++
+				if failed(r) {
+					d.Failed++
+				}
+			}
+		}
+	}
+}
+
+// failures groups the failed requests by path and status (or error), most frequent first.
+func (l LoadReport) failures() []string {
+	counts := map[string]int{}
+	var keys []string
+	for _, r := range l.Each {
+		if !failed(r) {
+			continue
+		}
+		path := "/"
+		if r.Load == "slow" {
+			path = rehearsal.ProbePath + " (the rehearsal's probe)"
+		}
+		status := fmt.Sprint(r.Code)
+		if r.Code == 0 {
+			status = "no response: " + shortError(r.Error)
+		}
+		k := "GET " + path + " " + status
+		if counts[k] == 0 {
+			keys = append(keys, k)
+		}
+		counts[k]++
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] })
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = fmt.Sprintf("%d x %s", counts[k], k)
+	}
+	return out
+}
+
+// failedWhat says which requests failed, by path and status.
+func (l LoadReport) failedWhat() string { return strings.Join(first(l.failures(), 4), ", ") }
+
+// failedWhere is failedWhat for the progress line, empty when nothing failed.
+func (l LoadReport) failedWhere() string {
+	if l.Failed == 0 {
+		return ""
+	}
+	return ": " + l.failedWhat()
+}
+
+// shortError is the end of a Go HTTP client's error, what a user would recognise ("connection
+// refused", "EOF").
+func shortError(err string) string {
+	if i := strings.LastIndex(err, ": "); i >= 0 {
+		return err[i+2:]
+	}
+	return err
 }
 
 func orUnknown(s string) string {
@@ -290,32 +396,32 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // Table is the report as the terminal shows it.
 func (r *Report) Table() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Rehearsal of %s on %d instances, %s; template %s.\n", r.Revision, r.Instances, r.Rollout, r.Template)
-	fmt.Fprintf(&b, "Load balancer clock %gx faster: health check every %.2f s, deregistration delay %.2f s (template: %g s and %g s). Load: %d req/s, plus %d req/s of %.2f s requests.\n\n",
+	fmt.Fprintf(&b, "Rehearsal of the candidate %s over the baseline %s (%s).\n", r.Candidate, r.Baseline, r.describeVersions())
+	fmt.Fprintf(&b, "Fleet of %d instances (%s) in %s; %s; template %s.\n", r.Instances, r.InstancesFrom, strings.Join(distinct(r.Zones), ", "), r.Rollout, r.Template)
+	fmt.Fprintf(&b, "Load balancer clock %gx faster: health check every %.2f s, deregistration delay %.2f s (template: %g s and %g s); AllowTraffic waits up to %g s of real time. Load: %d req/s, plus %d req/s of %.2f s requests, for %.1f s after each story.\n\n",
 		r.Scale, r.TargetGroup.IntervalSeconds/r.Scale, r.TargetGroup.DeregistrationDelaySeconds/r.Scale,
-		r.TargetGroup.IntervalSeconds, r.TargetGroup.DeregistrationDelaySeconds, r.Rate, r.SlowRate, r.SlowSeconds)
-	fmt.Fprintf(&b, "%-20s %8s %7s %8s %8s %7s %19s  %s\n", "scenario", "requests", "failed", "p50", "p99", "wall", "per instance/model", "result")
+		r.TargetGroup.IntervalSeconds, r.TargetGroup.DeregistrationDelaySeconds, r.TargetGroup.AllowTrafficBoundSeconds,
+		r.Rate, r.SlowRate, r.SlowSeconds, r.SettleAfterSeconds)
+	fmt.Fprintf(&b, "%-20s %9s %8s %7s %8s %8s %7s %19s  %s\n", "scenario", "instances", "requests", "failed", "p50", "p99", "wall", "per instance/model", "result")
 	for _, s := range r.Scenarios {
 		per := "-"
 		if s.PerInstance.Samples > 0 {
 			per = fmt.Sprintf("%.1f s / %.1f s", s.PerInstance.MeasuredSeconds, s.PerInstance.ModelSeconds)
 		}
-		result := "pass"
-		if !s.Passed {
-			result = "FAIL"
-		}
-		if s.Control {
-			result += " (control)"
-		}
-		fmt.Fprintf(&b, "%-20s %8d %7d %6.1fms %6.1fms %6.1fs %19s  %s\n", s.Name, s.Load.Requests, s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, s.WallSeconds, per, result)
+		fmt.Fprintf(&b, "%-20s %9d %8d %7d %6.1fms %6.1fms %6.1fs %19s  %s\n", s.Name, s.Instances, s.Load.Requests, s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, s.WallSeconds, per, s.result())
 	}
 	for _, s := range r.Scenarios {
 		for _, n := range s.Notes {
 			fmt.Fprintf(&b, "\n%s: %s\n", s.Name, n)
 		}
 		for _, d := range s.Deployments {
-			if f := d.Failure; f != nil {
-				fmt.Fprintf(&b, "\n%s: deployment %s of %s failed on %s at %s: %s\n", s.Name, d.ID, d.Revision, f.Instance, f.Event, f.Error)
+			if f := d.Failure; f != nil && !s.Interrupted {
+				script := ""
+				if f.Script != "" {
+					script = fmt.Sprintf(" (%s's %s)", f.Revision, f.Script)
+				}
+				fmt.Fprintf(&b, "\n%s: deployment %s of %s failed on %s at %s%s: %s; %d of the %d requests sent meanwhile failed\n",
+					s.Name, d.ID, d.Revision, f.Instance, f.Event, script, f.Error, d.Failed, d.Requests)
 				for _, line := range strings.Split(strings.TrimSpace(f.Log), "\n") {
 					if strings.HasPrefix(line, "[stderr]") {
 						fmt.Fprintf(&b, "    %s\n", line)
@@ -323,9 +429,50 @@ func (r *Report) Table() string {
 				}
 			}
 		}
+		if s.Load.Failed > 0 {
+			fmt.Fprintf(&b, "\n%s: failed requests: %s\n", s.Name, strings.Join(s.Load.failures(), ", "))
+		}
+		switch {
+		case s.Interrupted:
+			fmt.Fprintf(&b, "\n%s: interrupted\n", s.Name)
+		case s.NotPlayed != "":
+			fmt.Fprintf(&b, "\n%s: not played: %s\n", s.Name, s.NotPlayed)
+		}
 		for _, p := range s.Problems {
-			fmt.Fprintf(&b, "\n%s: FAILED: %s\n", s.Name, p)
+			if !s.Interrupted {
+				fmt.Fprintf(&b, "\n%s: FAILED: %s\n", s.Name, p)
+			}
 		}
 	}
 	return b.String()
+}
+
+// result is the scenario's verdict in the table.
+func (s *ScenarioReport) result() string {
+	var result string
+	switch {
+	case s.Interrupted:
+		return "interrupted"
+	case s.NotPlayed != "":
+		return "not played"
+	case s.Passed:
+		result = "pass"
+	default:
+		result = "FAIL"
+	}
+	if s.Control {
+		result += " (control)"
+	}
+	return result
+}
+
+// distinct is zones without repeats, in order.
+func distinct(zones []string) []string {
+	var out []string
+	for _, z := range zones {
+		if !slices.Contains(out, z) {
+			out = append(out, z)
+		}
+	}
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -15,20 +14,6 @@ import (
 	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 	"github.com/example/codedeploy-fleet/rehearsal/sandbox"
 )
-
-// marker tags every page of a rehearsal version, so that each response tells which version
-// served it. An HTML comment: the page still passes a ValidateService that looks for its text.
-func marker(version string) string { return "<!-- rehearsal revision: " + version + " -->\n" }
-
-var markerRE = regexp.MustCompile(`<!-- rehearsal revision: ([A-Za-z0-9._-]+) -->`)
-
-// RevisionOf reads the version that served a response.
-func RevisionOf(body []byte) string {
-	if m := markerRE.FindSubmatch(body); m != nil {
-		return string(m[1])
-	}
-	return ""
-}
 
 // extraHook is a script the rehearsal adds to a version for a scenario, after the revision's own
 // scripts of that event; the revision's scripts themselves are never changed.
@@ -61,7 +46,7 @@ func makeVersion(src, dst, name string, extra ...extraHook) (rehearsal.Revision,
 			if err != nil {
 				return err
 			}
-			_, werr := f.WriteString("\n" + marker(name))
+			_, werr := f.WriteString("\n" + rehearsal.Marker(name))
 			return errors.Join(werr, f.Close())
 		})
 		if err != nil {
@@ -76,7 +61,9 @@ func makeVersion(src, dst, name string, extra ...extraHook) (rehearsal.Revision,
 			return rehearsal.Revision{}, err
 		}
 	}
-	return rehearsal.LoadRevision(dst)
+	rev, err := rehearsal.LoadRevision(dst)
+	rev.Name = name
+	return rev, err
 }
 
 // addHooks writes the extra scripts and appends them to the appspec's hooks, keeping the rest
@@ -138,10 +125,13 @@ func child(m *yaml.Node, key string, kind yaml.Kind) *yaml.Node {
 	return v
 }
 
+// injectedPrefix starts the location of every failure the rehearsal injects (failOn).
+const injectedPrefix = "rehearsal/fail-on-"
+
 // failOn is a ValidateService script that fails on one instance, as a release with a bug that
 // shows on one host fails: it asks the metadata service (IMDSv2) which instance it runs on.
 func failOn(instance string) extraHook {
-	return extraHook{Event: rehearsal.ValidateService, Name: "fail-on-" + instance + ".sh", Timeout: 30, Script: `#!/bin/bash
+	return extraHook{Event: rehearsal.ValidateService, Name: strings.TrimPrefix(injectedPrefix, "rehearsal/") + instance + ".sh", Timeout: 30, Script: `#!/bin/bash
 # Added by the rehearsal: this release's ValidateService fails on ` + instance + `.
 set -euo pipefail
 token=$(curl --silent --fail --max-time 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)

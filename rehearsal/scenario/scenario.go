@@ -1,6 +1,10 @@
 // Package scenario is the rehearsal: it starts a fleet in namespaces (package sandbox) behind
 // HAProxy, sends steady load through it, plays CodeDeploy's deployments and Auto Scaling's
 // scale-in on it (package rehearsal), and reports what every request saw.
+//
+// The fleet is the one the template describes (its Auto Scaling group's size and zones), and it
+// runs a baseline (the release in service) when each story begins; the candidate, the revision
+// under rehearsal, is the new release the stories deploy over it.
 package scenario
 
 import (
@@ -21,23 +25,27 @@ import (
 
 // Options are a rehearsal's settings.
 type Options struct {
-	// Revision is the revision directory rehearsed (assets/ by default).
+	// Revision is the candidate: the revision directory rehearsed as the new release.
 	Revision string
-	// Template is the synthesized template the target group and deployment group come from,
-	// and TemplateName where it was read.
+	// Baseline is the revision directory the fleet runs before the candidate (assets/ by
+	// default).
+	Baseline string
+	// Template is the synthesized template the fleet, the target group and the deployment group
+	// come from, and TemplateName where it was read.
 	Template     []byte
 	TemplateName string
-	// Instances is the fleet's size (3 by default; at least 3, so that the failed release
-	// fails on an instance that is neither the first nor the last).
+	// Instances overrides the fleet's size; 0 takes it from the template's Auto Scaling group
+	// (its desired capacity, else its minimum).
 	Instances int
 	// Scale divides the load balancer's durations (health check, deregistration delay).
 	Scale float64
 	// Rate is the steady load, requests per second; half as much (at least 2/s) goes to the
-	// slow endpoint besides.
+	// slow probe besides.
 	Rate int
 	// Work is a scratch directory; Out receives the report.
 	Work, Out string
-	Region    string
+	// Region is the one the metadata service reports; "" takes it from the template's zones.
+	Region string
 	// Only limits the rehearsal to these scenarios (all when empty).
 	Only     []string
 	Progress io.Writer
@@ -53,35 +61,53 @@ type Scenario struct {
 	MustDrop bool
 	// Expect says, for the report, what passing means.
 	Expect string
-	// Initial is the version the fleet runs when the load starts.
-	Initial string
-	play    func(*run)
+	// Initial are the versions deployed, in order, to every instance before the load starts:
+	// the fleet as the story finds it.
+	Initial []string
+	// ScaleIn: the story scales the fleet in, so it starts one instance larger than the group,
+	// as after a scale-out, where the group's maximum allows.
+	ScaleIn bool
+	// Template, when set, is the scenario's template, made from the one under rehearsal.
+	Template func([]byte) ([]byte, error)
+	play     func(*run)
+	// check, when set, judges the load further (a control's cause).
+	check func(*run)
 }
 
 // Scenarios are the rehearsal's scenarios, in the order they run.
 var Scenarios = []Scenario{
-	{Name: "rollout", Title: "v1 to v2, with the deployment group's configuration", Initial: "v1",
-		Expect: "no failed request; the deployment succeeds; every instance serves v2", play: playRollout},
-	{Name: "failed-release", Title: "v3 fails ValidateService on the second instance", Initial: "v2",
-		Expect: "no failed request; the deployment fails at the second instance and rolls back to v2", play: playFailedRelease},
-	{Name: "last-instance", Title: "v3 fails ValidateService on the last instance", Initial: "v2",
-		Expect: "no failed request; reported as a failure although CodeDeploy calls it a success", play: playLastInstance},
-	{Name: "scale-in", Title: "one instance scaled in under load, termination hook on", Initial: "v2",
-		Expect: "no failed request; ApplicationStop runs to completion before the instance ends", play: playScaleIn},
-	{Name: "control-short-drain", Title: "control: the same scale-in, deregistration delay shorter than a slow request", Initial: "v2", Control: true, MustDrop: true,
-		Expect: "failed requests: the load balancer cuts the slow requests in flight", play: playShortDrain},
-	{Name: "control-early-stop", Title: "control: a BeforeBlockTraffic hook stops httpd while it takes traffic", Initial: "v2-stops-early", Control: true, MustDrop: true,
-		Expect: "failed requests: the instance refuses requests it is still sent", play: playEarlyStop},
-	{Name: "control-no-hook", Title: "control: the same scale-in with the termination hook off", Initial: "v2", Control: true,
-		Expect: "ApplicationStop never runs on the terminated instance", play: playNoHook},
+	{Name: "rollout", Title: "v1 (the baseline) to v2 (the candidate), with the deployment group's configuration",
+		Initial: []string{baseline}, play: playRollout,
+		Expect: "no failed request; the deployment succeeds; every instance serves v2"},
+	{Name: "failed-release", Title: "v2 with a ValidateService failure before the last instance, over v1",
+		Initial: []string{baseline}, play: playFailedRelease,
+		Expect: "no failed request; the deployment fails at that instance and rolls back to v1"},
+	{Name: "last-instance", Title: "v2 with a ValidateService failure on the last instance, over v1",
+		Initial: []string{baseline}, play: playLastInstance,
+		Expect: "no failed request; reported as a failure although CodeDeploy calls it a success"},
+	{Name: "scale-in", Title: "one instance of v2 scaled in under load, with the template's termination hook",
+		Initial: []string{baseline, candidate}, ScaleIn: true, play: playScaleIn,
+		Expect: "no failed request; ApplicationStop runs to completion before the instance ends"},
+	{Name: "control-short-drain", Title: "control: the same scale-in, deregistration delay shorter than a slow request",
+		Initial: []string{baseline, candidate}, ScaleIn: true, Control: true, MustDrop: true, play: playShortDrain, check: checkShortDrain,
+		Expect: "failed requests, and only the slow ones in flight on the draining instance, cut when the delay ends"},
+	{Name: "control-early-stop", Title: "control: v1's BeforeBlockTraffic hook stops httpd while it takes traffic, then v2 deploys",
+		Initial: []string{stopEarly}, Control: true, MustDrop: true, play: playEarlyStop,
+		Expect: "failed requests: the instance refuses requests it is still sent"},
+	{Name: "control-no-hook", Title: "control: the same scale-in, on a copy of the template with the termination hook off",
+		Initial: []string{baseline, candidate}, ScaleIn: true, Control: true, Template: rehearsal.WithoutTerminationHook, play: playNoHook,
+		Expect: "ApplicationStop never runs on the terminated instance"},
 }
 
 // run is one scenario being played.
 type run struct {
 	*session
-	ctx      context.Context
-	sc       Scenario
-	rep      *ScenarioReport
+	ctx context.Context
+	sc  Scenario
+	rep *ScenarioReport
+	// tg and dep are the scenario's template's.
+	tg       rehearsal.TargetGroup
+	dep      rehearsal.Deployment
 	fleet    *rehearsal.Fleet
 	members  []*sandbox.Instance
 	lb       *sandbox.Balancer
@@ -89,11 +115,18 @@ type run struct {
 	lastGood string // the deployment group's last successful version
 	// httpdAtEnd: httpd was still running when the last scaled-in instance was terminated.
 	httpdAtEnd bool
-	mu         sync.Mutex
+	// drain is the last scale-in's deregistration, for the short-drain control's check.
+	drain struct {
+		instance   string
+		delay      time.Duration
+		start, end time.Time
+	}
+	mu sync.Mutex
 }
 
 // Run runs the scenarios and returns the report; the error is for what kept the rehearsal
-// from running (a scenario that fails its expectation is in the report, not an error).
+// from running, or ctx's when it was interrupted (a scenario that fails its expectation is in
+// the report, not an error).
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	r, err := newSession(opts)
 	if err != nil {
@@ -106,21 +139,29 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return rep, err
+			break
 		}
 		r.progress("\n== %s: %s\n", sc.Name, sc.Title)
 		sr := r.play(ctx, sc)
 		rep.Scenarios = append(rep.Scenarios, sr)
-		verdict := "PASS"
-		if !sr.Passed {
+		var verdict string
+		switch {
+		case sr.Interrupted:
+			verdict = "INTERRUPTED"
+		case sr.NotPlayed != "":
+			verdict = "NOT PLAYED: " + sr.NotPlayed
+		case !sr.Passed:
 			verdict = "FAIL: " + strings.Join(sr.Problems, "; ")
+		default:
+			verdict = "PASS"
 		}
-		r.progress("   %s  (%d requests, %d failed, %.1f s)\n", verdict, sr.Load.Requests, sr.Load.Failed, sr.WallSeconds)
+		r.progress("   %s  (%d requests, %d failed%s, %.1f s)\n", verdict, sr.Load.Requests, sr.Load.Failed, sr.Load.failedWhere(), sr.WallSeconds)
 	}
 	rep.Passed = len(rep.Scenarios) > 0
 	for _, s := range rep.Scenarios {
 		rep.Passed = rep.Passed && s.Passed
 	}
+	rep.Interrupted = ctx.Err() != nil
 	return rep, ctx.Err()
 }
 
@@ -136,16 +177,29 @@ func deploymentID() string {
 
 // play runs one scenario on a fleet of its own, and always ends that fleet.
 func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
-	rep := &ScenarioReport{Name: sc.Name, Title: sc.Title, Control: sc.Control, Expect: sc.Expect}
+	rep := &ScenarioReport{Name: sc.Name, Title: sc.Title, Control: sc.Control, Expect: sc.Expect, Template: r.opts.TemplateName}
 	p := &run{session: r, ctx: ctx, sc: sc, rep: rep}
 	start := time.Now()
 	defer func() {
 		rep.WallSeconds = time.Since(start).Seconds()
 		p.teardown()
-		rep.Passed = len(rep.Problems) == 0
+		rep.Interrupted = ctx.Err() != nil
+		rep.Passed = len(rep.Problems) == 0 && rep.NotPlayed == "" && !rep.Interrupted
 	}()
+	if r.broken != "" {
+		rep.NotPlayed = r.broken
+		return rep
+	}
+	t, name, err := r.scenarioTemplate(sc)
+	if err != nil {
+		rep.Problems = append(rep.Problems, "the scenario's template: "+err.Error())
+		return rep
+	}
+	p.tg, p.dep, rep.Template = t.TargetGroup, t.Deployment, name
 	if err := p.up(ctx); err != nil {
-		rep.Problems = append(rep.Problems, "the fleet did not come up: "+err.Error())
+		if ctx.Err() == nil {
+			rep.Problems = append(rep.Problems, "the fleet did not come up: "+err.Error())
+		}
 		return rep
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -166,8 +220,8 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 			samples <- s
 		}()
 	}
-	// The load settles before the story starts and after it ends, so the first and last
-	// seconds of traffic are part of what is counted.
+	// The load settles before the story starts; after it, the load goes on long enough for a
+	// fault that comes soon after the last event to be counted (settleAfter).
 	sleep(ctx, r.settle)
 	func() {
 		defer func() {
@@ -181,7 +235,7 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 		}()
 		sc.play(p)
 	}()
-	sleep(ctx, r.settle)
+	sleep(ctx, r.after)
 	stopLoad()
 	var all []rehearsal.Sample
 	for range loads {
@@ -191,7 +245,9 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 		rep.Problems = append(rep.Problems, "the load: "+loadErr.Error())
 	}
 	rep.addLoad(all, p.t0)
-	p.judge()
+	if ctx.Err() == nil {
+		p.judge()
+	}
 	return rep
 }
 
@@ -211,34 +267,50 @@ func (p *run) notef(format string, a ...any) {
 }
 
 // judge applies the scenario kind's rule on the load: a graceful scenario drops nothing; a
-// control that must drop requests drops some.
+// control that must drop requests drops some, and a control with a check proves their cause.
 func (p *run) judge() {
 	switch {
 	case !p.sc.Control && p.rep.Load.Failed > 0:
-		p.problemf("%d of %d requests failed", p.rep.Load.Failed, p.rep.Load.Requests)
+		p.problemf("%d of %d requests failed: %s", p.rep.Load.Failed, p.rep.Load.Requests, p.rep.Load.failedWhat())
 	case p.sc.MustDrop && p.rep.Load.Failed == 0:
 		p.problemf("no request failed: the rehearsal did not see the fault this control injects")
+	case p.sc.check != nil:
+		p.sc.check(p)
 	}
 }
 
 func (p *run) listen() string { return fmt.Sprintf("127.0.0.1:%d", 8000+len(p.report.Scenarios)) }
 
-// up starts the scenario's fleet and load balancer and deploys its initial version to every
+// fleetSize is how many instances the scenario starts: the group's, or one more for a scale-in
+// where the group's maximum allows it (Auto Scaling never scales in below the minimum, so a
+// scale-in starts from a fleet that scaled out once). With --instances, that many.
+func (p *run) fleetSize() int {
+	n := p.size
+	if p.sc.ScaleIn && p.opts.Instances == 0 && n+1 <= p.template.Group.Max {
+		n++
+	}
+	return n
+}
+
+// up starts the scenario's fleet and load balancer and deploys its initial versions to every
 // instance at once, before any load: the fleet as it stands when the story begins.
 func (p *run) up(ctx context.Context) error {
-	for i := 1; i <= p.opts.Instances; i++ {
+	n := p.fleetSize()
+	p.rep.Instances = n
+	for i := 1; i <= n; i++ {
 		env := map[string]string{"DEPLOYMENT_GROUP_ID": p.groupID}
-		in, err := p.net.NewInstance(ctx, instanceID(i), env, p.slow)
+		in, err := p.net.NewInstance(ctx, instanceID(i), p.zones[i-1], env, p.slow)
 		if err != nil {
 			return err
 		}
 		p.members = append(p.members, in)
-		p.rep.lane(in.ID)
+		p.rep.lane(in.ID).Zone = p.zones[i-1]
 	}
 	cfg := rehearsal.HAProxy{TargetGroup: p.tg, Scale: p.opts.Scale, Listen: p.listen(),
 		AdminSocket: filepath.Join(p.opts.Work, p.sc.Name+".haproxy.sock")}
 	for _, in := range p.members {
-		cfg.Servers = append(cfg.Servers, rehearsal.Server{Name: in.ID, Address: in.Address + ":80"})
+		cfg.Servers = append(cfg.Servers, rehearsal.Server{Name: in.ID, Address: fmt.Sprintf("%s:%d", in.Address, p.tg.HealthCheckPort),
+			Probe: fmt.Sprintf("%s:%d", in.Address, sandbox.ProbePort)})
 	}
 	dir := filepath.Join(p.opts.Work, p.sc.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -261,12 +333,24 @@ func (p *run) up(ctx context.Context) error {
 	for _, in := range p.members {
 		p.fleet.Instances = append(p.fleet.Instances, in)
 	}
-	res := p.deploy(ctx, p.sc.Initial, "user", setupDeployment)
-	if judged, _ := res.Judged(); judged != rehearsal.Succeeded {
-		return fmt.Errorf("deploying %s: %s", p.sc.Initial, describeFailure(res))
+	for _, version := range p.sc.Initial {
+		res := p.deploy(ctx, version, "user", setupDeployment)
+		if judged, _ := res.Judged(); judged != rehearsal.Succeeded {
+			return fmt.Errorf("deploying %s (%s) to every instance before the load: %s", version, p.describe(version), describeFailure(res))
+		}
 	}
 	p.fleet.Rollout = p.dep.Rollout
 	return nil
+}
+
+// describe names the revision a version comes from.
+func (p *run) describe(version string) string {
+	switch {
+	case version == baseline || version == stopEarly:
+		return "the baseline, " + p.opts.Baseline
+	default:
+		return "the candidate, " + p.opts.Revision
+	}
 }
 
 func (p *run) teardown() {
@@ -279,7 +363,9 @@ func (p *run) teardown() {
 }
 
 // deploy runs a deployment of version and records it; setup deployments (before the load) are
-// not drawn.
+// not drawn. A deployment of the candidate (or of a version made from it) that fails where no
+// failure was injected marks the candidate broken, and so does a baseline that does not deploy:
+// the scenarios after it are not played.
 func (p *run) deploy(ctx context.Context, version, creator string, kind deploymentKind) rehearsal.Result {
 	setup := kind == setupDeployment
 	rev, ok := p.versions[version]
@@ -300,7 +386,23 @@ func (p *run) deploy(ctx context.Context, version, creator string, kind deployme
 	if !setup {
 		p.addDeployment(res, version)
 	}
+	if judged, _ := res.Judged(); judged != rehearsal.Succeeded && ctx.Err() == nil && !injected(res) && p.broken == "" {
+		p.broken = fmt.Sprintf("%s (%s) did not deploy in %s: %s", version, p.describe(version), p.sc.Name, describeFailure(res))
+	}
 	return res
+}
+
+// injected reports whether a deployment failed where the rehearsal made it fail.
+func injected(res rehearsal.Result) bool {
+	if res.Failure == nil {
+		return false
+	}
+	for _, h := range res.Failure.Hooks {
+		if h.Err != nil && strings.HasPrefix(h.Script, injectedPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // deployWithRollback is a user's deployment, rolled back when it fails and the deployment
@@ -310,7 +412,7 @@ func (p *run) deploy(ctx context.Context, version, creator string, kind deployme
 func (p *run) deployWithRollback(ctx context.Context, version string) (rehearsal.Result, *rehearsal.Result) {
 	previous := p.lastGood
 	res := p.deploy(ctx, version, "user", inPlaceDeployment)
-	if res.Outcome != rehearsal.Failed || !p.dep.RollbackOnFailure {
+	if res.Outcome != rehearsal.Failed || !p.dep.RollbackOnFailure || ctx.Err() != nil {
 		return res, nil
 	}
 	p.notef("%s failed at %s: rolling back to %s", res.ID, describeFailure(res), previous)
@@ -322,25 +424,31 @@ func (p *run) deployWithRollback(ctx context.Context, version string) (rehearsal
 // (Amazon EC2 Auto Scaling user guide, "How lifecycle hooks work in Auto Scaling groups" and
 // "Use Elastic Load Balancing to distribute incoming application traffic in your Auto Scaling
 // group"): the instance is deregistered and drained first, then held in Terminating:Wait, where
-// CodeDeploy's termination deployment runs when the hook is on (CodeDeploy user guide,
-// "Integrating CodeDeploy with Amazon EC2 Auto Scaling"), then terminated.
-func (p *run) scaleIn(ctx context.Context, in *sandbox.Instance, drain time.Duration, hook bool) *rehearsal.Result {
+// CodeDeploy's termination deployment runs when the scenario's template has the hook on
+// (TerminationHookEnabled; CodeDeploy user guide, "Integrating CodeDeploy with Amazon EC2 Auto
+// Scaling"), then terminated.
+func (p *run) scaleIn(ctx context.Context, in *sandbox.Instance, drain time.Duration) *rehearsal.Result {
 	p.progress("   Auto Scaling: scaling in %s (deregistration delay %v on the rehearsal's clock)\n", in.ID, p.scaled(drain))
 	start := time.Now()
+	p.drain.instance, p.drain.delay, p.drain.start = in.ID, p.scaled(drain), start
 	if err := p.lb.DeregisterAfter(ctx, in.ID, drain); err != nil {
 		p.fatalf("deregistering %s: %v", in.ID, err)
 	}
+	p.drain.end = time.Now()
 	p.rep.addSpan(in.ID, Span{Label: "Auto Scaling deregisters", Start: since(p.t0, start), End: since(p.t0, time.Now()), Kind: "traffic"})
 	var res *rehearsal.Result
-	if hook {
+	if p.dep.TerminationHook {
 		id := deploymentID()
 		p.net.Deployments.Put(id, map[string]string{"creator": "autoscalingTermination", "status": "InProgress", "deploymentGroupName": p.groupName})
 		p.progress("   %s: termination deployment on %s (creator autoscalingTermination)\n", id, in.ID)
 		p.fleet.Observe = p.observer(terminationDeployment)
 		r := p.fleet.Terminate(ctx, id, in)
 		p.net.Deployments.Put(id, map[string]string{"status": string(r.Outcome)})
-		p.addDeployment(r, p.lastGood)
+		last, _ := p.fleet.LastGood(in.ID)
+		p.addDeployment(r, last.Name)
 		res = &r
+	} else {
+		p.progress("   the template's deployment group has the termination hook off: no termination deployment\n")
 	}
 	// What the instance is left running when it ends: the graceful stop's work, or its absence.
 	_, err := in.Run(ctx, "pgrep", "-x", "httpd")
@@ -391,6 +499,8 @@ func (p *run) observer(kind deploymentKind) func(rehearsal.Record) {
 		p.mu.Unlock()
 		took := rec.End.Sub(started[rec.Instance+rec.DeploymentID]).Seconds()
 		switch {
+		case rec.Err != nil && p.ctx.Err() != nil:
+			p.progress("   %6.1fs  %-5s %-18s interrupted after %.1f s\n", since(p.t0, rec.End), rec.Instance, rec.Event, took)
 		case rec.Err != nil:
 			p.progress("   %6.1fs  %-5s %-18s FAILED after %.1f s: %v\n", since(p.t0, rec.End), rec.Instance, rec.Event, took, rec.Err)
 			p.printLog(rec)
@@ -415,14 +525,14 @@ func (p *run) member(i int) *sandbox.Instance { return p.members[i] }
 
 func (p *run) last() *sandbox.Instance { return p.members[len(p.members)-1] }
 
-// expectServes checks, on each instance still running, the version its httpd serves.
+// expectServes checks, on each instance still running, the version its web server serves.
 func (p *run) expectServes(ctx context.Context, version string) {
 	for _, in := range p.members {
 		if in.Terminated() {
 			continue
 		}
 		body, err := in.Serves(ctx, "/")
-		got := RevisionOf([]byte(body))
+		got := rehearsal.RevisionOf([]byte(body))
 		if err != nil || got != version {
 			p.problemf("%s serves %q, want %s (%v)", in.ID, got, version, err)
 			continue
@@ -432,11 +542,34 @@ func (p *run) expectServes(ctx context.Context, version string) {
 }
 
 func describeFailure(res rehearsal.Result) string {
-	if res.Failure == nil {
+	f := res.Failure
+	if f == nil {
+		if _, missed := res.Judged(); len(missed) > 0 {
+			return string(res.Outcome) + ", missed " + strings.Join(missed, ", ")
+		}
 		return string(res.Outcome)
 	}
-	f := res.Failure
-	return fmt.Sprintf("%s %s: %v", f.Instance, f.Event, f.Err)
+	return fmt.Sprintf("%s %s: %v%s", f.Instance, f.Event, f.Err, stderrOf(*f))
+}
+
+// stderrOf is the last lines the failed script wrote to its standard error, as the agent's
+// scripts.log keeps them.
+func stderrOf(rec rehearsal.Record) string {
+	var lines []string
+	for _, h := range rec.Hooks {
+		if h.Err == nil {
+			continue
+		}
+		for _, l := range strings.Split(strings.TrimSpace(h.Log), "\n") {
+			if s, ok := strings.CutPrefix(l, "[stderr]"); ok {
+				lines = append(lines, s)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return " (stderr: " + strings.Join(lines[max(0, len(lines)-3):], " | ") + ")"
 }
 
 func sleep(ctx context.Context, d time.Duration) {

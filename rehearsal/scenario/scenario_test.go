@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"encoding/xml"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/example/codedeploy-fleet/rehearsal"
+	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 )
 
 // A version of the revision: its pages tell which version served them, the scenario's hook
@@ -19,13 +21,17 @@ func TestMakeVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "v3")
-	rev, err := makeVersion("../../assets", dir, "v3-fail-i-2", failOn("i-2"))
+	dir := filepath.Join(t.TempDir(), "v2")
+	name := failing("i-2")
+	rev, err := makeVersion("../../assets", dir, name, failOn("i-2"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rev.Name != name {
+		t.Errorf("the version is named %q", rev.Name)
+	}
 	page, _ := os.ReadFile(filepath.Join(dir, "index.html"))
-	if got := RevisionOf(page); got != "v3-fail-i-2" {
+	if got := rehearsal.RevisionOf(page); got != name {
 		t.Errorf("the page says it is %q", got)
 	}
 	if !strings.Contains(string(page), "Hello, CodeDeploy!") {
@@ -58,7 +64,7 @@ func TestMakeVersionEdges(t *testing.T) {
 	}
 	write("index.html", "<p>hi</p>\n")
 	write("appspec.yml", "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /var/www/html\n")
-	rev, err := makeVersion(src, filepath.Join(t.TempDir(), "v"), "v2-stops-early", stopsEarly)
+	rev, err := makeVersion(src, filepath.Join(t.TempDir(), "v"), stopEarly, stopsEarly)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +73,182 @@ func TestMakeVersionEdges(t *testing.T) {
 	}
 	write("appspec.yml", "version: 0.0\nos: linux\nfiles:\n  - source: app.js\n    destination: /srv\n")
 	write("app.js", "1\n")
-	if _, err := makeVersion(src, filepath.Join(t.TempDir(), "w"), "v1"); err == nil || !strings.Contains(err.Error(), "no HTML page") {
+	if _, err := makeVersion(src, filepath.Join(t.TempDir(), "w"), baseline); err == nil || !strings.Contains(err.Error(), "no HTML page") {
 		t.Errorf("a revision without a page: %v", err)
+	}
+}
+
+// The versions come from the revisions the story says: v1 and the early-stop control's from the
+// baseline, v2 and the failing releases from the candidate, which fail where the scenarios
+// expect (before the last instance, and on the last).
+func TestBuilds(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		want []string
+	}{
+		{3, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-fails-on-i-2 cand", "v2-fails-on-i-3 cand"}},
+		{2, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-fails-on-i-1 cand", "v2-fails-on-i-2 cand"}},
+		{1, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-fails-on-i-1 cand"}},
+	} {
+		s := &session{opts: Options{Baseline: "base", Revision: "cand"}, size: tc.size}
+		var got []string
+		for _, b := range s.builds() {
+			got = append(got, b.name+" "+b.from)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%d instances: %v, want %v", tc.size, got, tc.want)
+		}
+	}
+}
+
+// Versions differ as releases do: deploying v2 over v1 runs v1's ApplicationStop, whatever v2's
+// says, and only the next deployment runs v2's; each hook says whose it is. A fleet of one
+// instance whose hooks run here, with v1 from one revision and v2 from another.
+func TestPreviousReleaseStops(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal")
+	revision := func(says string) string {
+		dir := t.TempDir()
+		for name, content := range map[string]string{
+			"index.html":  "<p>hello</p>\n",
+			"appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /var/www/html/\nhooks:\n  ApplicationStop:\n    - location: stop.sh\n      timeout: 10\n",
+			"stop.sh":     "#!/bin/bash\necho \"" + says + "\" >>\"$JOURNAL\"\n",
+		} {
+			if err := execfile.Write(filepath.Join(dir, name), []byte(content), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	s := &session{opts: Options{Baseline: revision("the baseline's stop"), Revision: revision("the candidate's stop")}, size: 1}
+	versions := map[string]rehearsal.Revision{}
+	for _, b := range s.builds()[:2] {
+		rev, err := makeVersion(b.from, filepath.Join(t.TempDir(), b.name), b.name, b.extra...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions[b.name] = rev
+	}
+	f := &rehearsal.Fleet{Instances: []rehearsal.Instance{localInstance{journal}}, LoadBalancer: noBalancer{}, Rollout: rehearsal.Rollout{Kind: rehearsal.OneAtATime}}
+	var stops []string
+	for i, v := range []string{baseline, candidate, candidate} {
+		res := f.Deploy(context.Background(), "d-"+v, "user", versions[v])
+		if res.Outcome != rehearsal.Succeeded {
+			t.Fatalf("deploying %s: %s %v", v, res.Outcome, res.Failure)
+		}
+		for _, rec := range res.Records {
+			for _, h := range rec.Hooks {
+				stops = append(stops, v+" ran "+h.Revision+"'s "+h.Script)
+			}
+		}
+		if i == 0 && len(stops) > 0 {
+			t.Errorf("the first deployment ran %v: an instance's first deployment has no ApplicationStop", stops)
+		}
+	}
+	if want := []string{"v2 ran v1's stop.sh", "v2 ran v2's stop.sh"}; !slices.Equal(stops, want) {
+		t.Errorf("%v, want %v", stops, want)
+	}
+	data, _ := os.ReadFile(journal)
+	if got := string(data); got != "the baseline's stop\nthe candidate's stop\n" {
+		t.Errorf("the stop scripts wrote %q", got)
+	}
+}
+
+// localInstance runs its hooks on this machine and installs nothing.
+type localInstance struct{ journal string }
+
+func (localInstance) Name() string { return "i-1" }
+func (i localInstance) Agent() rehearsal.Agent {
+	return rehearsal.Agent{Path: "/usr/bin:/bin", Env: map[string]string{"JOURNAL": i.journal}}
+}
+func (localInstance) Download(_ context.Context, _ string, rev rehearsal.Revision) (rehearsal.Revision, error) {
+	return rev, nil
+}
+func (localInstance) Install(context.Context, rehearsal.Revision) error { return nil }
+
+type noBalancer struct{}
+
+func (noBalancer) Deregister(context.Context, string) error { return nil }
+func (noBalancer) Register(context.Context, string) error   { return nil }
+
+// The load and the verdict go on after the story for the time the load balancer needs to take
+// a failing target out of service and drain it: unhealthy threshold x interval + deregistration
+// delay, on the rehearsal's clock.
+func TestSettleAfter(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want time.Duration
+	}{{"Fixture-dev", 3 * time.Second}, {"Fixture-prod", 5 * time.Second}, {"Fixture-tls", 6500 * time.Millisecond}} {
+		data, err := os.ReadFile("../../test/testdata/" + tc.file + ".template.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, err := rehearsal.FromTemplate(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := settleAfter(tmpl.TargetGroup, 10); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.file, got, tc.want)
+		}
+	}
+	if got := settleAfter(rehearsal.TargetGroup{Interval: time.Second, UnhealthyThreshold: 2}, 10); got != time.Second {
+		t.Errorf("a short health check: %v, want the second the story's start has", got)
+	}
+}
+
+// The fleet is the template's: its size, and one more for a scale-in where the group's maximum
+// allows (Auto Scaling never scales in below the minimum); --instances overrides both.
+func TestFleetSize(t *testing.T) {
+	byName := map[string]Scenario{}
+	for _, s := range Scenarios {
+		byName[s.Name] = s
+	}
+	for _, tc := range []struct {
+		scenario       string
+		size, max, opt int
+		want           int
+	}{
+		{"rollout", 2, 3, 0, 2},
+		{"scale-in", 2, 3, 0, 3},
+		{"control-no-hook", 3, 3, 0, 3},
+		{"control-short-drain", 3, 6, 0, 4},
+		{"scale-in", 5, 6, 5, 5},
+	} {
+		p := &run{session: &session{size: tc.size, opts: Options{Instances: tc.opt}, template: rehearsal.Template{Group: rehearsal.Group{Max: tc.max}}}, sc: byName[tc.scenario]}
+		if got := p.fleetSize(); got != tc.want {
+			t.Errorf("%s on %d (max %d, --instances %d): %d instances, want %d", tc.scenario, tc.size, tc.max, tc.opt, got, tc.want)
+		}
+	}
+}
+
+// Every scenario but the no-hook control rehearses the template as given; the control rehearses
+// a copy with the termination hook off, which the rehearsal writes, so that what it shows
+// follows from a template.
+func TestScenarioTemplate(t *testing.T) {
+	data, err := os.ReadFile("../../test/testdata/Fixture-prod.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{opts: Options{Template: data, TemplateName: "prod.template.json", Work: t.TempDir()}}
+	if s.template, err = rehearsal.FromTemplate(data); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range Scenarios {
+		tmpl, name, err := s.scenarioTemplate(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := sc.Name != "control-no-hook"; tmpl.Deployment.TerminationHook != want {
+			t.Errorf("%s: termination hook %v, want %v", sc.Name, tmpl.Deployment.TerminationHook, want)
+		}
+		if sc.Name == "control-no-hook" {
+			written, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatalf("the control's template is not where the report says: %v", err)
+			}
+			if c, _ := rehearsal.FromTemplate(written); c.Deployment.TerminationHook {
+				t.Errorf("%s has the hook on", name)
+			}
+		}
 	}
 }
 
@@ -89,8 +269,8 @@ func TestJudge(t *testing.T) {
 		{"rollout", 1, false},
 		{"scale-in", 1, false},
 		{"control-short-drain", 0, false},
-		{"control-short-drain", 3, true},
 		{"control-early-stop", 0, false},
+		{"control-early-stop", 3, true},
 		{"control-no-hook", 0, true},
 	} {
 		sc, ok := byName[tc.name]
@@ -102,6 +282,47 @@ func TestJudge(t *testing.T) {
 		if pass := len(p.rep.Problems) == 0; pass != tc.pass {
 			t.Errorf("%s with %d failed: pass %v, want %v (%v)", tc.name, tc.failed, pass, tc.pass, p.rep.Problems)
 		}
+	}
+}
+
+// The short-drain control passes only on its cause: slow requests in flight on the drained
+// instance, cut when its short delay ends. A failure anywhere else fails it.
+func TestShortDrainProvesItsCause(t *testing.T) {
+	var sc Scenario
+	for _, s := range Scenarios {
+		if s.Name == "control-short-drain" {
+			sc = s
+		}
+	}
+	t0 := time.Now()
+	at := func(d time.Duration) float64 { return d.Seconds() }
+	// The drain of i-3 begins at 2 s with a 0.125 s delay; the load balancer closed what was left
+	// at 2.13 s. A slow request takes 0.5 s.
+	cut := Request{At: at(1800 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 502, LatencyMs: 335}
+	for _, tc := range []struct {
+		name     string
+		failures []Request
+		pass     bool
+	}{
+		{"slow requests cut on the drained instance", []Request{cut, {At: at(1900 * time.Millisecond), Load: "slow", Instance: "i-3", LatencyMs: 240}}, true},
+		{"a page request failed too", []Request{cut, {At: at(2050 * time.Millisecond), Load: "page", Code: 503}}, false},
+		{"a slow request failed on another instance", []Request{cut, {At: at(1800 * time.Millisecond), Load: "slow", Instance: "i-1", Code: 502, LatencyMs: 335}}, false},
+		{"a slow request sent after the drain began", []Request{{At: at(2010 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 503, LatencyMs: 1}}, false},
+		{"a slow request cut before the delay ended", []Request{{At: at(1800 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 502, LatencyMs: 250}}, false},
+		{"a slow request cut long after", []Request{{At: at(1950 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 502, LatencyMs: 490}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &ScenarioReport{}
+			rep.Load.Each = append([]Request{{At: 1, Load: "page", Code: 200}}, tc.failures...)
+			rep.Load.Requests, rep.Load.Failed = len(rep.Load.Each), len(tc.failures)
+			p := &run{session: &session{}, sc: sc, rep: rep, t0: t0}
+			p.drain.instance, p.drain.delay = "i-3", 125*time.Millisecond
+			p.drain.start, p.drain.end = t0.Add(2*time.Second), t0.Add(2130*time.Millisecond)
+			p.judge()
+			if pass := len(rep.Problems) == 0; pass != tc.pass {
+				t.Errorf("pass %v, want %v (%v)", pass, tc.pass, rep.Problems)
+			}
+		})
 	}
 }
 
@@ -118,19 +339,30 @@ func TestReport(t *testing.T) {
 		if i == 30 {
 			s.Code, s.Err, s.Revision = 502, "502 Bad Gateway", ""
 		}
+		if i == 31 {
+			s.Load, s.Code, s.Err, s.Revision = "slow", 0, `Get "http://127.0.0.1:8000/rehearsal/slow": EOF`, ""
+		}
 		samples = append(samples, s)
 	}
-	rep := &ScenarioReport{Name: "rollout", Title: "v1 to v2"}
+	rep := &ScenarioReport{Name: "rollout", Title: "v1 to v2", Deployments: []DeploymentReport{{ID: "d-1", Start: 1.4, End: 1.6}}}
 	rep.addLoad(samples, t0)
 	l := rep.Load
-	if l.Requests != 40 || l.Failed != 1 || l.ServedBy["v1"] != 20 || l.ServedBy["v2"] != 19 || l.PerInstance["i-2"].Failed != 1 {
+	if l.Requests != 40 || l.Failed != 2 || l.ServedBy["v1"] != 20 || l.ServedBy["v2"] != 18 || l.PerInstance["i-2"].Failed != 2 {
 		t.Errorf("load %+v, per instance i-1 %+v i-2 %+v", l, l.PerInstance["i-1"], l.PerInstance["i-2"])
 	}
 	if len(l.Each) != 40 || l.Each[30].Code != 502 || l.Each[30].Instance != "i-2" || l.Each[0].Revision != "v1" {
 		t.Errorf("requests: %d recorded, the 31st %+v", len(l.Each), l.Each[30])
 	}
-	if len(l.Failures) != 1 || l.Failures[0].Server != "i-2" || l.Failures[0].Code != 502 {
+	if len(l.Failures) != 2 || l.Failures[0].Server != "i-2" || l.Failures[0].Code != 502 {
 		t.Errorf("failures %+v", l.Failures)
+	}
+	// Requests 28 to 32 were sent during the deployment: two of them failed.
+	if d := rep.Deployments[0]; d.Requests != 5 || d.Failed != 2 {
+		t.Errorf("during the deployment: %d requests, %d failed; want 5 and 2", d.Requests, d.Failed)
+	}
+	// The terminal names the paths and statuses that failed.
+	if got, want := l.failedWhat(), "1 x GET / 502, 1 x GET /rehearsal/slow (the rehearsal's probe) no response: EOF"; got != want {
+		t.Errorf("failed requests %q, want %q", got, want)
 	}
 	rep.addSpan("i-1", Span{Label: "BlockTraffic", Start: 0.2, End: 1.2, Kind: "traffic"})
 	rep.addSpan("i-2", Span{Label: "ValidateService", Start: 1.3, End: 1.4, Kind: "hook", Failed: true})
@@ -139,21 +371,26 @@ func TestReport(t *testing.T) {
 	if err := xml.Unmarshal([]byte(svg), new(struct{ XMLName xml.Name })); err != nil {
 		t.Fatalf("not XML: %v", err)
 	}
-	for _, want := range []string{">i-1</text>", ">i-2</text>", "#cf222e", "served by v1", "served by v2", "1 failed", "✕"} {
+	for _, want := range []string{">i-1</text>", ">i-2</text>", "#cf222e", "served by v1", "served by v2", "2 failed", "✕"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("the SVG lacks %q", want)
 		}
 	}
-	// The verdict column follows the scenario's verdict, whichever it is.
-	for _, passed := range []bool{false, true} {
-		rep.Passed = passed
+	// The verdict column follows the scenario's verdict, whichever it is; an interrupted
+	// scenario or one not played is neither passed nor failed.
+	for _, tc := range []struct {
+		set       func(*ScenarioReport)
+		want, not string
+	}{
+		{func(s *ScenarioReport) { s.Passed = false }, "FAIL", "pass"},
+		{func(s *ScenarioReport) { s.Passed = true }, "pass", "FAIL"},
+		{func(s *ScenarioReport) { s.Interrupted, s.Problems = true, []string{"the load: context canceled"} }, "interrupted", "FAIL"},
+		{func(s *ScenarioReport) { s.Interrupted, s.NotPlayed = false, "v2 did not deploy in rollout" }, "not played: v2 did not deploy", "pass"},
+	} {
+		tc.set(rep)
 		table := (&Report{Scale: 10, Scenarios: []*ScenarioReport{rep}}).Table()
-		want, not := "FAIL", "pass"
-		if passed {
-			want, not = not, want
-		}
-		if !strings.Contains(table, "rollout") || !strings.Contains(table, want) || strings.Contains(table, not) {
-			t.Errorf("passed %v, table:\n%s", passed, table)
+		if !strings.Contains(table, "rollout") || !strings.Contains(table, tc.want) || strings.Contains(table, tc.not) {
+			t.Errorf("want %q and no %q in the table:\n%s", tc.want, tc.not, table)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/example/codedeploy-fleet/rehearsal"
@@ -13,61 +14,78 @@ import (
 )
 
 // session is what the scenarios share: the options, the template's settings, the versions of
-// the revision, and the director's network.
+// the revisions, and the director's network.
 type session struct {
 	opts     Options
-	tg       rehearsal.TargetGroup
-	dep      rehearsal.Deployment
+	template rehearsal.Template
 	versions map[string]rehearsal.Revision
 	net      *sandbox.Network
 	report   *Report
-	// slow is how long the slow endpoint takes; settle is the load alone before and after
-	// each story.
-	slow, settle time.Duration
+	// size is the fleet the template describes (or --instances); zones name the zone of each
+	// instance i-1, i-2, ... of the largest fleet a scenario starts.
+	size  int
+	zones []string
+	// slow is how long the probe takes; settle is the load alone before each story, and after
+	// is the load alone after it, long enough for a fault that comes soon after the last event
+	// to be counted (settleAfter).
+	slow, settle, after time.Duration
+	// broken, once a deployment of the candidate (or a baseline that does not come up) has
+	// failed in this run, says where: every story deploys both, so the scenarios after it are
+	// not played, and a hook that hangs costs its timeout once per run, not once per scenario.
+	broken string
 
 	application, groupName, groupID string
 }
 
+// The versions the scenarios deploy. Each is a copy of its revision with its own scripts and
+// pages (tagged with its name), as releases differ: a script changed in the candidate runs only
+// where the story runs the candidate's.
+const (
+	baseline  = "v1"             // the release the fleet runs when a story begins
+	candidate = "v2"             // the revision under rehearsal, the new release
+	stopEarly = "v1-stops-early" // the baseline with the early-stop control's mistake
+)
+
+// failing is the candidate with a ValidateService failure injected on instance.
+func failing(instance string) string { return candidate + "-fails-on-" + instance }
+
 func newSession(opts Options) (*session, error) {
-	if opts.Instances < 3 {
-		return nil, fmt.Errorf("the rehearsal needs at least 3 instances (got %d): the failed release fails on one that is neither the first nor the last", opts.Instances)
-	}
 	if opts.Scale <= 0 || opts.Rate <= 0 {
 		return nil, fmt.Errorf("the time scale and the rate must be positive")
 	}
-	tg, dep, err := rehearsal.FromTemplate(opts.Template)
+	t, err := rehearsal.FromTemplate(opts.Template)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.TemplateName, err)
 	}
-	if !dep.TrafficControl {
+	if !t.Deployment.TrafficControl {
 		return nil, fmt.Errorf("%s: the deployment group has no traffic control (WITH_TRAFFIC_CONTROL): the rehearsal plays deployments behind a load balancer", opts.TemplateName)
 	}
-	s := &session{opts: opts, tg: tg, dep: dep, versions: map[string]rehearsal.Revision{}, settle: time.Second}
+	s := &session{opts: opts, template: t, versions: map[string]rehearsal.Revision{}, settle: time.Second}
+	s.size = t.Group.Size()
+	if opts.Instances > 0 {
+		s.size = opts.Instances
+	}
+	if opts.Region == "" {
+		opts.Region = regionOf(t.Group.Zones)
+		s.opts.Region = opts.Region
+	}
+	s.zones = zoneNames(t.Group.Spread(s.size+1), opts.Region)
 	// A slow request takes half the deregistration delay (at most 2 s, well inside the load's 5 s
 	// timeout and HAProxy's): a graceful scale-in lets it finish with time to spare on a busy
 	// machine, and the short-drain control's delay (a quarter of a slow request) cuts it.
-	s.slow = min(s.scaled(tg.DeregistrationDelay)/2, 2*time.Second)
-	s.application, s.groupName = "rehearsal", dep.Name
+	s.slow = min(s.scaled(t.TargetGroup.DeregistrationDelay)/2, 2*time.Second)
+	s.after = settleAfter(t.TargetGroup, opts.Scale)
+	s.application, s.groupName = "rehearsal", t.Deployment.Name
 	if s.groupName == "" {
 		s.groupName = "rehearsal"
 	}
 	s.groupID = uuid()
 
 	dir := filepath.Join(opts.Work, "revisions")
-	type build struct {
-		name  string
-		extra []extraHook
-	}
-	builds := []build{{"v1", nil}, {"v2", nil}, {"v2-stops-early", []extraHook{stopsEarly}}}
-	// A release that fails on the second instance (failed-release) and one that fails on the last
-	// (last-instance); the fleet has at least three.
-	for _, in := range []string{instanceID(2), instanceID(opts.Instances)} {
-		builds = append(builds, build{"v3-fail-" + in, []extraHook{failOn(in)}})
-	}
-	for _, b := range builds {
-		rev, err := makeVersion(opts.Revision, filepath.Join(dir, b.name), b.name, b.extra...)
+	for _, b := range s.builds() {
+		rev, err := makeVersion(b.from, filepath.Join(dir, b.name), b.name, b.extra...)
 		if err != nil {
-			return nil, fmt.Errorf("preparing %s of %s: %w", b.name, opts.Revision, err)
+			return nil, fmt.Errorf("preparing %s from %s: %w", b.name, b.from, err)
 		}
 		s.versions[b.name] = rev
 	}
@@ -80,18 +98,100 @@ func newSession(opts Options) (*session, error) {
 		s.net.Close()
 		return nil, err
 	}
+	tg := t.TargetGroup
 	s.report = &Report{
-		Revision: opts.Revision, Template: opts.TemplateName, Scale: opts.Scale, Instances: opts.Instances,
-		Rate: opts.Rate, SlowRate: s.slowRate(), SlowSeconds: s.slow.Seconds(),
+		Candidate: opts.Revision, Baseline: opts.Baseline, Template: opts.TemplateName, Scale: opts.Scale, Instances: s.size,
+		InstancesFrom: s.sizeSource(), Zones: s.zones[:s.size], Rate: opts.Rate, SlowRate: s.slowRate(), SlowSeconds: s.slow.Seconds(),
+		SettleAfterSeconds: s.after.Seconds(),
 		TargetGroup: TargetGroupReport{
 			HealthCheckPath: tg.HealthCheckPath, IntervalSeconds: tg.Interval.Seconds(), TimeoutSeconds: tg.Timeout.Seconds(),
 			HealthyThreshold: tg.HealthyThreshold, UnhealthyThreshold: tg.UnhealthyThreshold,
-			DeregistrationDelaySeconds: tg.DeregistrationDelay.Seconds(),
+			DeregistrationDelaySeconds: tg.DeregistrationDelay.Seconds(), AllowTrafficBoundSeconds: tg.AllowTrafficBound().Seconds(),
 		},
-		Rollout:         dep.Rollout.Describe(opts.Instances),
-		TerminationHook: dep.TerminationHook,
+		Rollout:         t.Deployment.Rollout.Describe(s.size),
+		TerminationHook: t.Deployment.TerminationHook,
 	}
 	return s, nil
+}
+
+// build is a version the scenarios deploy: its name, the revision it is made from, and the
+// hooks the rehearsal adds to it.
+type build struct {
+	name, from string
+	extra      []extraHook
+}
+
+// builds are the versions of a session: the baseline as v1, the candidate as v2, the baseline
+// with the early-stop control's mistake, and the candidate failing on the instance where
+// failed-release and last-instance make it fail.
+func (s *session) builds() []build {
+	out := []build{
+		{baseline, s.opts.Baseline, nil},
+		{candidate, s.opts.Revision, nil},
+		{stopEarly, s.opts.Baseline, []extraHook{stopsEarly}},
+		{failing(instanceID(s.failedReleaseAt())), s.opts.Revision, []extraHook{failOn(instanceID(s.failedReleaseAt()))}},
+	}
+	if last := instanceID(s.size); last != instanceID(s.failedReleaseAt()) {
+		out = append(out, build{failing(last), s.opts.Revision, []extraHook{failOn(last)}})
+	}
+	return out
+}
+
+// sizeSource says where the fleet's size comes from, for the report.
+func (s *session) sizeSource() string {
+	if s.opts.Instances > 0 {
+		return "--instances"
+	}
+	g := s.template.Group
+	if g.Desired > 0 {
+		return "the Auto Scaling group's desired capacity"
+	}
+	return "the Auto Scaling group's minimum size"
+}
+
+// failedReleaseAt is the instance (counted from 1) where failed-release's candidate fails: one
+// before the last, so that the deployment stops there (the second where there are three or
+// more, so that one instance has taken the failing release and succeeded first).
+func (s *session) failedReleaseAt() int {
+	if s.size >= 3 {
+		return 2
+	}
+	return 1
+}
+
+// settleAfter is how long the load and the verdict go on after a story's last event, on the
+// rehearsal's clock: the time the load balancer needs to take a target that fails once it is
+// in service out of it (unhealthy threshold x interval), plus the deregistration delay that
+// lets its requests in flight end, so that a fault that comes soon after the deployment (a
+// server that dies once warmed up, a restart a hook scheduled for a few seconds later) is
+// counted. At least the second the story's start has.
+func settleAfter(tg rehearsal.TargetGroup, scale float64) time.Duration {
+	h := rehearsal.HAProxy{Scale: scale}
+	return max(h.Scaled(time.Duration(tg.UnhealthyThreshold)*tg.Interval+tg.DeregistrationDelay), time.Second)
+}
+
+// regionOf is the region of the template's zones ("eu-west-1a" is in eu-west-1), or us-east-1
+// when the template names none.
+func regionOf(zones []string) string {
+	for _, z := range zones {
+		if len(z) > 1 {
+			return z[:len(z)-1]
+		}
+	}
+	return "us-east-1"
+}
+
+// zoneNames names each zone; a zone the template does not say (a subnet of an existing VPC) is
+// named after the region and its subnet's position, marked as assumed.
+func zoneNames(zones []string, region string) []string {
+	out := make([]string, len(zones))
+	for i, z := range zones {
+		if z == "" {
+			z = fmt.Sprintf("%s%c", region, 'a'+i%26)
+		}
+		out[i] = z
+	}
+	return out
 }
 
 func (s *session) scaled(d time.Duration) time.Duration {
@@ -108,15 +208,34 @@ func (s *session) progress(format string, a ...any) {
 	}
 }
 
-// loads are the scenario's steady traffic: the page, and half as much to the slow endpoint.
-// Each is bounded in time, whatever happens to the scenario, by the rehearsal's own limit: it
-// never ends before the scenario does.
+// loads are the scenario's steady traffic: the page, and half as much to the rehearsal's slow
+// probe. Each is bounded in time, whatever happens to the scenario, by the rehearsal's own
+// limit: it never ends before the scenario does.
 func (s *session) loads(listen string) []rehearsal.Load {
 	const bound = 15 * time.Minute
 	return []rehearsal.Load{
-		{Name: "page", URL: "http://" + listen + "/", Rate: s.opts.Rate, Max: bound, RevisionOf: RevisionOf},
-		{Name: "slow", URL: "http://" + listen + "/rehearsal/slow", Rate: s.slowRate(), Max: bound, RevisionOf: RevisionOf},
+		{Name: "page", URL: "http://" + listen + "/", Rate: s.opts.Rate, Max: bound, RevisionOf: rehearsal.RevisionOf},
+		{Name: "slow", URL: "http://" + listen + rehearsal.ProbePath, Rate: s.slowRate(), Max: bound, RevisionOf: rehearsal.RevisionOf},
 	}
+}
+
+// scenarioTemplate is the template a scenario rehearses: the one given, or, for a scenario that
+// needs another setting (the no-hook control), a copy of it the rehearsal writes, so that what
+// the scenario shows follows from a template, never from a setting the rehearsal assumes.
+func (s *session) scenarioTemplate(sc Scenario) (rehearsal.Template, string, error) {
+	if sc.Template == nil {
+		return s.template, s.opts.TemplateName, nil
+	}
+	data, err := sc.Template(s.opts.Template)
+	if err != nil {
+		return rehearsal.Template{}, "", err
+	}
+	name := filepath.Join(s.opts.Work, sc.Name+".template.json")
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		return rehearsal.Template{}, "", err
+	}
+	t, err := rehearsal.FromTemplate(data)
+	return t, name, err
 }
 
 func uuid() string {
@@ -132,4 +251,9 @@ func (r *Report) WriteJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// describeVersions says which revision each version of the report comes from.
+func (r *Report) describeVersions() string {
+	return fmt.Sprintf("%s = baseline %s, %s = candidate %s", baseline, r.Baseline, candidate, strings.TrimSpace(r.Candidate))
 }

@@ -88,6 +88,9 @@ func (s *ScenarioReport) SVG(r *Report) string {
 	for i, l := range s.Lanes {
 		ly := lanesTop + float64(i)*(laneH+laneGap)
 		fmt.Fprintf(&b, `<text x="10" y="%.0f" font-weight="bold">%s</text>`+"\n", ly+laneH/2+4, esc(l.Instance))
+		if l.Zone != "" {
+			fmt.Fprintf(&b, `<text x="48" y="%.0f" fill="#57606a" font-size="11">%s</text>`+"\n", ly+laneH/2+4, esc(l.Zone))
+		}
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="#f6f8fa"/>`+"\n", left, ly, plotW, laneH)
 		for _, sp := range l.Spans {
 			fill := map[string]string{"traffic": "#54aeff", "hook": "#4ac26b", "install": "#bf8700"}[sp.Kind]

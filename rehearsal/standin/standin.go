@@ -31,6 +31,9 @@ type Host struct {
 	State string
 	// PidFile is httpd's, as the instance's web-server configuration sets it.
 	PidFile string
+	// Proc is the process file system where httpd's processes are looked for (the instance's
+	// /proc).
+	Proc string
 	// Apachectl controls the instance's httpd (Debian's apachectl, reading the instance's own
 	// configuration).
 	Apachectl string
@@ -50,6 +53,7 @@ func Instance() Host {
 	return Host{
 		State:       "/run/rehearsal",
 		PidFile:     "/run/httpd/httpd.pid",
+		Proc:        "/proc",
 		Apachectl:   "apachectl",
 		StopTimeout: 90 * time.Second,
 		Endpoint:    DefaultEndpoint,
@@ -283,25 +287,78 @@ func (h Host) httpdPid() int {
 
 func (h Host) httpdRunning() bool { return h.httpdPid() != 0 }
 
+// stop stops httpd as systemd stops Amazon Linux's httpd.service (KillSignal=SIGWINCH,
+// KillMode=mixed: "the SIGTERM signal [here the KillSignal] is sent to the main process while
+// the subsequent SIGKILL signal is sent to all remaining processes of the unit's control group",
+// systemd.kill(5)): SIGWINCH, httpd's graceful stop, to the main process; once it has exited,
+// SIGKILL to any httpd process left; and the stop returns only when none is left, as systemd's
+// stop job ends when the unit's processes are gone. Past TimeoutStopSec every httpd process is
+// killed.
 func (h Host) stop() int {
 	pid := h.httpdPid()
-	if pid == 0 {
-		return 0
-	}
-	// SIGWINCH is httpd's graceful stop: in-flight requests finish, listeners close at once.
-	if err := syscall.Kill(pid, syscall.SIGWINCH); err != nil {
-		return h.fail(err)
+	if pid != 0 {
+		// SIGWINCH is httpd's graceful stop: in-flight requests finish, listeners close at once.
+		if err := syscall.Kill(pid, syscall.SIGWINCH); err != nil {
+			return h.fail(err)
+		}
 	}
 	deadline := time.Now().Add(h.StopTimeout)
 	for time.Now().Before(deadline) {
-		if h.httpdPid() == 0 {
+		left := h.httpdProcesses()
+		if len(left) == 0 {
 			return 0
 		}
-		time.Sleep(50 * time.Millisecond)
+		if pid == 0 || !alive(pid) {
+			// The main process is gone: the rest of the control group gets SIGKILL.
+			for _, p := range left {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	fmt.Fprintf(h.Stderr, "httpd.service: State 'stop-sigterm' timed out after %v. Killing.\n", h.StopTimeout)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, p := range h.httpdProcesses() {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
 	return 0
+}
+
+// httpdProcesses are the pids of every process called httpd on the host (the stand-in runs in
+// the instance's PID namespace, whose /proc shows only the instance's processes): the unit's
+// control group, as far as the rehearsal can tell it.
+func (h Host) httpdProcesses() []int {
+	entries, _ := os.ReadDir(h.Proc)
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(h.Proc, e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(comm)) == "httpd" && !zombie(filepath.Join(h.Proc, e.Name())) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// alive reports whether pid is a process that has not exited.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// zombie reports whether the process at dir has exited and waits to be reaped.
+func zombie(dir string) bool {
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return true
+	}
+	// The state follows the command name in parentheses, which may itself hold spaces.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] == 'Z'
+	}
+	return false
 }
 
 // --- aws ---------------------------------------------------------------------------------------

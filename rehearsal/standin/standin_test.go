@@ -2,12 +2,14 @@ package standin
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,5 +186,80 @@ func TestStartWaitsForHttpd(t *testing.T) {
 	defer syscall.Kill(pid, syscall.SIGKILL)
 	if got := h.Run("systemctl", []string{"is-active", "--quiet", "httpd"}); got != 0 {
 		t.Errorf("is-active right after start: exit %d", got)
+	}
+}
+
+// systemctl stop returns when every httpd process has exited, as systemd's stop job does with
+// httpd.service's KillMode=mixed, not when the pid file is gone: httpd removes it as soon as a
+// graceful stop begins, while its workers finish their requests.
+func TestStopWaitsForEveryHttpd(t *testing.T) {
+	h, _, stderr := testHost(t, nil)
+	dir := t.TempDir()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The worker: a process called httpd that finishes its request a second after the stop.
+	if err := os.MkdirAll(filepath.Join(dir, "worker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	worker := filepath.Join(dir, "worker", "httpd")
+	if err := os.WriteFile(worker, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The main process, also called httpd: on SIGWINCH it removes its pid file at once, then
+	// waits for its worker, as httpd's graceful stop does.
+	main := filepath.Join(dir, "httpd")
+	writeFile(t, main, "#!/bin/bash\ntrap 'rm -f \"$1\"; wait \"$w\"; exit 0' WINCH\n\"$2\" 30 &\nw=$!\necho \"$w\" >\"$1.worker\"\necho $$ >\"$1\"\nwhile :; do sleep 0.05; done\n")
+	if err := os.Chmod(main, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(main, h.PidFile, worker)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() { _ = cmd.Process.Kill() }()
+	var workerPid int
+	for deadline := time.Now().Add(5 * time.Second); workerPid == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(h.PidFile + ".worker"); err == nil && h.httpdPid() != 0 {
+			workerPid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	if workerPid == 0 {
+		t.Fatal("the fake httpd did not start")
+	}
+	defer syscall.Kill(workerPid, syscall.SIGKILL)
+	// The worker ends its request a second after the stop begins.
+	go func() {
+		time.Sleep(time.Second)
+		_ = syscall.Kill(workerPid, syscall.SIGTERM)
+	}()
+	// Only these two are looked at: this machine may run processes called httpd of its own.
+	h.Proc = t.TempDir()
+	for _, pid := range []int{cmd.Process.Pid, workerPid} {
+		if err := os.Symlink(fmt.Sprintf("/proc/%d", pid), filepath.Join(h.Proc, strconv.Itoa(pid))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if got := h.Run("systemctl", []string{"stop", "httpd"}); got != 0 {
+		t.Fatalf("stop: exit %d: %s", got, stderr)
+	}
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Errorf("stop returned after %v, while httpd's worker still served", took)
+	}
+	if left := h.httpdProcesses(); len(left) > 0 {
+		t.Errorf("httpd processes %v outlived systemctl stop", left)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Error("httpd's main process did not exit")
 	}
 }
