@@ -135,8 +135,8 @@ else
 	@status=0; \
 	 echo "$(REHEARSE) --template test/testdata/Fixture-prod.template.json --out $(REPORT)/prod $(ARGS)"; \
 	 $(REHEARSE) --template test/testdata/Fixture-prod.template.json --out $(REPORT)/prod $(ARGS) || status=1; \
-	 echo "$(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev --only rollout $(ARGS)"; \
-	 $(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev --only rollout $(ARGS) || status=1; \
+	 echo "$(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev $(ARGS) --only rollout"; \
+	 $(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev $(ARGS) --only rollout || status=1; \
 	 exit $$status
 endif
 

@@ -58,6 +58,8 @@ type Agent struct {
 	// Enter, when set, is the command that runs a script inside the instance with dir as its
 	// working directory (nsenter into the instance's namespaces); otherwise scripts run here.
 	Enter func(dir string) []string
+	// Stat, when set, is os.Stat on the instance's file system; otherwise on this one's.
+	Stat func(path string) (os.FileInfo, error)
 }
 
 // The agent's error codes for a hook (aws-codedeploy-agent, hook_executor.rb, ScriptError):
@@ -67,6 +69,7 @@ const (
 	ScriptMissing   = "ScriptMissing"
 	ScriptTimedOut  = "ScriptTimedOut"
 	ScriptFailed    = "ScriptFailed"
+	UnknownError    = "UnknownError"
 	OutputsLeftOpen = "OutputsLeftOpen"
 )
 
@@ -114,6 +117,16 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 
+	// The agent checks that the script is there before it runs it.
+	script := path.Join(revision, hook.Location)
+	stat := a.Stat
+	if stat == nil {
+		stat = os.Stat
+	}
+	if _, err := stat(script); err != nil {
+		run.Err = &HookError{ScriptMissing, "Script does not exist at specified location: " + script}
+		return run
+	}
 	argv := a.Command(revision, hook)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if a.Enter == nil {
@@ -148,7 +161,7 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 	outW.Close()
 	errW.Close()
 	if startErr != nil {
-		run.Err = &HookError{ScriptMissing, fmt.Sprintf("Script does not exist at specified location: %s (%v)", hook.Location, startErr)}
+		run.Err = &HookError{UnknownError, fmt.Sprintf("Script at specified location: %s failed with error %v", hook.Location, startErr)}
 		return run
 	}
 	outDone, errDone := stdout.readFrom(outR), stderr.readFrom(errR)
@@ -164,11 +177,11 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 	select {
 	case waitErr = <-exited:
 	case <-deadline.C:
-		a.terminate(cmd, exited)
+		a.terminate(cmd, exited, outDone, errDone)
 		run.Err = &HookError{ScriptTimedOut, fmt.Sprintf("Script at specified location: %s failed to complete in %d seconds", hook.Location, int(timeout.Seconds()))}
 		return run
 	case <-ctx.Done():
-		a.terminate(cmd, exited)
+		a.terminate(cmd, exited, outDone, errDone)
 		run.Err = &HookError{UnknownError, fmt.Sprintf("%s was stopped: %v", prefix, ctx.Err())}
 		return run
 	}
@@ -180,10 +193,10 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 		select {
 		case <-o.done:
 		case <-deadline.C:
-			run.Err = &HookError{OutputsLeftOpen, prefix + " failed to close " + o.name}
+			run.Err = &HookError{OutputsLeftOpen, "Script at specified location: " + hook.Location + " failed to close " + o.name}
 			return run
 		case <-ctx.Done():
-			run.Err = &HookError{OutputsLeftOpen, prefix + " failed to close " + o.name + ": " + ctx.Err().Error()}
+			run.Err = &HookError{UnknownError, fmt.Sprintf("%s was stopped while its output was open: %v", prefix, ctx.Err())}
 			return run
 		}
 	}
@@ -195,19 +208,25 @@ func (a Agent) Run(ctx context.Context, revision string, event Event, hook Hook)
 	return run
 }
 
-// UnknownError is the agent's code for a hook that failed for another reason.
-const UnknownError = "UnknownError"
-
 // terminate ends a script past its deadline: SIGTERM to its process group, as the agent sends;
 // then, so that the rehearsal never waits on a script that ignores it, SIGKILL after 3 s (under
-// runas, su passes the TERM on to the shell and kills it 2 s later itself).
-func (a Agent) terminate(cmd *exec.Cmd, exited <-chan error) {
+// runas, su passes the TERM on to the shell and kills it 2 s later itself). What the script
+// wrote last is read for a moment more, so that its log keeps it.
+func (a Agent) terminate(cmd *exec.Cmd, exited <-chan error, outputs ...<-chan struct{}) {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-exited:
 	case <-time.After(3 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
+	}
+	last := time.After(100 * time.Millisecond)
+	for _, o := range outputs {
+		select {
+		case <-o:
+		case <-last:
+			return
+		}
 	}
 }
 

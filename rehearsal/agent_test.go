@@ -106,7 +106,7 @@ func TestHookOutputHeld(t *testing.T) {
 // The hook ends at the deadline, not when the child does.
 func TestHookOutputLeftOpen(t *testing.T) {
 	t.Parallel()
-	dir := revisionWith(t, "sleep 30 &\nexit 0\n")
+	dir := revisionWith(t, "sleep 3 &\nexit 0\n")
 	start := time.Now()
 	run := agent.Run(context.Background(), dir, ApplicationStart, Hook{Location: "scripts/hook.sh", Timeout: time.Second})
 	var herr *HookError

@@ -147,7 +147,7 @@ func TestLifecycle(t *testing.T) {
 // to change.
 func TestFromTemplate(t *testing.T) {
 	tg := func(path string, drain time.Duration) TargetGroup {
-		return TargetGroup{HealthCheckPath: path, HealthCheckPort: 80, Interval: 10 * time.Second, Timeout: 5 * time.Second,
+		return TargetGroup{Port: 80, HealthCheckPath: path, HealthCheckPort: 80, Interval: 10 * time.Second, Timeout: 5 * time.Second,
 			HealthyThreshold: 2, UnhealthyThreshold: 2, HealthyHTTPCodes: "200", DeregistrationDelay: drain}
 	}
 	for _, tc := range []struct {
@@ -187,14 +187,22 @@ func TestFromTemplate(t *testing.T) {
 	}
 }
 
-// TestSpread: instances go round the group's zones, as Auto Scaling balances them.
+// TestSpread: instances go round the group's zones, as Auto Scaling balances them; two subnets
+// in one zone are one zone; a zone the template does not say is named after its subnet's place.
 func TestSpread(t *testing.T) {
 	g := Group{Zones: []string{"a", "b", "c"}}
 	if got := g.Spread(5); !slices.Equal(got, []string{"a", "b", "c", "a", "b"}) {
 		t.Errorf("spread %v", got)
 	}
+	if got := (Group{Zones: []string{"a", "a", "b"}}).Spread(4); !slices.Equal(got, []string{"a", "b", "a", "b"}) {
+		t.Errorf("two subnets in one zone: %v", got)
+	}
 	if got := (Group{}).Spread(2); !slices.Equal(got, []string{"", ""}) {
 		t.Errorf("no zones: %v", got)
+	}
+	unknown := Group{Zones: []string{"", ""}}.Named("us-east-1")
+	if got := unknown.Spread(3); !slices.Equal(got, []string{"us-east-1a", "us-east-1b", "us-east-1a"}) {
+		t.Errorf("zones the template does not say: %v", got)
 	}
 }
 
@@ -230,14 +238,14 @@ func TestFromTemplateDefaultsAndErrors(t *testing.T) {
 	const asg = `"ASG": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {"MinSize": "2", "MaxSize": 4, "VPCZoneIdentifier": [{"Ref": "S1"}, "subnet-0123"]}},
 		"S1": {"Type": "AWS::EC2::Subnet", "Properties": {"AvailabilityZone": "us-west-2b"}}`
 	got, err := FromTemplate([]byte(`{"Resources": {` + asg + `,
-		"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"Port": 8080}},
+		"TG": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"Port": 8080, "HealthCheckPort": "8081"}},
 		"DG": {"Type": "AWS::CodeDeploy::DeploymentGroup", "Properties": {}}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tg, d, g := got.TargetGroup, got.Deployment, got.Group
 	// ELB's defaults: 30 s interval, 5 healthy and 2 unhealthy checks, 300 s deregistration delay.
-	if tg.Interval != 30*time.Second || tg.HealthyThreshold != 5 || tg.DeregistrationDelay != 300*time.Second || tg.HealthCheckPort != 8080 {
+	if tg.Interval != 30*time.Second || tg.HealthyThreshold != 5 || tg.DeregistrationDelay != 300*time.Second || tg.Port != 8080 || tg.HealthCheckPort != 8081 {
 		t.Errorf("defaults %+v", tg)
 	}
 	if d.Rollout.Kind != OneAtATime || d.TrafficControl {

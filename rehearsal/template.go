@@ -12,6 +12,9 @@ import (
 // TargetGroup is what the rehearsal's load balancer takes from the synthesized template: the
 // health check and the drain time of the fleet's target group.
 type TargetGroup struct {
+	// Port is where the target group sends traffic; HealthCheckPort where it checks ("traffic-port"
+	// is Port).
+	Port               int
 	HealthCheckPath    string
 	HealthCheckPort    int
 	Interval, Timeout  time.Duration
@@ -57,18 +60,39 @@ func (g Group) Size() int {
 	return g.Min
 }
 
+// Named is the group with a name for each zone the template does not say: the region and the
+// subnet's position ("eu-west-1b" for the second subnet), an assumption the report states.
+func (g Group) Named(region string) Group {
+	named := g
+	named.Zones = make([]string, len(g.Zones))
+	for i, z := range g.Zones {
+		if z == "" {
+			z = fmt.Sprintf("%s%c", region, 'a'+i%26)
+		}
+		named.Zones[i] = z
+	}
+	return named
+}
+
 // Spread is the zone of each of n instances, as Auto Scaling spreads them: it "tries to
 // maintain equivalent numbers of instances in each enabled Availability Zone ... by attempting
 // to launch new instances in the Availability Zone with the fewest instances" (Amazon EC2 Auto
 // Scaling user guide, "Amazon EC2 Auto Scaling benefits", "Instance distribution"); with ties
-// broken in the template's order, that is round robin over the subnets' zones.
+// broken in the template's order, that is round robin over the distinct zones of its subnets (two
+// subnets in one zone make one zone).
 func (g Group) Spread(n int) []string {
-	if len(g.Zones) == 0 {
-		return make([]string, n)
+	var zones []string
+	for _, z := range g.Zones {
+		if !slices.Contains(zones, z) {
+			zones = append(zones, z)
+		}
 	}
 	out := make([]string, n)
+	if len(zones) == 0 {
+		return out
+	}
 	for i := range out {
-		out[i] = g.Zones[i%len(g.Zones)]
+		out[i] = zones[i%len(zones)]
 	}
 	return out
 }
@@ -204,13 +228,13 @@ func targetGroup(raw json.RawMessage) (TargetGroup, error) {
 	}
 	// Elastic Load Balancing's defaults for an HTTP target group of instances (ELB user guide,
 	// "Health checks for Application Load Balancer target groups"; "Deregistration delay").
-	tg := TargetGroup{HealthCheckPath: "/", HealthCheckPort: 80, Interval: 30 * time.Second, Timeout: 5 * time.Second,
+	tg := TargetGroup{Port: 80, HealthCheckPath: "/", HealthCheckPort: 80, Interval: 30 * time.Second, Timeout: 5 * time.Second,
 		HealthyThreshold: 5, UnhealthyThreshold: 2, HealthyHTTPCodes: "200", DeregistrationDelay: 300 * time.Second}
 	if p.HealthCheckPath != nil {
 		tg.HealthCheckPath = *p.HealthCheckPath
 	}
 	if p.Port != nil {
-		tg.HealthCheckPort = *p.Port
+		tg.Port, tg.HealthCheckPort = *p.Port, *p.Port
 	}
 	if p.HealthCheckPort != nil && *p.HealthCheckPort != "traffic-port" {
 		port, err := strconv.Atoi(*p.HealthCheckPort)

@@ -164,7 +164,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "rehearse: this machine can rehearse")
 		return 0
 	}
-	work, err := os.MkdirTemp("", "rehearsal-")
+	work, err := sandbox.MakeWorkDir()
 	if err != nil {
 		fmt.Fprintf(stderr, "rehearse: %v\n", err)
 		return 1

@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,19 +105,19 @@ type running struct {
 }
 
 type lockedBuffer struct {
-	mu  chan struct{}
+	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
 func (b *lockedBuffer) WriteString(s string) {
-	b.mu <- struct{}{}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.buf.WriteString(s)
-	<-b.mu
 }
 
 func (b *lockedBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
@@ -124,7 +126,7 @@ func (b *lockedBuffer) String() string {
 // assets/ unless args say otherwise.
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
-	r := &running{tmp: t.TempDir(), lines: make(chan string, 1000), output: &lockedBuffer{mu: make(chan struct{}, 1)}, done: make(chan error, 1)}
+	r := &running{tmp: t.TempDir(), lines: make(chan string, 1000), output: &lockedBuffer{}, done: make(chan error, 1)}
 	r.out = filepath.Join(r.tmp, "report")
 	all := append([]string{"--revision", "../../assets", "--baseline", "../../assets", "--template", "testdata/fleet.template.json", "--out", r.out}, args...)
 	r.cmd = exec.Command(binary, all...)
@@ -446,7 +448,7 @@ func TestACandidateThatDoesNotStart(t *testing.T) {
 	if code := r.exit(t, 2*time.Minute); code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, r.output)
 	}
-	r.expect(t, `deployment d-\w+ of v2 failed on i-1 at ApplicationStart \(v2's scripts/start_server.sh\): ScriptFailed: Script at specified location: scripts/start_server.sh run as user root failed with exit code 1; 0 of the \d+ requests sent meanwhile failed`,
+	r.expect(t, `deployment d-\w+ of v2 failed on i-1 at ApplicationStart \(v2's scripts/start_server.sh\): ScriptFailed: Script at specified location: scripts/start_server.sh run as user root failed with exit code 1; 0 of the \d+ requests sent from its start to the end of its rollback \(d-\w+\) failed`,
 		`\[stderr\]httpd: port 80 in use`, `codeDeployRollback`, `CodeDeploy stopped it and rolled back to v1`, `scale-in: not played: v2 \(the candidate`)
 	if failed, isFail := r.row(t, "rollout", "FAIL"); failed != 0 || !isFail {
 		t.Errorf("rollout: %d failed, FAIL %v; want 0 and FAIL", failed, isFail)
@@ -514,6 +516,111 @@ fi
 		t.Errorf("rollout: %d failed, FAIL %v; want failed requests and FAIL", failed, isFail)
 	}
 	r.expect(t, `rollout: failed requests: \d+ x GET / 503`)
+	// Every failure came after the deployment had ended, which succeeded: what only the settle
+	// window sees.
+	rep := r.report(t)
+	d := rep.Scenarios[0].Deployments
+	if len(d) != 1 || d[0].Outcome != "Succeeded" {
+		t.Fatalf("deployments %+v, want one that succeeded", d)
+	}
+	for _, req := range rep.Scenarios[0].Load.Each {
+		if (req.Code < 200 || req.Code >= 400) && req.At <= d[0].End {
+			t.Errorf("a request failed at %.2f s, before the deployment ended at %.2f s: %+v", req.At, d[0].End, req)
+		}
+	}
+	r.clean(t, true)
+}
+
+// report reads the run's rehearsal.json.
+func (r *running) report(t *testing.T) report {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(r.out, "rehearsal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// report is what the tests read of rehearsal.json.
+type report struct {
+	Scenarios []struct {
+		Name        string
+		Deployments []struct {
+			Outcome string `json:"codeDeployOutcome"`
+			End     float64
+		}
+		Load struct {
+			Each []struct {
+				At   float64
+				Code int
+			}
+		}
+		Lanes []struct {
+			Instance string
+			Spans    []struct {
+				Label      string `json:"event"`
+				Start, End float64
+			} `json:"events"`
+		}
+	}
+}
+
+// A registered target takes traffic after one passing health check, as the ELB documents for a
+// new target, however high the template's healthy threshold (here 5); and AllowTraffic waits,
+// in real time, for a server that takes a while to pass it (here 12 s on i-1, whose health-check
+// page the candidate writes only then).
+func TestAllowTraffic(t *testing.T) {
+	t.Parallel()
+	var tmpl map[string]any
+	data, err := os.ReadFile("testdata/fleet.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	tg := tmpl["Resources"].(map[string]any)["FleetTargetGroup"].(map[string]any)["Properties"].(map[string]any)
+	tg["HealthyThresholdCount"], tg["HealthCheckPath"] = 5, "/warm.html"
+	template := filepath.Join(t.TempDir(), "warm.template.json")
+	if data, err = json.Marshal(tmpl); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(template, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := newCandidate(t).file("warm.html", "warm\n", 0o644).install("warm.html", "/var/www/html/")
+	c := newCandidate(t).file("warm.html", "warm\n", 0o644).install("warm.html", "/var/www/html/").
+		hook("ApplicationStart", "warm_up.sh", `#!/bin/bash
+set -euo pipefail
+token=$(curl --silent --fail -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)
+me=$(curl --silent --fail -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
+if [ "$me" = i-1 ]; then
+  rm /var/www/html/warm.html
+  (sleep 12; echo warm >/var/www/html/warm.html) </dev/null >/dev/null 2>&1 &
+fi
+`, 30, "root")
+	r := start(t, "--only", "rollout", "--revision", c.dir, "--baseline", base.dir, "--template", template)
+	if code := r.exit(t, 2*time.Minute); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, r.output)
+	}
+	for _, lane := range r.report(t).Scenarios[0].Lanes {
+		for _, s := range lane.Spans {
+			if s.Label != "AllowTraffic" {
+				continue
+			}
+			took := s.End - s.Start
+			switch {
+			case lane.Instance == "i-1" && took < 11:
+				t.Errorf("i-1 was in service %.1f s after it was registered, before its health-check page was there", took)
+			case lane.Instance != "i-1" && took > 2.5:
+				t.Errorf("%s took %.1f s to be in service, more than one health check's interval (1 s)", lane.Instance, took)
+			}
+		}
+	}
 	r.clean(t, true)
 }
 
@@ -615,7 +722,7 @@ func TestNotRoot(t *testing.T) {
 	if err := exec.Command("cp", binary, dir+"/rehearse").Run(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, "runuser", "-u", "nobody", "--", dir+"/rehearse", "--check")
+	cmd := exec.CommandContext(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", dir+"/rehearse", "--check")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -178,37 +179,42 @@ func (b *Balancer) Register(ctx context.Context, instance string) error {
 	}
 }
 
-// passedCheck reports whether the target has passed a health check since it was registered: its
-// health counter, which Register set to zero, has risen (HAProxy's "show servers state",
-// srv_check_health).
+// passedCheck reports whether the target has passed a health check since it was registered.
 func (b *Balancer) passedCheck(instance string) (bool, error) {
 	out, err := b.command("show servers state targets")
 	if err != nil {
 		return false, err
 	}
-	lines := strings.Split(out, "\n")
-	var header []string
+	health, err := checkHealth(out, instance)
+	return health > 0, err
+}
+
+// checkHealth reads a server's health counter from HAProxy's "show servers state" (its
+// srv_check_health column): the passing checks in a row it has counted, which Register sets to
+// zero.
+func checkHealth(state, instance string) (int, error) {
+	lines := strings.Split(state, "\n")
+	col := map[string]int{}
 	for _, l := range lines {
 		if h, ok := strings.CutPrefix(l, "# "); ok {
-			header = strings.Fields(h)
+			for i, name := range strings.Fields(h) {
+				col[name] = i
+			}
 			break
 		}
 	}
-	col := map[string]int{}
-	for i, name := range header {
-		col[name] = i
-	}
-	name, health := col["srv_name"], col["srv_check_health"]
-	if header == nil || health == 0 {
-		return false, fmt.Errorf("haproxy: unreadable servers state: %q", out)
+	name, okName := col["srv_name"]
+	health, okHealth := col["srv_check_health"]
+	if !okName || !okHealth {
+		return 0, fmt.Errorf("haproxy: unreadable servers state: %q", state)
 	}
 	for _, l := range lines {
 		f := strings.Fields(l)
-		if len(f) > health && f[name] == instance {
-			return f[health] != "0", nil
+		if len(f) > health && !strings.HasPrefix(l, "#") && f[name] == instance {
+			return strconv.Atoi(f[health])
 		}
 	}
-	return false, fmt.Errorf("haproxy: no target %s in the servers state", instance)
+	return 0, fmt.Errorf("haproxy: no target %s in the servers state", instance)
 }
 
 // Deregister is BlockTraffic, and Auto Scaling's deregistration before a termination: no new

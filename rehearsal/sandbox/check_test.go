@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,5 +21,24 @@ func TestCheck(t *testing.T) {
 	err = check(0, noApache)
 	if err == nil || !strings.Contains(err.Error(), "apt-get install -y apache2 haproxy") {
 		t.Errorf("apache2 and haproxy missing: %v", err)
+	}
+}
+
+// The work directory holds the instances' upper layers, which cannot lie inside the directories
+// they overlay: a $TMPDIR under /var gives way to /tmp.
+func TestMakeWorkDir(t *testing.T) {
+	for tmpdir, parent := range map[string]string{"/var/tmp": "/tmp", t.TempDir(): ""} {
+		t.Setenv("TMPDIR", tmpdir)
+		if parent == "" {
+			parent = tmpdir
+		}
+		dir, err := MakeWorkDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(dir)
+		if filepath.Dir(dir) != parent {
+			t.Errorf("TMPDIR %s: the work directory is %s, want it in %s", tmpdir, dir, parent)
+		}
 	}
 }

@@ -55,15 +55,33 @@ func RunRole() {
 // stable are the machine's directories each instance sees through a copy-on-write overlay of
 // its own: a hook may write anywhere under them, as on an instance (/etc/myapp, /srv/myapp,
 // /usr/local), and the machine is left unchanged. Each is overlaid separately, never / whole:
-// the kernel documents a lower layer that changes under a mounted overlay as undefined
-// ("Changes to the underlying filesystems while part of a mounted overlay filesystem are not
-// allowed", Documentation/filesystems/overlayfs.rst), and / holds the live /tmp, /run and the
-// rehearsal's own work directory. A required one is one the rehearsal itself writes to.
+// the kernel documents a lower layer that changes under a mounted overlay as undefined ("Changes
+// to the underlying filesystems while part of a mounted overlay filesystem are not allowed. If
+// the underlying filesystem is changed, the behavior of the overlay is undefined, though it will
+// not result in a crash or deadlock", Documentation/filesystems/overlayfs.rst), and / holds the
+// live /tmp, /run and the rehearsal's own work directory, which change all the time. These
+// change rarely while a rehearsal runs; where the machine does change one (a log under /var), an
+// instance may see either version of that file, which nothing of the rehearsal reads. A
+// required one is one the rehearsal itself writes to.
 var stable = []struct {
 	dir      string
 	required bool
 }{
 	{"/etc", true}, {"/usr", true}, {"/opt", true}, {"/srv", false}, {"/var", true}, {"/home", false}, {"/root", false},
+}
+
+// MakeWorkDir makes the rehearsal's work directory in $TMPDIR, or in /tmp when $TMPDIR lies
+// under one of the overlaid directories (a common /var/tmp): an overlay's upper layer cannot be
+// inside its lower one.
+func MakeWorkDir() (string, error) {
+	parent := os.TempDir()
+	for _, s := range stable {
+		if under(filepath.Clean(parent), s.dir) {
+			parent = "/tmp"
+			break
+		}
+	}
+	return os.MkdirTemp(parent, "rehearsal-")
 }
 
 const slowDir = "/run/rehearsal/slow"

@@ -109,11 +109,31 @@ func writeFile(name, content string, mode fs.FileMode) error {
 	return execfile.Write(name, []byte(content), mode)
 }
 
-// root is p in the instance's file system as this process reaches it: through its init's root,
-// so that a write goes through the instance's overlays, never into their layers behind them.
-func (in *Instance) root(p string) string {
-	return fmt.Sprintf("/proc/%d/root%s", in.init.Process.Pid, p)
+// inside opens the instance's file system as the instance sees it, through its init's root:
+// a write goes through the instance's overlays, never into their layers behind them, and a
+// path that a hook's symbolic link would lead out of the instance is refused (os.Root), where
+// /proc/PID/root alone would follow an absolute link onto the machine's own files. Names given
+// to it are relative to the instance's /.
+func (in *Instance) inside() (*os.Root, error) {
+	if in.Terminated() {
+		// Its PID may belong to another process by now.
+		return nil, fmt.Errorf("%s has terminated", in.ID)
+	}
+	return os.OpenRoot(fmt.Sprintf("/proc/%d/root", in.init.Process.Pid))
 }
+
+// stat is os.Stat inside the instance.
+func (in *Instance) stat(p string) (os.FileInfo, error) {
+	root, err := in.inside()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.Stat(rel(p))
+}
+
+// rel is an absolute path of the instance's as a name for inside's root.
+func rel(p string) string { return strings.TrimPrefix(path.Clean(p), "/") }
 
 // kept are the only capabilities a command inside an instance has (setpriv's --bounding-set: all
 // others are dropped). A revision's scripts run as root, and must not remount the read-only
@@ -176,7 +196,7 @@ func (in *Instance) Name() string { return in.ID }
 
 // Agent runs hooks inside the instance with the agent's environment.
 func (in *Instance) Agent() rehearsal.Agent {
-	return rehearsal.Agent{Path: instancePath, Env: in.env, Enter: in.enter, WorkDir: AgentDir}
+	return rehearsal.Agent{Path: instancePath, Env: in.env, Enter: in.enter, WorkDir: AgentDir, Stat: in.stat}
 }
 
 // Download is DownloadBundle: the agent unpacks the revision into
@@ -187,17 +207,22 @@ func (in *Instance) Agent() rehearsal.Agent {
 func (in *Instance) Download(_ context.Context, deploymentID string, rev rehearsal.Revision) (rehearsal.Revision, error) {
 	archive := path.Join(DeploymentRoot, in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "deployment-archive")
 	pkg, err := revision.Zip(rev.Dir)
-	if err == nil {
-		err = unzip(pkg.Zip, in.root(archive))
-	}
 	if err != nil {
+		return rehearsal.Revision{}, fmt.Errorf("downloading the bundle: %w", err)
+	}
+	root, err := in.inside()
+	if err != nil {
+		return rehearsal.Revision{}, fmt.Errorf("downloading the bundle: %w", err)
+	}
+	defer root.Close()
+	if err := unzip(pkg.Zip, root, rel(archive)); err != nil {
 		return rehearsal.Revision{}, fmt.Errorf("downloading the bundle: %w", err)
 	}
 	return rehearsal.Revision{Dir: archive, Spec: rev.Spec, Name: rev.Name}, nil
 }
 
-// unzip writes the entries of a revision zip under dst, with their modes.
-func unzip(data []byte, dst string) error {
+// unzip writes the entries of a revision zip under dst beneath root, with their modes.
+func unzip(data []byte, root *os.Root, dst string) error {
 	r, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return err
@@ -215,11 +240,11 @@ func unzip(data []byte, dst string) error {
 		if err != nil {
 			return err
 		}
-		target := filepath.Join(dst, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		target := path.Join(dst, f.Name)
+		if err := root.MkdirAll(path.Dir(target), 0o755); err != nil {
 			return err
 		}
-		if err := execfile.Write(target, content, f.Mode().Perm()); err != nil {
+		if err := execfile.WriteIn(root, target, content, f.Mode().Perm()); err != nil {
 			return err
 		}
 	}
@@ -232,10 +257,11 @@ func unzip(data []byte, dst string) error {
 // the time, the deployment and the script as the agent writes them. With --keep they stay for
 // reading.
 func (in *Instance) LogHook(deploymentID string, run rehearsal.HookRun) {
-	if in.Terminated() {
+	root, err := in.inside()
+	if err != nil {
 		return
 	}
-	root := in.root(DeploymentRoot)
+	defer root.Close()
 	var b strings.Builder
 	for _, line := range strings.Split(strings.TrimRight(run.Log, "\n"), "\n") {
 		if line != "" {
@@ -246,13 +272,13 @@ func (in *Instance) LogHook(deploymentID string, run rehearsal.HookRun) {
 		fmt.Fprintf(&b, "[%s] [%s][%s]%v\n", run.Started.Add(run.Duration).UTC().Format("2006-01-02 15:04:05.000"), deploymentID, run.Script, run.Err)
 	}
 	for _, file := range []string{
-		filepath.Join(root, in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "logs", "scripts.log"),
-		filepath.Join(root, "deployment-logs", "codedeploy-agent-deployments.log"),
+		path.Join(rel(DeploymentRoot), in.env["DEPLOYMENT_GROUP_ID"], deploymentID, "logs", "scripts.log"),
+		path.Join(rel(DeploymentRoot), "deployment-logs", "codedeploy-agent-deployments.log"),
 	} {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		if err := root.MkdirAll(path.Dir(file), 0o755); err != nil {
 			continue
 		}
-		if f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		if f, err := root.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
 			_, _ = f.WriteString(b.String())
 			_ = f.Close()
 		}
@@ -271,7 +297,12 @@ func (in *Instance) Install(ctx context.Context, rev rehearsal.Revision) error {
 		}
 	}
 	// What the rehearsal's probe answers with from now on.
-	return os.WriteFile(in.root(servedFile), []byte(rehearsal.Marker(rev.Name)), 0o644)
+	root, err := in.inside()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return root.WriteFile(rel(servedFile), []byte(rehearsal.Marker(rev.Name)), 0o644)
 }
 
 // Serves reads the page the instance's httpd serves at path, straight from the instance.
@@ -282,7 +313,17 @@ func (in *Instance) Serves(ctx context.Context, urlPath string) (string, error) 
 // SlowInFlight is when each slow request the instance is serving now started (read through
 // its init's view of its own /run).
 func (in *Instance) SlowInFlight() []time.Time {
-	entries, _ := os.ReadDir(in.root(slowDir))
+	root, err := in.inside()
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	dir, err := root.Open(rel(slowDir))
+	if err != nil {
+		return nil
+	}
+	defer dir.Close()
+	entries, _ := dir.ReadDir(-1)
 	var out []time.Time
 	for _, e := range entries {
 		if info, err := e.Info(); err == nil {

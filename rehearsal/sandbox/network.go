@@ -30,7 +30,6 @@ var Requirements = []struct{ Program, Package string }{
 	{"ip", "iproute2"},
 	{"nsenter", "util-linux"},
 	{"setpriv", "util-linux"},
-	{"runuser", "util-linux"},
 	{"su", "util-linux"},
 	{"curl", "curl"},
 	{"pgrep", "procps"},

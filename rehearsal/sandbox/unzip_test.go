@@ -26,7 +26,12 @@ func TestUnzipShipsWhatAWSWould(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	if err := unzip(pkg.Zip, dst); err != nil {
+	root, err := os.OpenRoot(filepath.Dir(dst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := unzip(pkg.Zip, root, filepath.Base(dst)); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]os.FileMode{"index.html": 0o644, "scripts/start.sh": 0o755} {
@@ -37,5 +42,33 @@ func TestUnzipShipsWhatAWSWould(t *testing.T) {
 		if info.Mode().Perm() != want {
 			t.Errorf("%s: mode %v, want %v", name, info.Mode().Perm(), want)
 		}
+	}
+}
+
+// TestUnzipStaysInside: a revision unpacked into an instance cannot be led onto the machine by a
+// symbolic link a hook left in the instance (here, the archive's directory pointing out).
+func TestUnzipStaysInside(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "index.html"), []byte("page"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := revision.Zip(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance, outside := t.TempDir(), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(instance, "archive")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(instance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := unzip(pkg.Zip, root, "archive"); err == nil {
+		t.Error("unzipped through a link out of the instance")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "index.html")); err == nil {
+		t.Error("a file was written outside the instance")
 	}
 }

@@ -12,13 +12,15 @@ import (
 // `su USER -c SCRIPT`, so the shell decides: ec2-user's is bash, while apache's (the httpd
 // package creates it with -s /sbin/nologin) and nobody's are nologin, and a hook run as either
 // fails. Each instance's /etc/passwd, group and shadow are the machine's with these in place of
-// any entry of the same name or id.
+// any entry of the same name or id. The shells are named where every Debian has them, with a
+// merged /usr or not (Amazon Linux's passwd says /sbin/nologin, a link to /usr/sbin/nologin
+// there).
 var amazonLinuxUsers = []struct {
 	name, id, home, shell string
 }{
 	{"ec2-user", "1000", "/home/ec2-user", "/bin/bash"},
-	{"apache", "48", "/usr/share/httpd", "/sbin/nologin"},
-	{"nobody", "65534", "/", "/sbin/nologin"},
+	{"apache", "48", "/usr/share/httpd", "/usr/sbin/nologin"},
+	{"nobody", "65534", "/", "/usr/sbin/nologin"},
 }
 
 // usersLayout writes the instance's passwd, group, shadow and gshadow into its /etc upper layer

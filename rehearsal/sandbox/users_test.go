@@ -34,8 +34,8 @@ func TestUsersLayout(t *testing.T) {
 	}
 	for name, want := range map[string][]string{
 		"ec2-user": {"ec2-user", "x", "1000", "1000", "", "/home/ec2-user", "/bin/bash"},
-		"apache":   {"apache", "x", "48", "48", "", "/usr/share/httpd", "/sbin/nologin"},
-		"nobody":   {"nobody", "x", "65534", "65534", "", "/", "/sbin/nologin"},
+		"apache":   {"apache", "x", "48", "48", "", "/usr/share/httpd", "/usr/sbin/nologin"},
+		"nobody":   {"nobody", "x", "65534", "65534", "", "/", "/usr/sbin/nologin"},
 	} {
 		if got := strings.Join(byName[name], ":"); got != strings.Join(want, ":") {
 			t.Errorf("%s: %q, want %q", name, got, strings.Join(want, ":"))

@@ -21,8 +21,8 @@ func playRollout(p *run) {
 }
 
 // candidateFailed reports a candidate that CodeDeploy would not deploy, as CodeDeploy shows it:
-// where it failed, the script and what it wrote to its standard error, the rollback, and the
-// requests that failed from the deployment's start to the rollback's end.
+// where it failed, the script and what it wrote to its standard error, and the rollback; the
+// table adds the requests that failed from the deployment's start to the rollback's end.
 func (p *run) candidateFailed(res rehearsal.Result, rollback *rehearsal.Result, missed []string) {
 	where := describeFailure(res)
 	if res.Failure == nil && len(missed) > 0 {
@@ -68,11 +68,15 @@ func playFailedRelease(p *run) {
 	p.expectServes(p.ctx, baseline)
 }
 
-func playLastInstance(p *run) {
-	if len(p.members) < 2 {
-		p.rep.NotPlayed = "a fleet of one instance has no instance before the last: failed-release covers its only instance"
-		return
+// beforeTheLast: last-instance needs an instance that succeeds before the last one fails.
+func beforeTheLast(n int) string {
+	if n < 2 {
+		return "a fleet of one instance has no instance before the last: failed-release covers its only instance"
 	}
+	return ""
+}
+
+func playLastInstance(p *run) {
 	last := p.last().ID
 	res, rollback := p.deployWithRollback(p.ctx, failing(last))
 	p.failsOnlyWhereInjected(res, rollback, last)
@@ -133,7 +137,7 @@ func checkShortDrain(p *run) {
 			wrong = append(wrong, fmt.Sprintf("%s on %s", r.Load, orNone(r.Instance)))
 		case !sent.Before(d.start):
 			wrong = append(wrong, fmt.Sprintf("a slow request sent %.2f s after the drain began", since(d.start, sent)))
-		case ended.Before(earliest) || ended.After(latest):
+		case ended.Before(earliest) || ended.After(latest) || !ended.Before(sent.Add(p.slow)):
 			wrong = append(wrong, fmt.Sprintf("a slow request that failed %.2f s after the drain began, not when its %.2f s delay ended", since(d.start, ended), d.delay.Seconds()))
 		}
 	}

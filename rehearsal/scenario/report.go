@@ -57,21 +57,23 @@ type ScenarioReport struct {
 	Control   bool   `json:"control"`
 	Expect    string `json:"expect"`
 	Template  string `json:"template"`
-	Instances int    `json:"fleetSize"`
+	Instances int    `json:"instances"`
 	Passed    bool   `json:"passed"`
-	// NotPlayed says why the scenario's story was not played; Interrupted, that the run was
-	// stopped while it was.
-	NotPlayed   string             `json:"notPlayed,omitempty"`
-	Interrupted bool               `json:"interrupted,omitempty"`
-	Problems    []string           `json:"problems,omitempty"`
-	Notes       []string           `json:"notes,omitempty"`
-	WallSeconds float64            `json:"wallSeconds"`
-	Load        LoadReport         `json:"load"`
-	Deployments []DeploymentReport `json:"deployments"`
-	Lanes       []*Lane            `json:"instances"`
-	PerInstance PerInstance        `json:"perInstance"`
-	Serving     []string           `json:"servingAtEnd,omitempty"`
-	lanes       map[string]*Lane
+	// NotPlayed says why the scenario's story was not played: NotApplicable when it does not
+	// apply to the fleet (which fails nothing), else because an earlier deployment of the
+	// candidate failed. Interrupted: the run was stopped (Ctrl-C) while it was played.
+	NotPlayed     string             `json:"notPlayed,omitempty"`
+	NotApplicable bool               `json:"notApplicable,omitempty"`
+	Interrupted   bool               `json:"interrupted,omitempty"`
+	Problems      []string           `json:"problems,omitempty"`
+	Notes         []string           `json:"notes,omitempty"`
+	WallSeconds   float64            `json:"wallSeconds"`
+	Load          LoadReport         `json:"load"`
+	Deployments   []DeploymentReport `json:"deployments"`
+	Lanes         []*Lane            `json:"lanes"`
+	PerInstance   PerInstance        `json:"perInstance"`
+	Serving       []string           `json:"servingAtEnd,omitempty"`
+	lanes         map[string]*Lane
 }
 
 // LoadReport is what the load saw. P50Ms and P99Ms are the page's latency; the slow endpoint's
@@ -143,6 +145,10 @@ type DeploymentReport struct {
 	End      float64 `json:"end"`
 	Requests int     `json:"requests"`
 	Failed   int     `json:"failed"`
+	// RolledBackBy is the deployment that rolled this one back; UntilRestored counts the load
+	// from this one's start to that one's end.
+	RolledBackBy  string `json:"rolledBackBy,omitempty"`
+	UntilRestored *Count `json:"untilRestored,omitempty"`
 }
 
 // FailureReport names where a deployment failed, with the script's log as the agent keeps it.
@@ -321,14 +327,25 @@ func (s *ScenarioReport) addLoad(samples []rehearsal.Sample, t0 time.Time) {
 		l.ServedBy[orUnknown(x.Revision)]++
 	}
 	s.Load = l
+	count := func(from, to float64) (c Count) {
+		for _, r := range l.Each {
+			if r.At >= from && r.At <= to {
+				c.Requests++
+				if failed(r) {
+					c.Failed++
+				}
+			}
+		}
+		return c
+	}
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
-		for _, r := range l.Each {
-			if r.At >= d.Start && r.At <= d.End {
-				d.Requests++
-				if failed(r) {
-					d.Failed++
-				}
+		c := count(d.Start, d.End)
+		d.Requests, d.Failed = c.Requests, c.Failed
+		for _, rb := range s.Deployments {
+			if rb.ID == d.RolledBackBy && rb.ID != "" {
+				c := count(d.Start, rb.End)
+				d.UntilRestored = &c
 			}
 		}
 	}
@@ -397,7 +414,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (r *Report) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rehearsal of the candidate %s over the baseline %s (%s).\n", r.Candidate, r.Baseline, r.describeVersions())
-	fmt.Fprintf(&b, "Fleet of %d instances (%s) in %s; %s; template %s.\n", r.Instances, r.InstancesFrom, strings.Join(distinct(r.Zones), ", "), r.Rollout, r.Template)
+	fmt.Fprintf(&b, "Fleet of %s (%s) in %s; %s; template %s.\n", plural(r.Instances, "instance"), r.InstancesFrom, strings.Join(distinct(r.Zones), ", "), r.Rollout, r.Template)
 	fmt.Fprintf(&b, "Load balancer clock %gx faster: health check every %.2f s, deregistration delay %.2f s (template: %g s and %g s); AllowTraffic waits up to %g s of real time. Load: %d req/s, plus %d req/s of %.2f s requests, for %.1f s after each story.\n\n",
 		r.Scale, r.TargetGroup.IntervalSeconds/r.Scale, r.TargetGroup.DeregistrationDelaySeconds/r.Scale,
 		r.TargetGroup.IntervalSeconds, r.TargetGroup.DeregistrationDelaySeconds, r.TargetGroup.AllowTrafficBoundSeconds,
@@ -420,8 +437,12 @@ func (r *Report) Table() string {
 				if f.Script != "" {
 					script = fmt.Sprintf(" (%s's %s)", f.Revision, f.Script)
 				}
-				fmt.Fprintf(&b, "\n%s: deployment %s of %s failed on %s at %s%s: %s; %d of the %d requests sent meanwhile failed\n",
-					s.Name, d.ID, d.Revision, f.Instance, f.Event, script, f.Error, d.Failed, d.Requests)
+				meanwhile := fmt.Sprintf("%d of the %d requests sent meanwhile failed", d.Failed, d.Requests)
+				if c := d.UntilRestored; c != nil {
+					meanwhile = fmt.Sprintf("%d of the %d requests sent from its start to the end of its rollback (%s) failed", c.Failed, c.Requests, d.RolledBackBy)
+				}
+				fmt.Fprintf(&b, "\n%s: deployment %s of %s failed on %s at %s%s: %s; %s\n",
+					s.Name, d.ID, d.Revision, f.Instance, f.Event, script, f.Error, meanwhile)
 				for _, line := range strings.Split(strings.TrimSpace(f.Log), "\n") {
 					if strings.HasPrefix(line, "[stderr]") {
 						fmt.Fprintf(&b, "    %s\n", line)
@@ -435,6 +456,8 @@ func (r *Report) Table() string {
 		switch {
 		case s.Interrupted:
 			fmt.Fprintf(&b, "\n%s: interrupted\n", s.Name)
+		case s.NotApplicable:
+			fmt.Fprintf(&b, "\n%s: does not apply: %s\n", s.Name, s.NotPlayed)
 		case s.NotPlayed != "":
 			fmt.Fprintf(&b, "\n%s: not played: %s\n", s.Name, s.NotPlayed)
 		}
@@ -453,6 +476,8 @@ func (s *ScenarioReport) result() string {
 	switch {
 	case s.Interrupted:
 		return "interrupted"
+	case s.NotApplicable:
+		return "does not apply"
 	case s.NotPlayed != "":
 		return "not played"
 	case s.Passed:
@@ -475,4 +500,12 @@ func distinct(zones []string) []string {
 		}
 	}
 	return out
+}
+
+// plural is "1 instance", "3 instances".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

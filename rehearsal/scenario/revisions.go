@@ -19,7 +19,7 @@ import (
 // scripts of that event; the revision's scripts themselves are never changed.
 type extraHook struct {
 	Event   rehearsal.Event
-	Name    string // file name under rehearsal/ in the version
+	Name    string // file name under extraDir in the version
 	Script  string
 	Timeout int
 }
@@ -84,15 +84,15 @@ func addHooks(dir string, extra []extraHook) error {
 	root := doc.Content[0]
 	hooks := child(root, "hooks", yaml.MappingNode)
 	for _, h := range extra {
-		if err := os.MkdirAll(filepath.Join(dir, "rehearsal"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, extraDir), 0o755); err != nil {
 			return err
 		}
-		if err := execfile.Write(filepath.Join(dir, "rehearsal", h.Name), []byte(h.Script), 0o755); err != nil {
+		if err := execfile.Write(filepath.Join(dir, extraDir, h.Name), []byte(h.Script), 0o755); err != nil {
 			return err
 		}
 		scripts := child(hooks, string(h.Event), yaml.SequenceNode)
 		entry := &yaml.Node{Kind: yaml.MappingNode}
-		for _, kv := range [][2]string{{"location", "rehearsal/" + h.Name}, {"timeout", fmt.Sprint(h.Timeout)}, {"runas", "root"}} {
+		for _, kv := range [][2]string{{"location", extraDir + h.Name}, {"timeout", fmt.Sprint(h.Timeout)}, {"runas", "root"}} {
 			tag := "!!str"
 			if kv[0] == "timeout" {
 				tag = "!!int"
@@ -125,13 +125,18 @@ func child(m *yaml.Node, key string, kind yaml.Kind) *yaml.Node {
 	return v
 }
 
-// injectedPrefix starts the location of every failure the rehearsal injects (failOn).
-const injectedPrefix = "rehearsal/fail-on-"
+// extraDir is where a version keeps the scripts the rehearsal adds; injectedPrefix starts the
+// location of every failure it injects (failOn).
+const (
+	extraDir       = "rehearsal/"
+	failOnName     = "fail-on-"
+	injectedPrefix = extraDir + failOnName
+)
 
 // failOn is a ValidateService script that fails on one instance, as a release with a bug that
 // shows on one host fails: it asks the metadata service (IMDSv2) which instance it runs on.
 func failOn(instance string) extraHook {
-	return extraHook{Event: rehearsal.ValidateService, Name: strings.TrimPrefix(injectedPrefix, "rehearsal/") + instance + ".sh", Timeout: 30, Script: `#!/bin/bash
+	return extraHook{Event: rehearsal.ValidateService, Name: failOnName + instance + ".sh", Timeout: 30, Script: `#!/bin/bash
 # Added by the rehearsal: this release's ValidateService fails on ` + instance + `.
 set -euo pipefail
 token=$(curl --silent --fail --max-time 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)

@@ -10,6 +10,7 @@ package scenario
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,7 +70,10 @@ type Scenario struct {
 	ScaleIn bool
 	// Template, when set, is the scenario's template, made from the one under rehearsal.
 	Template func([]byte) ([]byte, error)
-	play     func(*run)
+	// Applies, when set, says why the story does not apply to a fleet of n instances ("" when
+	// it does): such a scenario is not played, and fails nothing.
+	Applies func(n int) string
+	play    func(*run)
 	// check, when set, judges the load further (a control's cause).
 	check func(*run)
 }
@@ -83,7 +87,7 @@ var Scenarios = []Scenario{
 		Initial: []string{baseline}, play: playFailedRelease,
 		Expect: "no failed request; the deployment fails at that instance and rolls back to v1"},
 	{Name: "last-instance", Title: "v2 with a ValidateService failure on the last instance, over v1",
-		Initial: []string{baseline}, play: playLastInstance,
+		Initial: []string{baseline}, play: playLastInstance, Applies: beforeTheLast,
 		Expect: "no failed request; reported as a failure although CodeDeploy calls it a success"},
 	{Name: "scale-in", Title: "one instance of v2 scaled in under load, with the template's termination hook",
 		Initial: []string{baseline, candidate}, ScaleIn: true, play: playScaleIn,
@@ -148,6 +152,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		switch {
 		case sr.Interrupted:
 			verdict = "INTERRUPTED"
+		case sr.NotApplicable:
+			verdict = "DOES NOT APPLY: " + sr.NotPlayed
 		case sr.NotPlayed != "":
 			verdict = "NOT PLAYED: " + sr.NotPlayed
 		case !sr.Passed:
@@ -161,7 +167,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for _, s := range rep.Scenarios {
 		rep.Passed = rep.Passed && s.Passed
 	}
-	rep.Interrupted = ctx.Err() != nil
+	rep.Interrupted = errors.Is(ctx.Err(), context.Canceled)
 	return rep, ctx.Err()
 }
 
@@ -183,12 +189,22 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 	defer func() {
 		rep.WallSeconds = time.Since(start).Seconds()
 		p.teardown()
-		rep.Interrupted = ctx.Err() != nil
-		rep.Passed = len(rep.Problems) == 0 && rep.NotPlayed == "" && !rep.Interrupted
+		// Ctrl-C interrupts the scenario; the rehearsal's own time limit fails it.
+		rep.Interrupted = errors.Is(ctx.Err(), context.Canceled)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			rep.Problems = append(rep.Problems, "the rehearsal's time limit ended it")
+		}
+		rep.Passed = len(rep.Problems) == 0 && (rep.NotPlayed == "" || rep.NotApplicable) && !rep.Interrupted
 	}()
 	if r.broken != "" {
 		rep.NotPlayed = r.broken
 		return rep
+	}
+	if sc.Applies != nil {
+		if why := sc.Applies(p.fleetSize()); why != "" {
+			rep.NotPlayed, rep.NotApplicable = why, true
+			return rep
+		}
 	}
 	t, name, err := r.scenarioTemplate(sc)
 	if err != nil {
@@ -309,7 +325,7 @@ func (p *run) up(ctx context.Context) error {
 	cfg := rehearsal.HAProxy{TargetGroup: p.tg, Scale: p.opts.Scale, Listen: p.listen(),
 		AdminSocket: filepath.Join(p.opts.Work, p.sc.Name+".haproxy.sock")}
 	for _, in := range p.members {
-		cfg.Servers = append(cfg.Servers, rehearsal.Server{Name: in.ID, Address: fmt.Sprintf("%s:%d", in.Address, p.tg.HealthCheckPort),
+		cfg.Servers = append(cfg.Servers, rehearsal.Server{Name: in.ID, Address: fmt.Sprintf("%s:%d", in.Address, p.tg.Port),
 			Probe: fmt.Sprintf("%s:%d", in.Address, sandbox.ProbePort)})
 	}
 	dir := filepath.Join(p.opts.Work, p.sc.Name)
@@ -387,22 +403,34 @@ func (p *run) deploy(ctx context.Context, version, creator string, kind deployme
 		p.addDeployment(res, version)
 	}
 	if judged, _ := res.Judged(); judged != rehearsal.Succeeded && ctx.Err() == nil && !injected(res) && p.broken == "" {
-		p.broken = fmt.Sprintf("%s (%s) did not deploy in %s: %s", version, p.describe(version), p.sc.Name, describeFailure(res))
+		// The failed script may be another revision's than the one deployed: a rollback to v1
+		// runs v2's ApplicationStop where v2's Install succeeded.
+		culprit := version
+		if h := failedHook(res); h != nil && h.Revision != "" {
+			culprit = h.Revision
+		}
+		p.broken = fmt.Sprintf("%s (%s) failed while %s was deployed in %s: %s", culprit, p.describe(culprit), version, p.sc.Name, describeFailure(res))
 	}
 	return res
 }
 
-// injected reports whether a deployment failed where the rehearsal made it fail.
-func injected(res rehearsal.Result) bool {
+// failedHook is the script that failed a deployment, if a script did.
+func failedHook(res rehearsal.Result) *rehearsal.HookRun {
 	if res.Failure == nil {
-		return false
+		return nil
 	}
-	for _, h := range res.Failure.Hooks {
-		if h.Err != nil && strings.HasPrefix(h.Script, injectedPrefix) {
-			return true
+	for i, h := range res.Failure.Hooks {
+		if h.Err != nil {
+			return &res.Failure.Hooks[i]
 		}
 	}
-	return false
+	return nil
+}
+
+// injected reports whether a deployment failed where the rehearsal made it fail.
+func injected(res rehearsal.Result) bool {
+	h := failedHook(res)
+	return h != nil && strings.HasPrefix(h.Script, injectedPrefix)
 }
 
 // deployWithRollback is a user's deployment, rolled back when it fails and the deployment
@@ -417,6 +445,13 @@ func (p *run) deployWithRollback(ctx context.Context, version string) (rehearsal
 	}
 	p.notef("%s failed at %s: rolling back to %s", res.ID, describeFailure(res), previous)
 	rb := p.deploy(ctx, previous, "codeDeployRollback", inPlaceDeployment)
+	p.mu.Lock()
+	for i := range p.rep.Deployments {
+		if p.rep.Deployments[i].ID == res.ID {
+			p.rep.Deployments[i].RolledBackBy = rb.ID
+		}
+	}
+	p.mu.Unlock()
 	return res, &rb
 }
 

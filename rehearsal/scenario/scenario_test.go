@@ -310,12 +310,13 @@ func TestShortDrainProvesItsCause(t *testing.T) {
 		{"a slow request sent after the drain began", []Request{{At: at(2010 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 503, LatencyMs: 1}}, false},
 		{"a slow request cut before the delay ended", []Request{{At: at(1800 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 502, LatencyMs: 250}}, false},
 		{"a slow request cut long after", []Request{{At: at(1950 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 502, LatencyMs: 490}}, false},
+		{"a slow request that failed when it would have ended anyway", []Request{{At: at(1620 * time.Millisecond), Load: "slow", Instance: "i-3", Code: 500, LatencyMs: 505}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := &ScenarioReport{}
 			rep.Load.Each = append([]Request{{At: 1, Load: "page", Code: 200}}, tc.failures...)
 			rep.Load.Requests, rep.Load.Failed = len(rep.Load.Each), len(tc.failures)
-			p := &run{session: &session{}, sc: sc, rep: rep, t0: t0}
+			p := &run{session: &session{slow: 500 * time.Millisecond}, sc: sc, rep: rep, t0: t0}
 			p.drain.instance, p.drain.delay = "i-3", 125*time.Millisecond
 			p.drain.start, p.drain.end = t0.Add(2*time.Second), t0.Add(2130*time.Millisecond)
 			p.judge()
@@ -344,7 +345,10 @@ func TestReport(t *testing.T) {
 		}
 		samples = append(samples, s)
 	}
-	rep := &ScenarioReport{Name: "rollout", Title: "v1 to v2", Deployments: []DeploymentReport{{ID: "d-1", Start: 1.4, End: 1.6}}}
+	rep := &ScenarioReport{Name: "rollout", Title: "v1 to v2", Deployments: []DeploymentReport{
+		{ID: "d-1", Start: 1.4, End: 1.6, RolledBackBy: "d-2", Failure: &FailureReport{Instance: "i-2", Event: "ValidateService", Error: "ScriptFailed"}},
+		{ID: "d-2", Start: 1.65, End: 1.9},
+	}}
 	rep.addLoad(samples, t0)
 	l := rep.Load
 	if l.Requests != 40 || l.Failed != 2 || l.ServedBy["v1"] != 20 || l.ServedBy["v2"] != 18 || l.PerInstance["i-2"].Failed != 2 {
@@ -356,9 +360,14 @@ func TestReport(t *testing.T) {
 	if len(l.Failures) != 2 || l.Failures[0].Server != "i-2" || l.Failures[0].Code != 502 {
 		t.Errorf("failures %+v", l.Failures)
 	}
-	// Requests 28 to 32 were sent during the deployment: two of them failed.
-	if d := rep.Deployments[0]; d.Requests != 5 || d.Failed != 2 {
-		t.Errorf("during the deployment: %d requests, %d failed; want 5 and 2", d.Requests, d.Failed)
+	// Requests 28 to 32 were sent during the deployment, 28 to 38 until its rollback ended: two
+	// of them failed.
+	if d := rep.Deployments[0]; d.Requests != 5 || d.Failed != 2 || d.UntilRestored == nil || *d.UntilRestored != (Count{Requests: 11, Failed: 2}) {
+		t.Errorf("during the deployment: %d requests, %d failed, until restored %+v; want 5, 2 and 11, 2", d.Requests, d.Failed, d.UntilRestored)
+	}
+	if table := (&Report{Scale: 10, Scenarios: []*ScenarioReport{rep}}).Table(); !strings.Contains(table,
+		"deployment d-1 of  failed on i-2 at ValidateService: ScriptFailed; 2 of the 11 requests sent from its start to the end of its rollback (d-2) failed") {
+		t.Errorf("the table does not count the failed deployment's requests until it was restored:\n%s", table)
 	}
 	// The terminal names the paths and statuses that failed.
 	if got, want := l.failedWhat(), "1 x GET / 502, 1 x GET /rehearsal/slow (the rehearsal's probe) no response: EOF"; got != want {
@@ -386,6 +395,7 @@ func TestReport(t *testing.T) {
 		{func(s *ScenarioReport) { s.Passed = true }, "pass", "FAIL"},
 		{func(s *ScenarioReport) { s.Interrupted, s.Problems = true, []string{"the load: context canceled"} }, "interrupted", "FAIL"},
 		{func(s *ScenarioReport) { s.Interrupted, s.NotPlayed = false, "v2 did not deploy in rollout" }, "not played: v2 did not deploy", "pass"},
+		{func(s *ScenarioReport) { s.Passed, s.NotApplicable, s.Problems = true, true, nil }, "does not apply: v2 did not deploy", "FAIL"},
 	} {
 		tc.set(rep)
 		table := (&Report{Scale: 10, Scenarios: []*ScenarioReport{rep}}).Table()

@@ -69,7 +69,7 @@ func newSession(opts Options) (*session, error) {
 		opts.Region = regionOf(t.Group.Zones)
 		s.opts.Region = opts.Region
 	}
-	s.zones = zoneNames(t.Group.Spread(s.size+1), opts.Region)
+	s.zones = t.Group.Named(opts.Region).Spread(s.size + 1)
 	// A slow request takes half the deregistration delay (at most 2 s, well inside the load's 5 s
 	// timeout and HAProxy's): a graceful scale-in lets it finish with time to spare on a busy
 	// machine, and the short-drain control's delay (a quarter of a slow request) cuts it.
@@ -179,19 +179,6 @@ func regionOf(zones []string) string {
 		}
 	}
 	return "us-east-1"
-}
-
-// zoneNames names each zone; a zone the template does not say (a subnet of an existing VPC) is
-// named after the region and its subnet's position, marked as assumed.
-func zoneNames(zones []string, region string) []string {
-	out := make([]string, len(zones))
-	for i, z := range zones {
-		if z == "" {
-			z = fmt.Sprintf("%s%c", region, 'a'+i%26)
-		}
-		out[i] = z
-	}
-	return out
 }
 
 func (s *session) scaled(d time.Duration) time.Duration {

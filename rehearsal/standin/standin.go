@@ -292,8 +292,9 @@ func (h Host) httpdRunning() bool { return h.httpdPid() != 0 }
 // the subsequent SIGKILL signal is sent to all remaining processes of the unit's control group",
 // systemd.kill(5)): SIGWINCH, httpd's graceful stop, to the main process; once it has exited,
 // SIGKILL to any httpd process left; and the stop returns only when none is left, as systemd's
-// stop job ends when the unit's processes are gone. Past TimeoutStopSec every httpd process is
-// killed.
+// stop job ends when the unit's processes are gone. Without a main process (its pid file is gone
+// while a graceful stop is under way), it waits for that stop to end, as a second stop joins the
+// running job. Past TimeoutStopSec every httpd process is killed.
 func (h Host) stop() int {
 	pid := h.httpdPid()
 	if pid != 0 {
@@ -308,7 +309,7 @@ func (h Host) stop() int {
 		if len(left) == 0 {
 			return 0
 		}
-		if pid == 0 || !alive(pid) {
+		if pid != 0 && !alive(pid) {
 			// The main process is gone: the rest of the control group gets SIGKILL.
 			for _, p := range left {
 				_ = syscall.Kill(p, syscall.SIGKILL)

@@ -21,3 +21,10 @@ func Write(name string, data []byte, perm os.FileMode) error {
 	defer syscall.ForkLock.RUnlock()
 	return os.WriteFile(name, data, perm)
 }
+
+// WriteIn is Write, for a file beneath root.
+func WriteIn(root *os.Root, name string, data []byte, perm os.FileMode) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	return root.WriteFile(name, data, perm)
+}
