@@ -502,9 +502,7 @@ func TestAFaultSoonAfterTheDeployment(t *testing.T) {
 	t.Parallel()
 	c := newCandidate(t).hook("ApplicationStart", "schedule_restart.sh", `#!/bin/bash
 set -euo pipefail
-token=$(curl --silent --fail -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)
-me=$(curl --silent --fail -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
-if [ "$me" = i-3 ]; then
+`+whoami+`if [ "$me" = i-3 ]; then
   (sleep 3; systemctl stop httpd) </dev/null >/dev/null 2>&1 &
 fi
 `, 30, "root")
@@ -530,6 +528,11 @@ fi
 	}
 	r.clean(t, true)
 }
+
+// whoami sets $me to the instance a hook runs on, as a hook learns it on EC2 (IMDSv2).
+const whoami = `token=$(curl --silent --fail -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)
+me=$(curl --silent --fail -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
+`
 
 // report reads the run's rehearsal.json.
 func (r *running) report(t *testing.T) report {
@@ -596,9 +599,7 @@ func TestAllowTraffic(t *testing.T) {
 	c := newCandidate(t).file("warm.html", "warm\n", 0o644).install("warm.html", "/var/www/html/").
 		hook("ApplicationStart", "warm_up.sh", `#!/bin/bash
 set -euo pipefail
-token=$(curl --silent --fail -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)
-me=$(curl --silent --fail -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
-if [ "$me" = i-1 ]; then
+`+whoami+`if [ "$me" = i-1 ]; then
   rm /var/www/html/warm.html
   (sleep 12; echo warm >/var/www/html/warm.html) </dev/null >/dev/null 2>&1 &
 fi

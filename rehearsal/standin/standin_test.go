@@ -156,18 +156,7 @@ func writeFile(t *testing.T, path, content string) {
 func TestStartWaitsForHttpd(t *testing.T) {
 	h, _, stderr := testHost(t, nil)
 	dir := t.TempDir()
-	// A process whose name is httpd: a copy of sleep.
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "httpd"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fakeHttpd(t, dir)
 	fake := filepath.Join(dir, "apachectl")
 	writeFile(t, fake, "#!/bin/bash\n# Returns at once; httpd and its pid file come 300 ms later.\n"+
 		"(sleep 0.3; "+filepath.Join(dir, "httpd")+" 30 & echo $! >"+h.PidFile+") >/dev/null 2>&1 &\n")
@@ -195,22 +184,11 @@ func TestStartWaitsForHttpd(t *testing.T) {
 func TestStopWaitsForEveryHttpd(t *testing.T) {
 	h, _, stderr := testHost(t, nil)
 	dir := t.TempDir()
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The worker: a process called httpd that finishes its request a second after the stop.
 	if err := os.MkdirAll(filepath.Join(dir, "worker"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	worker := filepath.Join(dir, "worker", "httpd")
-	if err := os.WriteFile(worker, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	worker := fakeHttpd(t, filepath.Join(dir, "worker"))
 	// The main process, also called httpd: on SIGWINCH it removes its pid file at once, then
 	// waits for its worker, as httpd's graceful stop does.
 	main := filepath.Join(dir, "httpd")
@@ -262,4 +240,22 @@ func TestStopWaitsForEveryHttpd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("httpd's main process did not exit")
 	}
+}
+
+// fakeHttpd writes, in dir, a program whose processes are called httpd: a copy of sleep.
+func fakeHttpd(t *testing.T, dir string) string {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "httpd")
+	if err := os.WriteFile(name, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
