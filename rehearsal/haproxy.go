@@ -28,7 +28,8 @@ type HAProxy struct {
 	TargetGroup TargetGroup
 	// Scale divides every duration of the target group: 10 makes a 10 s interval 1 s.
 	Scale float64
-	// Listen is the frontend's address, AdminSocket the runtime API's socket (register,
+	// Listen is the frontend's address, AdminSocket the runtime API's socket, a path or an
+	// abstract socket's "abns@name" (register,
 	// deregister).
 	Listen, AdminSocket string
 	Servers             []Server
@@ -57,10 +58,16 @@ func (h HAProxy) Config() (string, error) {
 		return "", err
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%dms", h.Scaled(d).Milliseconds()) }
+	admin := h.AdminSocket
+	if !strings.HasPrefix(admin, "abns@") {
+		// A socket file is root's alone; an abstract one has no mode, and lives in the
+		// rehearsal's own network namespace.
+		admin += " mode 600"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Rendered by package rehearsal from the fleet's target group, durations divided by %g.
 global
-    stats socket %s mode 600 level admin
+    stats socket %s level admin
     maxconn 2048
 
 defaults
@@ -87,7 +94,7 @@ backend targets
     # Which target answered, on every response, HAProxy's own errors included: the report
     # counts requests and failures per instance.
     http-after-response set-header X-Served-By %%s
-`, h.Scale, h.AdminSocket, h.Listen, ProbePath, tg.HealthCheckPath, expect, ms(tg.Timeout),
+`, h.Scale, admin, h.Listen, ProbePath, tg.HealthCheckPath, expect, ms(tg.Timeout),
 		ms(tg.Interval), ms(tg.Interval), ms(tg.Interval), tg.HealthyThreshold, tg.UnhealthyThreshold)
 	for _, s := range h.Servers {
 		fmt.Fprintf(&b, "    server %s %s check port %d disabled\n", s.Name, s.Address, tg.HealthCheckPort)

@@ -658,6 +658,32 @@ exit 1
 	r.clean(t, true)
 }
 
+// The termination hook is the template's: on a template with TerminationHookEnabled false the
+// graceful scale-in fails, naming the setting, while the no-hook control (which always rehearses
+// such a copy) passes.
+func TestScaleInFollowsTheTemplatesHook(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/fleet.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := strings.Replace(string(data), `"TerminationHookEnabled": true`, `"TerminationHookEnabled": false`, 1)
+	if off == string(data) {
+		t.Fatal("the test template has no termination hook to turn off")
+	}
+	template := filepath.Join(t.TempDir(), "no-hook.template.json")
+	if err := os.WriteFile(template, []byte(off), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, "--only", "scale-in,control-no-hook", "--template", template)
+	if code := r.exit(t, 2*time.Minute); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, r.output)
+	}
+	r.expect(t, `scale-in: FAILED: no termination deployment ran on i-3: the deployment group in .*no-hook.template.json has the termination hook off`,
+		`(?m)^control-no-hook .*pass \(control\)$`)
+	r.clean(t, true)
+}
+
 // Two rehearsals on one machine: both complete, and each one's checks see only its own
 // processes and namespaces, while the other runs.
 func TestTwoRehearsalsAtOnce(t *testing.T) {

@@ -90,7 +90,7 @@ func (b *Balancer) command(cmd string) (answer string, err error) {
 
 // send is one attempt of command; sent reports that HAProxy received the command.
 func (b *Balancer) send(cmd string) (string, bool, error) {
-	conn, err := net.DialTimeout("unix", b.Config.AdminSocket, time.Second)
+	conn, err := net.DialTimeout("unix", dialAddress(b.Config.AdminSocket), time.Second)
 	if err != nil {
 		return "", false, err
 	}
@@ -109,6 +109,19 @@ func (b *Balancer) send(cmd string) (string, bool, error) {
 		return answer, true, fmt.Errorf("haproxy: %s: %s", cmd, answer)
 	}
 	return answer, true, nil
+}
+
+// dialAddress is where to dial HAProxy's runtime API at its "stats socket" address. HAProxy
+// binds an abstract socket ("abns@name") to the whole of sun_path, the name padded with NUL bytes
+// (/proc/net/unix shows it so), and the kernel matches abstract names on every byte of that
+// length: the dialler pads it too.
+func dialAddress(socket string) string {
+	name, abstract := strings.CutPrefix(socket, "abns@")
+	if !abstract {
+		return socket
+	}
+	const sunPath = 108
+	return "@" + name + strings.Repeat("\x00", max(sunPath-1-len(name), 0))
 }
 
 // Status is a target's state as HAProxy reports it: UP, DOWN, MAINT, DRAIN, ...

@@ -24,3 +24,15 @@ func TestCheckHealth(t *testing.T) {
 		t.Error("a state without the health column was read")
 	}
 }
+
+// HAProxy's abstract runtime socket is dialled with its name padded to the whole of sun_path;
+// a path is dialled as it is.
+func TestDialAddress(t *testing.T) {
+	got := dialAddress("abns@rehearsal-rollout")
+	if len(got) != 108 || got[:23] != "@rehearsal-rollout\x00\x00\x00\x00\x00" {
+		t.Errorf("%q (%d bytes)", got, len(got))
+	}
+	if got := dialAddress("/run/haproxy.sock"); got != "/run/haproxy.sock" {
+		t.Errorf("a path became %q", got)
+	}
+}

@@ -323,7 +323,10 @@ func (p *run) up(ctx context.Context) error {
 		p.rep.lane(in.ID).Zone = p.zones[i-1]
 	}
 	cfg := rehearsal.HAProxy{TargetGroup: p.tg, Scale: p.opts.Scale, Listen: p.listen(),
-		AdminSocket: filepath.Join(p.opts.Work, p.sc.Name+".haproxy.sock")}
+		// An abstract socket: it lives in the rehearsal's own network namespace, where nothing
+		// else can reach it, leaves no file, and no path length (a socket path has at most 107
+		// bytes, HAProxy takes 97) limits where the work directory may be.
+		AdminSocket: "abns@rehearsal-" + p.sc.Name}
 	for _, in := range p.members {
 		cfg.Servers = append(cfg.Servers, rehearsal.Server{Name: in.ID, Address: fmt.Sprintf("%s:%d", in.Address, p.tg.Port),
 			Probe: fmt.Sprintf("%s:%d", in.Address, sandbox.ProbePort)})
