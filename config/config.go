@@ -115,8 +115,15 @@ type Delivery struct {
 type Deployment struct {
 	// Config is the rollout policy.
 	Config DeploymentConfig
-	// MinimumHealthyHosts applies to DeploymentConfigCustom only.
+	// MinimumHealthyHosts applies to DeploymentCustom and DeploymentZonal only; for a zonal
+	// rollout it defaults to the share of the fleet that lets a whole zone go at once.
 	MinimumHealthyHosts MinimumHealthyHosts
+	// Zonal applies to DeploymentZonal only.
+	Zonal Zonal
+	// BakeSeconds is how long `cdk deploy` and `fleetctl deploy` keep watching the gating alarms
+	// after CodeDeploy has deployed to the last instance, and restore the previous release when
+	// one goes to ALARM: CodeDeploy watches alarms only while a deployment runs.
+	BakeSeconds int
 	// Alarms that stop and roll back a deployment.
 	Alarms Alarms
 	// SuspendProcesses are the Auto Scaling processes CodeDeploy suspends while it deploys; empty
@@ -139,7 +146,17 @@ const (
 	DeploymentHalfAtATime DeploymentConfig = "half-at-a-time"
 	// DeploymentCustom keeps MinimumHealthyHosts in service throughout.
 	DeploymentCustom DeploymentConfig = "custom"
+	// DeploymentZonal deploys one Availability Zone at a time, watching each for a monitor
+	// duration before the next (a custom configuration with CodeDeploy's zonal configuration).
+	DeploymentZonal DeploymentConfig = "zonal"
 )
+
+// Zonal is a zonal rollout's waves: how long CodeDeploy waits after the first zone and after
+// each zone before the next, and how many instances of a zone stay in service.
+type Zonal struct {
+	FirstZoneMonitorSeconds, MonitorSeconds int
+	MinimumHealthyHostsPerZone              MinimumHealthyHosts
+}
 
 // MinimumHealthyHosts is either a count or a percentage of the fleet; exactly one is set.
 type MinimumHealthyHosts struct {
@@ -158,6 +175,10 @@ type Alarms struct {
 	ELB5xxCount int
 	// P99LatencySeconds, when above zero, alarms on the targets' p99 response time.
 	P99LatencySeconds float64
+	// MetricDelaySeconds is the time assumed between the end of a metric's minute and its
+	// datapoint reaching CloudWatch, where the alarm can see it: the load balancer measures and
+	// sends its metrics in 60-second intervals, and AWS documents no delivery delay.
+	MetricDelaySeconds int
 }
 
 // Network is the VPC created for an environment.
@@ -238,6 +259,18 @@ const (
 	DefaultELB5xxCount                = 5
 	DefaultDeliveryTimeoutMinutes     = 30
 	DefaultRevisionsToKeep            = 10
+	// One publishing interval: a minute's datapoint is sent when the minute ends, and is assumed
+	// to be there within the next (the load balancer "measures and sends its metrics in 60-second
+	// intervals", ELB user guide, "CloudWatch metrics for your Application Load Balancer").
+	DefaultMetricDelaySeconds = 60
+)
+
+// The gating alarms' timing (package deploygroup renders them so): one-minute periods, and two
+// breaching datapoints of three, so that one stray error does not roll back a good release.
+const (
+	AlarmPeriodSeconds     = 60
+	AlarmDatapointsToAlarm = 2
+	AlarmEvaluationPeriods = 3
 )
 
 // DefaultAllowedCIDRs lets anyone reach the site.
@@ -391,8 +424,16 @@ type rawExistingVPC struct {
 type rawDeployment struct {
 	Config              *string          `json:"config"`
 	MinimumHealthyHosts *json.RawMessage `json:"minimumHealthyHosts"`
+	Zonal               *json.RawMessage `json:"zonal"`
+	BakeSeconds         *int             `json:"bakeSeconds"`
 	Alarms              *json.RawMessage `json:"alarms"`
 	SuspendProcesses    *[]string        `json:"suspendProcesses"`
+}
+
+type rawZonal struct {
+	FirstZoneMonitorSeconds    *int             `json:"firstZoneMonitorSeconds"`
+	MonitorSeconds             *int             `json:"monitorSeconds"`
+	MinimumHealthyHostsPerZone *json.RawMessage `json:"minimumHealthyHostsPerZone"`
 }
 
 type rawMinimumHealthyHosts struct {
@@ -401,10 +442,11 @@ type rawMinimumHealthyHosts struct {
 }
 
 type rawAlarms struct {
-	Target5xxCount    *int     `json:"target5xxCount"`
-	UnhealthyHosts    *int     `json:"unhealthyHosts"`
-	ELB5xxCount       *int     `json:"elb5xxCount"`
-	P99LatencySeconds *float64 `json:"p99LatencySeconds"`
+	Target5xxCount     *int     `json:"target5xxCount"`
+	UnhealthyHosts     *int     `json:"unhealthyHosts"`
+	ELB5xxCount        *int     `json:"elb5xxCount"`
+	P99LatencySeconds  *float64 `json:"p99LatencySeconds"`
+	MetricDelaySeconds *int     `json:"metricDelaySeconds"`
 }
 
 type rawLoadBalancer struct {
@@ -616,17 +658,11 @@ const (
 
 // FirstDeploymentSeconds estimates how long the last of the first instances waits, after
 // launch, for the first deployment to reach it. Until then it fails ELB health checks, so the
-// health check grace period must be longer or the group replaces instances mid-deployment.
+// health check grace period must be longer or the group replaces instances mid-deployment. The
+// first deployment deploys to every instance at once (package deployer: nothing serves yet, so
+// there is nothing to keep in service), whatever the group's rollout.
 func (e Environment) FirstDeploymentSeconds() int {
-	instances := e.MinCapacity
-	if e.DesiredCapacity != nil {
-		instances = max(instances, *e.DesiredCapacity) // what CloudFormation launches
-	}
-	batches := instances // one at a time, and the worst case of a custom minimum
-	if e.Deployment.Config == DeploymentHalfAtATime {
-		batches = min(2, instances)
-	}
-	return bootstrapSeconds + batches*instanceDeploymentSeconds
+	return bootstrapSeconds + instanceDeploymentSeconds
 }
 
 // ApplicationSection returns the raw application section of a cdk.json file, for tools that read

@@ -83,6 +83,8 @@ func TestParseDefaults(t *testing.T) {
 		{"deployment.alarms.target5xxCount", env.Deployment.Alarms.Target5xxCount, 5},
 		{"deployment.alarms.unhealthyHosts", env.Deployment.Alarms.UnhealthyHosts, 1},
 		{"deployment.alarms.p99LatencySeconds", env.Deployment.Alarms.P99LatencySeconds, 0.0},
+		{"deployment.alarms.metricDelaySeconds", env.Deployment.Alarms.MetricDelaySeconds, 60},
+		{"deployment.bakeSeconds", env.Deployment.BakeSeconds, 180},
 		{"delivery.deployOnCdkDeploy", env.Delivery.DeployOnCdkDeploy, true},
 		{"delivery.timeoutMinutes", env.Delivery.TimeoutMinutes, 30},
 		{"delivery.revisionsToKeep", env.Delivery.RevisionsToKeep, 10},
@@ -221,11 +223,32 @@ func TestParseRejects(t *testing.T) {
 			"environments[dev].loadBalancer.deregistrationDelaySeconds: -5 is out of range"},
 		// Deployment group (part 3).
 		{"unknown deployment config", section(with(dev, "deployment", map[string]any{"config": "all-at-once"})),
-			`environments[dev].deployment.config: "all-at-once" is not a deployment configuration (use "one-at-a-time", "half-at-a-time" or "custom")`},
+			`environments[dev].deployment.config: "all-at-once" is not a deployment configuration (use "one-at-a-time", "half-at-a-time", "custom" or "zonal")`},
+		{"zonal over one zone", section(with(with(dev, "availabilityZones", []any{"eu-west-1a"}), "deployment", map[string]any{"config": "zonal"})),
+			`environments[dev].deployment.config: "zonal" needs at least two availabilityZones: one zone at a time over one zone is every instance at once (list another zone, or use "one-at-a-time")`},
+		{"zonal settings without zonal", section(with(dev, "deployment", map[string]any{"zonal": map[string]any{"monitorSeconds": 60}})),
+			`environments[dev].deployment.zonal: is set but config is "one-at-a-time" (remove it, or use config "zonal")`},
+		{"a per-zone minimum that leaves no instance", section(with(dev, "deployment", map[string]any{"config": "zonal",
+			"zonal": map[string]any{"minimumHealthyHostsPerZone": map[string]any{"count": 1}}})),
+			"environments[dev].deployment.zonal.minimumHealthyHostsPerZone.count: 1 leaves no instance of a zone to deploy to (use 0 to 0: at minCapacity 2 over 2 zones the smallest zone holds 1)"},
+		{"a per-zone percent of 100", section(with(dev, "deployment", map[string]any{"config": "zonal",
+			"zonal": map[string]any{"minimumHealthyHostsPerZone": map[string]any{"percent": 100}}})),
+			"environments[dev].deployment.zonal.minimumHealthyHostsPerZone.percent: 100 is out of range (use 0 to 99)"},
+		{"unknown zonal key", section(with(dev, "deployment", map[string]any{"config": "zonal", "zonal": map[string]any{"monitor": 60}})),
+			"environments[dev].deployment.zonal.monitor: is not a known key"},
+		{"monitor duration too long", section(with(dev, "deployment", map[string]any{"config": "zonal", "zonal": map[string]any{"firstZoneMonitorSeconds": 7200}})),
+			"environments[dev].deployment.zonal.firstZoneMonitorSeconds: 7200 is out of range (use 0 to 3600)"},
+		{"negative bake", section(with(dev, "deployment", map[string]any{"bakeSeconds": -1})),
+			"environments[dev].deployment.bakeSeconds: -1 is out of range (use 0 to 3600)"},
+		{"metric delay too long", section(with(dev, "deployment", map[string]any{"alarms": map[string]any{"metricDelaySeconds": 900}})),
+			"environments[dev].deployment.alarms.metricDelaySeconds: 900 is out of range (use 0 to 600)"},
+		{"a release longer than the delivery timeout", section(with(with(dev, "deployment", map[string]any{"config": "zonal",
+			"zonal": map[string]any{"firstZoneMonitorSeconds": 1800}, "bakeSeconds": 600}), "delivery", map[string]any{"timeoutMinutes": 30})),
+			"environments[dev].delivery.timeoutMinutes: 30 minutes is shorter than a release can take: at maxCapacity 4, 2 batches x 150 s + 1800 s of zonal monitor durations + a 600 s bake = 2700 s (raise it to at least 45 (at most 55), or shorten the monitor durations or the bake)"},
 		{"custom without minimum", section(with(dev, "deployment", map[string]any{"config": "custom"})),
 			"environments[dev].deployment.minimumHealthyHosts: is missing"},
 		{"minimum with one-at-a-time", section(with(dev, "deployment", map[string]any{"minimumHealthyHosts": map[string]any{"count": 1}})),
-			`environments[dev].deployment.minimumHealthyHosts: is set but config is "one-at-a-time"`},
+			`environments[dev].deployment.minimumHealthyHosts: is set but config is "one-at-a-time" (remove it, or use config "custom" or "zonal")`},
 		{"count and percent", section(with(dev, "deployment", map[string]any{"config": "custom", "minimumHealthyHosts": map[string]any{"count": 1, "percent": 50}})),
 			"environments[dev].deployment.minimumHealthyHosts: needs exactly one of count and percent"},
 		{"minimum count not below minCapacity", section(with(dev, "deployment", map[string]any{"config": "custom", "minimumHealthyHosts": map[string]any{"count": 2}})),
@@ -366,22 +389,54 @@ func TestIsArmInstanceType(t *testing.T) {
 }
 
 func TestFirstDeploymentSeconds(t *testing.T) {
-	for _, tc := range []struct {
-		min  int
-		cfg  DeploymentConfig
-		want int
-	}{
-		{1, DeploymentOneAtATime, 330}, {3, DeploymentOneAtATime, 630}, {4, DeploymentHalfAtATime, 480}, {1, DeploymentHalfAtATime, 330},
-	} {
-		env := Environment{MinCapacity: tc.min, Deployment: Deployment{Config: tc.cfg}}
-		if got := env.FirstDeploymentSeconds(); got != tc.want {
-			t.Errorf("min %d, %s: %d s, want %d", tc.min, tc.cfg, got, tc.want)
+	// Every instance at once, whatever the rollout: bootstrap and one instance's deployment.
+	for _, env := range []Environment{{MinCapacity: 1}, {MinCapacity: 9, Deployment: Deployment{Config: DeploymentZonal}}} {
+		if got := env.FirstDeploymentSeconds(); got != 330 {
+			t.Errorf("%+v: %d s, want 330", env, got)
 		}
 	}
-	desired := 3
-	env := Environment{MinCapacity: 1, DesiredCapacity: &desired, Deployment: Deployment{Config: DeploymentOneAtATime}}
-	if got := env.FirstDeploymentSeconds(); got != 630 {
-		t.Errorf("min 1, desired 3: %d s, want 630 (CloudFormation launches the desired capacity)", got)
+}
+
+// The release estimate `cdk deploy` must wait for: batches by the rollout (a zonal one zone by
+// zone, a whole zone at once by default), the zonal monitor durations, and the bake.
+func TestReleaseSeconds(t *testing.T) {
+	three := []string{"a", "b", "c"}
+	percent := func(p int) MinimumHealthyHosts { return MinimumHealthyHosts{Percent: &p} }
+	count := func(c int) MinimumHealthyHosts { return MinimumHealthyHosts{Count: &c} }
+	zonal := func(min, perZone MinimumHealthyHosts) Deployment {
+		return Deployment{Config: DeploymentZonal, MinimumHealthyHosts: min, BakeSeconds: 180,
+			Zonal: Zonal{FirstZoneMonitorSeconds: 300, MonitorSeconds: 180, MinimumHealthyHostsPerZone: perZone}}
+	}
+	for _, tc := range []struct {
+		name              string
+		d                 Deployment
+		instances         int
+		batches, monitors int
+	}{
+		{"one at a time", Deployment{Config: DeploymentOneAtATime, BakeSeconds: 180}, 6, 6, 0},
+		{"half at a time", Deployment{Config: DeploymentHalfAtATime, BakeSeconds: 180}, 6, 2, 0},
+		{"custom count", Deployment{Config: DeploymentCustom, MinimumHealthyHosts: count(4), BakeSeconds: 180}, 6, 3, 0},
+		{"custom percent", Deployment{Config: DeploymentCustom, MinimumHealthyHosts: percent(50), BakeSeconds: 180}, 5, 3, 0},
+		// A whole zone at once: the time grows with the zones, not the instances.
+		{"zonal, 3 over 3 zones", zonal(percent(66), percent(0)), 3, 3, 480},
+		{"zonal, 9 over 3 zones", zonal(percent(66), percent(0)), 9, 3, 480},
+		{"zonal, one at a time in each zone", zonal(percent(66), count(2)), 9, 9, 480},
+		{"zonal, fewer instances than zones", zonal(percent(66), percent(0)), 2, 2, 300},
+	} {
+		env := Environment{AvailabilityZones: three, Deployment: tc.d}
+		if got := env.Batches(tc.instances); got != tc.batches {
+			t.Errorf("%s: %d batches, want %d", tc.name, got, tc.batches)
+		}
+		if got := env.MonitorSeconds(tc.instances); got != tc.monitors {
+			t.Errorf("%s: %d s of monitor durations, want %d", tc.name, got, tc.monitors)
+		}
+		if got, want := env.ReleaseSeconds(tc.instances), tc.batches*150+tc.monitors+180; got != want {
+			t.Errorf("%s: release %d s, want %d", tc.name, got, want)
+		}
+	}
+	// The fastest alarm: two one-minute datapoints and the assumed delivery delay.
+	if got := (Alarms{MetricDelaySeconds: 60}).DetectSeconds(); got != 180 {
+		t.Errorf("detect %d s, want 180", got)
 	}
 }
 
@@ -406,5 +461,66 @@ func TestParsePipeline(t *testing.T) {
 	without, err := Parse(mustJSON(t, section(validEnv("dev"))))
 	if err != nil || without.Pipeline != nil {
 		t.Errorf("no pipeline section: %+v, %v", without.Pipeline, err)
+	}
+}
+
+// A zonal rollout's defaults: a whole zone's share of the fleet may go at once, no minimum per
+// zone, and each zone is watched for as long as the alarms need to fire (the metric delay
+// included), as is the bake after the last.
+func TestZonalDefaults(t *testing.T) {
+	for zones, percent := range map[int]int{2: 50, 3: 66, 4: 75} {
+		env := with(validEnv("prod"), "deployment", map[string]any{"config": "zonal", "alarms": map[string]any{"metricDelaySeconds": 90}})
+		list := []any{}
+		for i := 0; i < zones; i++ {
+			list = append(list, "eu-west-1"+string(rune('a'+i)))
+		}
+		env = with(with(env, "availabilityZones", list), "maxCapacity", 8)
+		cfg, err := Parse(mustJSON(t, section(env)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := cfg.Environments[0].Deployment
+		if m := d.MinimumHealthyHosts; m.Percent == nil || *m.Percent != percent || m.Count != nil {
+			t.Errorf("%d zones: minimum healthy hosts %+v, want %d%%", zones, m, percent)
+		}
+		if z := d.Zonal; z.MonitorSeconds != 210 || z.FirstZoneMonitorSeconds != 210 || z.MinimumHealthyHostsPerZone.Percent == nil || *z.MinimumHealthyHostsPerZone.Percent != 0 {
+			t.Errorf("%d zones: zonal %+v, want monitor durations of 210 s and no minimum per zone", zones, z)
+		}
+		if d.BakeSeconds != 210 {
+			t.Errorf("bake %d s, want 210", d.BakeSeconds)
+		}
+	}
+}
+
+// A release must not get further than its alarms could stop it: a monitor duration or a bake
+// shorter than the alarms need to fire is warned about, naming the key and the fix.
+func TestUnwatched(t *testing.T) {
+	three := []string{"a", "b", "c"}
+	alarms := Alarms{MetricDelaySeconds: 60}
+	zonal := func(first, monitor, bake int) Environment {
+		return Environment{AvailabilityZones: three, Deployment: Deployment{Config: DeploymentZonal, BakeSeconds: bake, Alarms: alarms,
+			Zonal: Zonal{FirstZoneMonitorSeconds: first, MonitorSeconds: monitor}}}
+	}
+	for _, tc := range []struct {
+		name string
+		env  Environment
+		want []string
+	}{
+		{"watched long enough", zonal(300, 180, 180), nil},
+		{"a short first zone", zonal(120, 180, 180), []string{"deployment.zonal.firstZoneMonitorSeconds 120: a bad release reaches the next zone before its alarms could stop it"}},
+		{"short waves and no bake", zonal(0, 60, 0), []string{"deployment.zonal.firstZoneMonitorSeconds 0:", "deployment.zonal.monitorSeconds 60:", "deployment.bakeSeconds 0: a deployment can end before"}},
+		{"one at a time, a short bake", Environment{Deployment: Deployment{Config: DeploymentOneAtATime, BakeSeconds: 60, Alarms: alarms}},
+			[]string{"deployment.bakeSeconds 60: a deployment can end before its alarms could stop a bad release on its last instances: the gating alarms need 180 s to fire (2 one-minute datapoints and an assumed 60 s for the metric to reach CloudWatch, deployment.alarms.metricDelaySeconds), and CodeDeploy stops watching when the deployment ends. Raise it to at least 180."}},
+	} {
+		got := tc.env.Unwatched()
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %d warnings %+v, want %d", tc.name, len(got), got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.HasPrefix(got[i].Message, w) {
+				t.Errorf("%s: warning %q, want it to start %q", tc.name, got[i].Message, w)
+			}
+		}
 	}
 }

@@ -77,8 +77,11 @@ func parseEnvironment(index int, data json.RawMessage) (Environment, []error) {
 	v.fleet(&env, raw)
 	env.Network = v.network(raw.Network, len(env.AvailabilityZones))
 	env.LoadBalancer = v.loadBalancer(raw.LoadBalancer, env)
-	env.Deployment = v.deployment(raw.Deployment, env.MinCapacity)
+	env.Deployment = v.deployment(raw.Deployment, env.MinCapacity, len(env.AvailabilityZones))
 	env.Delivery = v.delivery(raw.Delivery)
+	if len(v.errs) == 0 {
+		v.releaseFits(env)
+	}
 	return env, v.errs
 }
 
@@ -125,7 +128,7 @@ func (v *validator) sub(scope string) *validator {
 // a key has its error already and must not also be reported missing.
 func (v *validator) given(key string) bool { return v.bad[v.scope+"."+key] }
 
-func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment {
+func (v *validator) deployment(data json.RawMessage, minCapacity, zones int) Deployment {
 	scope := v.scope + ".deployment"
 	sub := v.sub(scope)
 	defer func() { v.errs = append(v.errs, sub.errs...) }()
@@ -148,44 +151,110 @@ func (v *validator) deployment(data json.RawMessage, minCapacity int) Deployment
 		}
 		seen[p] = true
 	}
+	d.Alarms = sub.alarms(scope, raw.Alarms)
+	// By default the bake lasts as long as the slowest gating alarm needs to fire for a release
+	// that fails from its first request.
+	d.BakeSeconds = withDefault(raw.BakeSeconds, d.Alarms.DetectSeconds())
+	sub.atLeast("bakeSeconds", d.BakeSeconds, 0, 3600)
+	if d.Config != DeploymentZonal && raw.Zonal != nil {
+		sub.fail("zonal", fmt.Sprintf("is set but config is %q", d.Config), fmt.Sprintf("remove it, or use config %q", DeploymentZonal))
+	}
 	switch d.Config {
 	case DeploymentOneAtATime, DeploymentHalfAtATime:
 		if raw.MinimumHealthyHosts != nil {
 			sub.fail("minimumHealthyHosts", fmt.Sprintf("is set but config is %q", d.Config),
-				fmt.Sprintf("remove it, or use config %q", DeploymentCustom))
+				fmt.Sprintf("remove it, or use config %q or %q", DeploymentCustom, DeploymentZonal))
 		}
 	case DeploymentCustom:
 		d.MinimumHealthyHosts = sub.minimumHealthyHosts(raw.MinimumHealthyHosts, minCapacity)
+	case DeploymentZonal:
+		if zones < 2 {
+			sub.fail("config", fmt.Sprintf("%q needs at least two availabilityZones: one zone at a time over one zone is every instance at once", d.Config),
+				fmt.Sprintf("list another zone, or use %q", DeploymentOneAtATime))
+		}
+		if raw.MinimumHealthyHosts != nil {
+			d.MinimumHealthyHosts = sub.minimumHealthyHosts(raw.MinimumHealthyHosts, minCapacity)
+		} else {
+			// A whole zone's share of the fleet may go at once: with instances spread evenly, the
+			// other zones' share stays in service (CodeDeploy rounds the percentage up).
+			percent := 100 * (max(zones, 2) - 1) / max(zones, 2)
+			d.MinimumHealthyHosts = MinimumHealthyHosts{Percent: &percent}
+		}
+		d.Zonal = sub.zonal(scope, raw.Zonal, d.Alarms.DetectSeconds(), minCapacity, zones)
 	default:
 		sub.fail("config", fmt.Sprintf("%q is not a deployment configuration", d.Config),
-			fmt.Sprintf("use %q, %q or %q", DeploymentOneAtATime, DeploymentHalfAtATime, DeploymentCustom))
+			fmt.Sprintf("use %q, %q, %q or %q", DeploymentOneAtATime, DeploymentHalfAtATime, DeploymentCustom, DeploymentZonal))
 	}
+	return d
+}
 
+func (v *validator) alarms(scope string, data *json.RawMessage) Alarms {
 	var alarms rawAlarms
-	if raw.Alarms != nil && !sub.section(scope+".alarms", *raw.Alarms, &alarms) {
-		return d
+	if data != nil && !v.section(scope+".alarms", *data, &alarms) {
+		return Alarms{}
 	}
-	d.Alarms = Alarms{
-		Target5xxCount:    withDefault(alarms.Target5xxCount, DefaultTarget5xxCount),
-		UnhealthyHosts:    withDefault(alarms.UnhealthyHosts, DefaultUnhealthyHosts),
-		ELB5xxCount:       withDefault(alarms.ELB5xxCount, DefaultELB5xxCount),
-		P99LatencySeconds: withDefault(alarms.P99LatencySeconds, 0),
+	a := Alarms{
+		Target5xxCount:     withDefault(alarms.Target5xxCount, DefaultTarget5xxCount),
+		UnhealthyHosts:     withDefault(alarms.UnhealthyHosts, DefaultUnhealthyHosts),
+		ELB5xxCount:        withDefault(alarms.ELB5xxCount, DefaultELB5xxCount),
+		P99LatencySeconds:  withDefault(alarms.P99LatencySeconds, 0),
+		MetricDelaySeconds: withDefault(alarms.MetricDelaySeconds, DefaultMetricDelaySeconds),
 	}
-	al := sub.sub(scope + ".alarms")
-	if d.Alarms.Target5xxCount <= 0 {
-		al.fail("target5xxCount", fmt.Sprintf("%d is not above 0", d.Alarms.Target5xxCount), "use the number of 5xx responses per minute that should stop a deployment, e.g. 5")
+	al := v.sub(scope + ".alarms")
+	if a.Target5xxCount <= 0 {
+		al.fail("target5xxCount", fmt.Sprintf("%d is not above 0", a.Target5xxCount), "use the number of 5xx responses per minute that should stop a deployment, e.g. 5")
 	}
-	if d.Alarms.ELB5xxCount <= 0 {
-		al.fail("elb5xxCount", fmt.Sprintf("%d is not above 0", d.Alarms.ELB5xxCount), "use the number of load balancer 5xx responses per minute that should alarm, e.g. 5")
+	if a.ELB5xxCount <= 0 {
+		al.fail("elb5xxCount", fmt.Sprintf("%d is not above 0", a.ELB5xxCount), "use the number of load balancer 5xx responses per minute that should alarm, e.g. 5")
 	}
-	if d.Alarms.UnhealthyHosts <= 0 {
-		al.fail("unhealthyHosts", fmt.Sprintf("%d is not above 0", d.Alarms.UnhealthyHosts), "use the number of unhealthy instances that should stop a deployment, e.g. 1")
+	if a.UnhealthyHosts <= 0 {
+		al.fail("unhealthyHosts", fmt.Sprintf("%d is not above 0", a.UnhealthyHosts), "use the number of unhealthy instances that should stop a deployment, e.g. 1")
 	}
-	if p := d.Alarms.P99LatencySeconds; p < 0 || p > 60 {
+	if p := a.P99LatencySeconds; p < 0 || p > 60 {
 		al.fail("p99LatencySeconds", fmt.Sprintf("%g is out of range", p), "use 0 (no latency alarm) or up to 60 seconds")
 	}
-	sub.errs = append(sub.errs, al.errs...)
-	return d
+	al.atLeast("metricDelaySeconds", a.MetricDelaySeconds, 0, 600)
+	v.errs = append(v.errs, al.errs...)
+	return a
+}
+
+// zonal reads a zonal rollout's waves. The monitor durations default to the time the gating
+// alarms need to fire (detect), so that a release is watched in each zone for as long as an
+// alarm could take to stop it before the next.
+func (v *validator) zonal(scope string, data *json.RawMessage, detect, minCapacity, zones int) Zonal {
+	var raw rawZonal
+	if data != nil && !v.section(scope+".zonal", *data, &raw) {
+		return Zonal{}
+	}
+	sub := v.sub(scope + ".zonal")
+	defer func() { v.errs = append(v.errs, sub.errs...) }()
+	z := Zonal{MonitorSeconds: withDefault(raw.MonitorSeconds, detect)}
+	z.FirstZoneMonitorSeconds = withDefault(raw.FirstZoneMonitorSeconds, z.MonitorSeconds)
+	sub.atLeast("monitorSeconds", z.MonitorSeconds, 0, 3600)
+	sub.atLeast("firstZoneMonitorSeconds", z.FirstZoneMonitorSeconds, 0, 3600)
+	zero := 0
+	z.MinimumHealthyHostsPerZone = MinimumHealthyHosts{Percent: &zero}
+	if raw.MinimumHealthyHostsPerZone == nil {
+		return z
+	}
+	var m rawMinimumHealthyHosts
+	if !sub.section(sub.scope+".minimumHealthyHostsPerZone", *raw.MinimumHealthyHostsPerZone, &m) {
+		return z
+	}
+	z.MinimumHealthyHostsPerZone = MinimumHealthyHosts(m)
+	// The smallest zone's share of the fleet at its minimum size: a per-zone minimum as large
+	// leaves no instance of that zone to deploy to.
+	smallest := minCapacity / max(zones, 1)
+	switch p := z.MinimumHealthyHostsPerZone; {
+	case (p.Count == nil) == (p.Percent == nil):
+		sub.fail("minimumHealthyHostsPerZone", "needs exactly one of count and percent", `use {"count": N} or {"percent": N}`)
+	case p.Count != nil && (*p.Count < 0 || *p.Count >= max(smallest, 1)):
+		sub.fail("minimumHealthyHostsPerZone.count", fmt.Sprintf("%d leaves no instance of a zone to deploy to", *p.Count),
+			fmt.Sprintf("use 0 to %d: at minCapacity %d over %d zones the smallest zone holds %d", max(smallest, 1)-1, minCapacity, zones, smallest))
+	case p.Percent != nil && (*p.Percent < 0 || *p.Percent > 99):
+		sub.fail("minimumHealthyHostsPerZone.percent", fmt.Sprintf("%d is out of range", *p.Percent), "use 0 to 99")
+	}
+	return z
 }
 
 func (v *validator) minimumHealthyHosts(data *json.RawMessage, minCapacity int) MinimumHealthyHosts {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	cdtypes "github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -38,6 +39,11 @@ type CodeDeploy interface {
 	ListDeployments(context.Context, *codedeploy.ListDeploymentsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentsOutput, error)
 	ListDeploymentTargets(context.Context, *codedeploy.ListDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error)
 	BatchGetDeploymentTargets(context.Context, *codedeploy.BatchGetDeploymentTargetsInput, ...func(*codedeploy.Options)) (*codedeploy.BatchGetDeploymentTargetsOutput, error)
+}
+
+// CloudWatch is the part of the CloudWatch API the bake uses.
+type CloudWatch interface {
+	DescribeAlarms(context.Context, *cloudwatch.DescribeAlarmsInput, ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
 }
 
 // S3 is the part of the S3 API the deployer uses.
@@ -71,6 +77,14 @@ type Properties struct {
 	// RevisionsToKeep is how many of the group's last released revisions stay in the bucket after
 	// a successful deployment; empty keeps every revision.
 	RevisionsToKeep string `json:"RevisionsToKeep,omitempty"`
+	// BakeSeconds is how long the release is watched after its deployment succeeded, and
+	// AlarmNames (comma-separated) the alarms watched; "0" or empty: no bake.
+	BakeSeconds string `json:"BakeSeconds,omitempty"`
+	AlarmNames  string `json:"AlarmNames,omitempty"`
+	// FirstConfig and RestoreConfig are the deployment configurations a first deployment and a
+	// restoring one use instead of the group's; empty: the group's.
+	FirstConfig   string `json:"FirstConfig,omitempty"`
+	RestoreConfig string `json:"RestoreConfig,omitempty"`
 }
 
 // Response is what OnEvent and IsComplete return to the framework.
@@ -93,6 +107,7 @@ const (
 type Deployer struct {
 	CodeDeploy CodeDeploy
 	S3         S3
+	CloudWatch CloudWatch
 	// Now and Sleep are replaced in tests.
 	Now   func() time.Time
 	Sleep func(context.Context, time.Duration) error
@@ -107,8 +122,8 @@ type Deployer struct {
 const DefaultMargin = 10 * time.Second
 
 // New returns a Deployer with the real clock.
-func New(cd CodeDeploy, s S3) *Deployer {
-	return &Deployer{CodeDeploy: cd, S3: s, Now: time.Now, Sleep: sleep, Retries: 5, Margin: DefaultMargin}
+func New(cd CodeDeploy, s S3, cw CloudWatch) *Deployer {
+	return &Deployer{CodeDeploy: cd, S3: s, CloudWatch: cw, Now: time.Now, Sleep: sleep, Retries: 5, Margin: DefaultMargin}
 }
 
 // beforeDeadline bounds ctx by the invocation's deadline less the margin. Lambda passes the
@@ -244,6 +259,9 @@ func (d *Deployer) step(ctx context.Context, e Event, since time.Time) (Response
 				return Response{}, fmt.Errorf("deployment %s succeeded, but not on every instance, so the stack update fails "+
 					"and CloudFormation deploys the previous revision again: %s", id, strings.Join(missed, "; "))
 			}
+			if res, baked, err := d.bake(ctx, e, latest); !baked {
+				return res, err
+			}
 			d.prune(ctx, p)
 			return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: id}}, nil
 		case cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
@@ -270,7 +288,7 @@ func (d *Deployer) step(ctx context.Context, e Event, since time.Time) (Response
 	if state.onRevision != "" {
 		return Response{IsComplete: true, Data: map[string]any{DataDeploymentID: state.onRevision}}, nil
 	}
-	refused, err := d.create(ctx, p, state.firstOrRestoring)
+	refused, err := d.create(ctx, p, p.location(), state.kind)
 	if err != nil {
 		return Response{}, err
 	}
@@ -285,11 +303,25 @@ type groupState struct {
 	// onRevision is the release that put the whole fleet on the revision: the newest release,
 	// succeeded, of this revision. Empty otherwise.
 	onRevision string
-	// firstOrRestoring: no release ever succeeded (a new fleet, whose instances fail the health
-	// check until this deployment reaches them), or the newest release failed or was stopped (a
-	// fleet being put back, possibly while the alarm that stopped it still fires).
-	firstOrRestoring bool
+	// kind is the deployment the revision needs.
+	kind deploymentKind
 }
+
+// deploymentKind is what a deployment the handler creates is for; each but a release runs with
+// the group's alarms off and a deployment configuration of its own.
+type deploymentKind int
+
+const (
+	// release: the group's configuration and alarms.
+	release deploymentKind = iota
+	// first: no release ever succeeded (a new fleet, whose instances fail the health check until
+	// this deployment reaches them, so the unhealthy-hosts alarm would stop the very deployment
+	// that fixes them, and no instance serves that could be kept in service).
+	first
+	// restoring: the newest release failed, was stopped, missed instances, or a bad release is
+	// being put back after an alarm during its bake, possibly while that alarm still fires.
+	restoring
+)
 
 // Releases are the deployments that roll a revision out to the whole group: those a caller
 // created (this handler, fleetctl, the console) and CodeDeploy's automatic rollbacks. Auto
@@ -311,8 +343,11 @@ func (d *Deployer) groupState(ctx context.Context, p Properties) (groupState, er
 	if err != nil {
 		return groupState{}, err
 	}
-	if release == nil || release.Status != cdtypes.DeploymentStatusSucceeded {
-		return groupState{firstOrRestoring: true}, nil
+	if release == nil {
+		return groupState{kind: first}, nil
+	}
+	if release.Status != cdtypes.DeploymentStatusSucceeded {
+		return groupState{kind: restoring}, nil
 	}
 	if isRevision(release, p) {
 		// The release of this revision succeeded, but possibly not on every instance (OneAtATime's
@@ -324,7 +359,7 @@ func (d *Deployer) groupState(ctx context.Context, p Properties) (groupState, er
 		}
 		if len(missed) > 0 {
 			log.Printf("release %s of %s missed instances, deploying it again: %s", aws.ToString(release.DeploymentId), p.RevisionKey, strings.Join(missed, "; "))
-			return groupState{firstOrRestoring: true}, nil
+			return groupState{kind: restoring}, nil
 		}
 		return groupState{onRevision: aws.ToString(release.DeploymentId)}, nil
 	}
@@ -410,18 +445,28 @@ func (d *Deployer) wait(e Event, state string) (Response, error) {
 	return Response{IsComplete: false}, nil
 }
 
-// create starts the deployment of the revision. Alarms are overridden off for a first or a
-// restoring deployment (see groupState): the unhealthy-hosts alarm is bound to fire on instances
-// that have no working application yet, and would stop the very deployment that fixes them.
-// It returns CodeDeploy's message when it refuses because another deployment is active (one
-// started since the listing, or not listed yet): the next poll waits for it.
-func (d *Deployer) create(ctx context.Context, p Properties, alarmsOff bool) (refused string, err error) {
+// create starts a deployment of revision. A release uses the group's configuration and alarms.
+// Alarms are overridden off for a first or a restoring deployment (see deploymentKind), which
+// also name their own configuration: CreateDeployment takes one that overrides the group's
+// ("If not specified, the value configured in the deployment group is used", CodeDeploy API
+// reference, CreateDeployment). It returns CodeDeploy's message when it refuses because another
+// deployment is active (one started since the listing, or not listed yet): the next poll waits
+// for it.
+func (d *Deployer) create(ctx context.Context, p Properties, revision *cdtypes.RevisionLocation, kind deploymentKind) (refused string, err error) {
 	in := &codedeploy.CreateDeploymentInput{
 		ApplicationName: aws.String(p.ApplicationName), DeploymentGroupName: aws.String(p.DeploymentGroupName),
-		Revision: p.location(), Description: aws.String("cdk deploy of " + p.RevisionKey),
+		Revision: revision, Description: aws.String("cdk deploy of " + p.RevisionKey),
 	}
-	if alarmsOff {
+	switch kind {
+	case first:
 		in.OverrideAlarmConfiguration = &cdtypes.AlarmConfiguration{Enabled: false}
+		in.DeploymentConfigName = nonEmpty(p.FirstConfig)
+	case restoring:
+		in.OverrideAlarmConfiguration = &cdtypes.AlarmConfiguration{Enabled: false}
+		in.DeploymentConfigName = nonEmpty(p.RestoreConfig)
+		if key := aws.ToString(revision.S3Location.Key); key != p.RevisionKey {
+			in.Description = aws.String("cdk deploy restoring " + key + " after " + p.RevisionKey)
+		}
 	}
 	err = d.retry(ctx, "CreateDeployment", func() error {
 		_, err := d.CodeDeploy.CreateDeployment(ctx, in)
@@ -432,6 +477,13 @@ func (d *Deployer) create(ctx context.Context, p Properties, alarmsOff bool) (re
 		return apiErr.ErrorMessage(), nil
 	}
 	return "", err
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }
 
 // deploymentsOf returns the deployments of p's revision created in window, newest first.

@@ -26,6 +26,8 @@ type deployment struct {
 	created  time.Time
 	statuses []cdtypes.DeploymentStatus
 	input    *codedeploy.CreateDeploymentInput
+	// completed is when the fake first reported it ended.
+	completed time.Time
 }
 
 func (d *deployment) status() cdtypes.DeploymentStatus { return d.statuses[0] }
@@ -184,8 +186,18 @@ func (f *fake) info(id string) cdtypes.DeploymentInfo {
 		DeploymentId: aws.String(id), Status: d.status(), CreateTime: aws.Time(d.created), Creator: d.creator,
 		Revision: &cdtypes.RevisionLocation{S3Location: &cdtypes.S3Location{Bucket: aws.String(props.RevisionBucket), Key: aws.String(d.key)}},
 	}
+	switch d.status() {
+	case cdtypes.DeploymentStatusSucceeded, cdtypes.DeploymentStatusFailed, cdtypes.DeploymentStatusStopped:
+		if d.completed.IsZero() {
+			d.completed = *f.now
+		}
+		info.CompleteTime = aws.Time(d.completed)
+	}
 	if d.status() == cdtypes.DeploymentStatusFailed || d.status() == cdtypes.DeploymentStatusStopped {
 		info.ErrorInformation = f.errorInfo
+	}
+	if d.input != nil {
+		info.OverrideAlarmConfiguration = d.input.OverrideAlarmConfiguration
 	}
 	return info
 }

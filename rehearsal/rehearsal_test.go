@@ -154,14 +154,22 @@ func TestFromTemplate(t *testing.T) {
 		file    string
 		tg      TargetGroup
 		rollout Rollout
+		zonal   *Zonal
+		alarms  []string
+		bake    time.Duration
 		group   Group
 		size    int
 	}{
-		{"Fixture-dev", tg("/", 10*time.Second), Rollout{Kind: OneAtATime},
+		{"Fixture-dev", tg("/", 10*time.Second), Rollout{Kind: OneAtATime}, nil,
+			[]string{"target-5xx", "unhealthy-hosts", "elb-5xx"}, 180 * time.Second,
 			Group{Min: 2, Max: 3, Zones: []string{"eu-west-1a", "eu-west-1b"}}, 2},
-		{"Fixture-prod", tg("/", 30*time.Second), Rollout{Kind: OneAtATime},
+		{"Fixture-prod", tg("/", 30*time.Second), Rollout{Kind: FleetPercent, Value: 66},
+			&Zonal{FirstZoneMonitor: 300 * time.Second, Monitor: 180 * time.Second, PerZone: Rollout{Kind: FleetPercent}},
+			[]string{"target-5xx", "unhealthy-hosts", "elb-5xx", "p99-latency"}, 180 * time.Second,
 			Group{Min: 3, Max: 6, Zones: []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}}, 3},
-		{"Fixture-tls", tg("/health", 45*time.Second), Rollout{Kind: FleetPercent, Value: 50},
+		// A one-instance fleet's load balancer 5xx alarm notifies only.
+		{"Fixture-tls", tg("/health", 45*time.Second), Rollout{Kind: FleetPercent, Value: 50}, nil,
+			[]string{"target-5xx", "unhealthy-hosts", "p99-latency"}, 60 * time.Second,
 			Group{Min: 1, Max: 4, Desired: 2, Zones: []string{"", ""}}, 2},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -182,6 +190,19 @@ func TestFromTemplate(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got.Group, tc.group) || got.Group.Size() != tc.size {
 				t.Errorf("group %+v (size %d), want %+v (size %d)", got.Group, got.Group.Size(), tc.group, tc.size)
+			}
+			if !reflect.DeepEqual(d.Zonal, tc.zonal) || !d.RollbackOnAlarm || d.Bake != tc.bake || d.MetricDelay != time.Minute {
+				t.Errorf("zonal %+v, rollback on alarm %v, bake %v, metric delay %v; want %+v, true, %v, 1m", d.Zonal, d.RollbackOnAlarm, d.Bake, d.MetricDelay, tc.zonal, tc.bake)
+			}
+			var alarms []string
+			for _, a := range d.Alarms {
+				alarms = append(alarms, a.Name[strings.LastIndex(a.Name, "-fleet-")+len("-fleet-"):])
+				if a.Period != time.Minute || a.EvaluationPeriods != 3 || a.DatapointsToAlarm != 2 || a.Comparison != "GreaterThanOrEqualToThreshold" || a.TreatMissingData != "notBreaching" {
+					t.Errorf("alarm %+v", a)
+				}
+			}
+			if !slices.Equal(alarms, tc.alarms) {
+				t.Errorf("gating alarms %v, want %v", alarms, tc.alarms)
 			}
 		})
 	}

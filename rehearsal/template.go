@@ -38,6 +38,40 @@ type Deployment struct {
 	TerminationHook bool
 	// Name is the deployment group's name, when the template sets it as a string.
 	Name string
+	// RollbackOnAlarm: a deployment stopped by an alarm is rolled back (DEPLOYMENT_STOP_ON_ALARM).
+	RollbackOnAlarm bool
+	// Zonal is the configuration's zonal waves; nil when it deploys across zones.
+	Zonal *Zonal
+	// Alarms are the gating alarms, which stop a deployment (AlarmConfiguration, enabled).
+	Alarms []Alarm
+	// Bake is how long `cdk deploy`'s revision deployment watches the alarms after the last
+	// instance (its BakeSeconds); 0 when it does not.
+	Bake time.Duration
+	// MetricDelay is the time the stack assumes a load balancer metric takes to reach CloudWatch
+	// (its MetricDelaySeconds output; 60 s where it has none).
+	MetricDelay time.Duration
+}
+
+// Zonal is a zonal configuration: one Availability Zone at a time, each watched before the
+// next (CodeDeploy API reference, ZonalConfig).
+type Zonal struct {
+	FirstZoneMonitor, Monitor time.Duration
+	// PerZone is the minimum healthy hosts per zone.
+	PerZone Rollout
+}
+
+// Alarm is a CloudWatch metric alarm, as the template defines it.
+type Alarm struct {
+	Name string
+	// Metric is the load balancer metric (HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count,
+	// UnHealthyHostCount, TargetResponseTime); Statistic is Sum, Maximum, Average or a
+	// percentile such as p99.
+	Metric, Statistic                    string
+	Period                               time.Duration
+	EvaluationPeriods, DatapointsToAlarm int
+	Threshold                            float64
+	// Comparison is CloudWatch's ComparisonOperator; TreatMissingData its missing-data rule.
+	Comparison, TreatMissingData string
 }
 
 // Group is what the rehearsal's fleet takes from the template's Auto Scaling group: how many
@@ -108,10 +142,8 @@ type Template struct {
 // synthesized template (there must be exactly one of each).
 func FromTemplate(template []byte) (Template, error) {
 	var t struct {
-		Resources map[string]struct {
-			Type       string
-			Properties json.RawMessage
-		}
+		Resources map[string]resource
+		Outputs   map[string]struct{ Value any }
 	}
 	if err := json.Unmarshal(template, &t); err != nil {
 		return Template{}, fmt.Errorf("the template is not JSON: %w", err)
@@ -143,6 +175,10 @@ func FromTemplate(template []byte) (Template, error) {
 	if err != nil {
 		return Template{}, err
 	}
+	if err := d.readAlarms(deployments[0], t.Resources); err != nil {
+		return Template{}, err
+	}
+	d.Bake, d.MetricDelay = delivery(t.Resources, t.Outputs)
 	g, err := autoScalingGroup(asgs[0], subnets)
 	return Template{TargetGroup: tg, Deployment: d, Group: g}, err
 }
@@ -289,8 +325,9 @@ func deployment(raw json.RawMessage, configs []json.RawMessage) (Deployment, err
 		TrafficControl:  p.DeploymentStyle != nil && p.DeploymentStyle.DeploymentOption == "WITH_TRAFFIC_CONTROL",
 		TerminationHook: p.TerminationHookEnabled,
 	}
-	if r := p.AutoRollbackConfiguration; r != nil && r.Enabled && slices.Contains(r.Events, "DEPLOYMENT_FAILURE") {
-		d.RollbackOnFailure = true
+	if r := p.AutoRollbackConfiguration; r != nil && r.Enabled {
+		d.RollbackOnFailure = slices.Contains(r.Events, "DEPLOYMENT_FAILURE")
+		d.RollbackOnAlarm = slices.Contains(r.Events, "DEPLOYMENT_STOP_ON_ALARM")
 	}
 	if name, ok := p.DeploymentGroupName.(string); ok {
 		d.Name = name
@@ -316,20 +353,50 @@ func deployment(raw json.RawMessage, configs []json.RawMessage) (Deployment, err
 		if len(configs) != 1 {
 			return Deployment{}, fmt.Errorf("deployment group: a custom configuration, and %d in the template", len(configs))
 		}
+		type hosts struct {
+			Type  string
+			Value int
+		}
 		var c struct {
-			MinimumHealthyHosts struct {
-				Type  string
-				Value int
+			MinimumHealthyHosts hosts
+			ZonalConfig         *struct {
+				FirstZoneMonitorDurationInSeconds *int
+				MonitorDurationInSeconds          *int
+				MinimumHealthyHostsPerZone        *hosts
 			}
 		}
 		if err := json.Unmarshal(configs[0], &c); err != nil {
 			return Deployment{}, fmt.Errorf("deployment configuration: %w", err)
 		}
-		kind := RolloutKind(strings.ToUpper(c.MinimumHealthyHosts.Type))
-		if kind != HostCount && kind != FleetPercent {
-			return Deployment{}, fmt.Errorf("deployment configuration: minimum healthy hosts type %q", c.MinimumHealthyHosts.Type)
+		rollout := func(h hosts) (Rollout, error) {
+			kind := RolloutKind(strings.ToUpper(h.Type))
+			if kind != HostCount && kind != FleetPercent {
+				return Rollout{}, fmt.Errorf("deployment configuration: minimum healthy hosts type %q", h.Type)
+			}
+			return Rollout{Kind: kind, Value: h.Value}, nil
 		}
-		d.Rollout = Rollout{Kind: kind, Value: c.MinimumHealthyHosts.Value}
+		var err error
+		if d.Rollout, err = rollout(c.MinimumHealthyHosts); err != nil {
+			return Deployment{}, err
+		}
+		if z := c.ZonalConfig; z != nil {
+			// CodeDeploy's defaults: no wait between zones, the first zone's wait that of the
+			// others, no minimum per zone (API reference, ZonalConfig).
+			zonal := &Zonal{PerZone: Rollout{Kind: FleetPercent}}
+			if z.MonitorDurationInSeconds != nil {
+				zonal.Monitor = time.Duration(*z.MonitorDurationInSeconds) * time.Second
+			}
+			zonal.FirstZoneMonitor = zonal.Monitor
+			if z.FirstZoneMonitorDurationInSeconds != nil {
+				zonal.FirstZoneMonitor = time.Duration(*z.FirstZoneMonitorDurationInSeconds) * time.Second
+			}
+			if z.MinimumHealthyHostsPerZone != nil {
+				if zonal.PerZone, err = rollout(*z.MinimumHealthyHostsPerZone); err != nil {
+					return Deployment{}, err
+				}
+			}
+			d.Zonal = zonal
+		}
 	}
 	return d, nil
 }
@@ -361,4 +428,90 @@ func WithoutTerminationHook(template []byte) ([]byte, error) {
 		return nil, fmt.Errorf("the template has %d deployment groups, want one", found)
 	}
 	return json.Marshal(t)
+}
+
+type resource struct {
+	Type       string
+	Properties json.RawMessage
+}
+
+// readAlarms reads the gating alarms: those the deployment group's enabled AlarmConfiguration
+// names by reference to the template's own alarms.
+func (d *Deployment) readAlarms(group json.RawMessage, resources map[string]resource) error {
+	var p struct {
+		AlarmConfiguration *struct {
+			Enabled bool
+			Alarms  []struct{ Name any }
+		}
+	}
+	if err := json.Unmarshal(group, &p); err != nil {
+		return fmt.Errorf("deployment group: %w", err)
+	}
+	if p.AlarmConfiguration == nil || !p.AlarmConfiguration.Enabled {
+		return nil
+	}
+	for _, a := range p.AlarmConfiguration.Alarms {
+		ref, _ := a.Name.(map[string]any)
+		id, _ := ref["Ref"].(string)
+		r, ok := resources[id]
+		if !ok || r.Type != "AWS::CloudWatch::Alarm" {
+			return fmt.Errorf("deployment group: gating alarm %v is not an alarm of the template", a.Name)
+		}
+		var props struct {
+			AlarmName                                    string
+			MetricName, Statistic, ExtendedStatistic     string
+			Period, EvaluationPeriods, DatapointsToAlarm int
+			Threshold                                    float64
+			ComparisonOperator, TreatMissingData         string
+		}
+		if err := json.Unmarshal(r.Properties, &props); err != nil {
+			return fmt.Errorf("alarm %s: %w", id, err)
+		}
+		alarm := Alarm{Name: props.AlarmName, Metric: props.MetricName, Statistic: props.Statistic,
+			Period: time.Duration(props.Period) * time.Second, EvaluationPeriods: props.EvaluationPeriods,
+			DatapointsToAlarm: props.DatapointsToAlarm, Threshold: props.Threshold,
+			Comparison: props.ComparisonOperator, TreatMissingData: props.TreatMissingData}
+		if alarm.Statistic == "" {
+			alarm.Statistic = props.ExtendedStatistic
+		}
+		if alarm.Name == "" {
+			alarm.Name = id
+		}
+		// CloudWatch's defaults: every period of the evaluation must breach, missing data is
+		// "missing" (PutMetricAlarm).
+		if alarm.DatapointsToAlarm == 0 {
+			alarm.DatapointsToAlarm = alarm.EvaluationPeriods
+		}
+		if alarm.TreatMissingData == "" {
+			alarm.TreatMissingData = "missing"
+		}
+		if alarm.Period <= 0 || alarm.EvaluationPeriods < 1 || alarm.Metric == "" || alarm.Statistic == "" {
+			return fmt.Errorf("alarm %s: it needs a metric, a statistic, a period and evaluation periods", alarm.Name)
+		}
+		d.Alarms = append(d.Alarms, alarm)
+	}
+	return nil
+}
+
+// delivery reads the bake of the stack's revision deployment (the Custom::RevisionDeployment's
+// BakeSeconds) and the metric delay the stack assumes (its MetricDelaySeconds output).
+func delivery(resources map[string]resource, outputs map[string]struct{ Value any }) (bake, delay time.Duration) {
+	delay = 60 * time.Second
+	for _, r := range resources {
+		if r.Type != "Custom::RevisionDeployment" {
+			continue
+		}
+		var p struct{ BakeSeconds string }
+		if json.Unmarshal(r.Properties, &p) == nil {
+			if n, err := strconv.Atoi(p.BakeSeconds); err == nil {
+				bake = time.Duration(n) * time.Second
+			}
+		}
+	}
+	if o, ok := outputs["MetricDelaySeconds"]; ok {
+		if n, err := literalInt(o.Value); err == nil {
+			delay = time.Duration(n) * time.Second
+		}
+	}
+	return bake, delay
 }

@@ -2,9 +2,11 @@ package stacks
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodedeploy"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -156,17 +158,21 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		SecurityGroups:      []awsec2.ISecurityGroup{s.Fleet.InstanceSecurityGroup},
 		TargetGroup:         s.Fleet.TargetGroup,
 		LoadBalancer:        s.Fleet.LoadBalancer,
-		Rollout:             rollout(env.Deployment),
+		Rollout:             rollout(env),
 		SuspendProcesses:    env.Deployment.SuspendProcesses,
 		Alarms: deploygroup.Alarms{
 			Target5xxCount: env.Deployment.Alarms.Target5xxCount,
 			UnhealthyHosts: env.Deployment.Alarms.UnhealthyHosts,
 			ELB5xxCount:    env.Deployment.Alarms.ELB5xxCount,
 			// Warned about above: one instance means no target while it deploys.
-			ELB5xxNotifyOnly: env.MinCapacity < 2,
-			P99Latency:       time.Duration(env.Deployment.Alarms.P99LatencySeconds * float64(time.Second)),
+			ELB5xxNotifyOnly:  env.MinCapacity < 2,
+			P99Latency:        time.Duration(env.Deployment.Alarms.P99LatencySeconds * float64(time.Second)),
+			Period:            config.AlarmPeriodSeconds * time.Second,
+			DatapointsToAlarm: config.AlarmDatapointsToAlarm,
+			EvaluationPeriods: config.AlarmEvaluationPeriods,
 		},
 	})
+	warnUnwatched(stack, env)
 	s.Deployment.GrantGetDeployment(s.Fleet.Role)
 	// One rule per outcome: EventBridge counts each rule's matches, which is how the dashboard
 	// shows deployment outcomes (CodeDeploy publishes no deployment metrics).
@@ -211,6 +217,11 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Value:       s.Notifications.Topic.TopicArn(),
 	})
 
+	gates := make([]awscloudwatch.IAlarm, len(s.Deployment.Gates))
+	gateNames := make([]*string, len(s.Deployment.Gates))
+	for i, a := range s.Deployment.Gates {
+		gates[i], gateNames[i] = a, a.AlarmName()
+	}
 	s.Delivery = delivery.New(stack, "Delivery", delivery.Props{
 		RevisionDir:      opts.RevisionDir,
 		ModuleRoot:       opts.ModuleRoot,
@@ -221,6 +232,8 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		DeploymentGroup:  s.Deployment.Group,
 		Config:           s.Deployment.Config,
 		Deploy:           env.Delivery.DeployOnCdkDeploy,
+		Bake:             time.Duration(env.Deployment.BakeSeconds) * time.Second,
+		Alarms:           gates,
 		Timeout:          time.Duration(env.Delivery.TimeoutMinutes) * time.Minute,
 		RevisionsToKeep:  env.Delivery.RevisionsToKeep,
 		LogRetentionDays: env.LogRetentionDays,
@@ -228,6 +241,19 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		// The first deployment needs the instances, the target group's listener, the deployment
 		// group and every permission in place.
 		DependsOn: []constructs.IConstruct{s.Fleet, s.Deployment, s.Revisions},
+	})
+	// What fleetctl deploy watches after a deployment, as the resource above does.
+	awscdk.NewCfnOutput(stack, jsii.String("GatingAlarmNames"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The alarms that stop a deployment, watched during the bake (comma-separated)"),
+		Value:       awscdk.Fn_Join(jsii.String(","), &gateNames),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("MetricDelaySeconds"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The delay assumed before a load balancer metric reaches CloudWatch, in the time the alarms need to fire (deployment.alarms.metricDelaySeconds)"),
+		Value:       jsii.String(strconv.Itoa(env.Deployment.Alarms.MetricDelaySeconds)),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("BakeSeconds"), &awscdk.CfnOutputProps{
+		Description: jsii.String("How long a release is watched after its last instance (deployment.bakeSeconds)"),
+		Value:       jsii.String(strconv.Itoa(env.Deployment.BakeSeconds)),
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("RevisionObjectKey"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Object key of the revision this stack deployed"),
@@ -288,16 +314,41 @@ func vpc(stack awscdk.Stack, env config.Environment) awsec2.IVpc {
 	})
 }
 
-func rollout(d config.Deployment) deploygroup.Rollout {
-	switch {
-	case d.Config == config.DeploymentHalfAtATime:
+func rollout(env config.Environment) deploygroup.Rollout {
+	d := env.Deployment
+	minimum := func(m config.MinimumHealthyHosts) awscodedeploy.MinimumHealthyHosts {
+		if m.Count != nil {
+			return awscodedeploy.MinimumHealthyHosts_Count(jsii.Number(float64(*m.Count)))
+		}
+		return awscodedeploy.MinimumHealthyHosts_Percentage(jsii.Number(float64(*m.Percent)))
+	}
+	switch d.Config {
+	case config.DeploymentHalfAtATime:
 		return deploygroup.Rollout{HalfAtATime: true}
-	case d.Config == config.DeploymentCustom && d.MinimumHealthyHosts.Count != nil:
-		return deploygroup.Rollout{MinimumHealthyHosts: awscodedeploy.MinimumHealthyHosts_Count(jsii.Number(float64(*d.MinimumHealthyHosts.Count)))}
-	case d.Config == config.DeploymentCustom:
-		return deploygroup.Rollout{MinimumHealthyHosts: awscodedeploy.MinimumHealthyHosts_Percentage(jsii.Number(float64(*d.MinimumHealthyHosts.Percent)))}
+	case config.DeploymentCustom:
+		return deploygroup.Rollout{MinimumHealthyHosts: minimum(d.MinimumHealthyHosts)}
+	case config.DeploymentZonal:
+		perZone := awscodedeploy.MinimumHealthyHostsPerZone_Percentage(jsii.Number(0))
+		if m := d.Zonal.MinimumHealthyHostsPerZone; m.Count != nil {
+			perZone = awscodedeploy.MinimumHealthyHostsPerZone_Count(jsii.Number(float64(*m.Count)))
+		} else if m.Percent != nil {
+			perZone = awscodedeploy.MinimumHealthyHostsPerZone_Percentage(jsii.Number(float64(*m.Percent)))
+		}
+		return deploygroup.Rollout{MinimumHealthyHosts: minimum(d.MinimumHealthyHosts), Zonal: &awscodedeploy.ZonalConfig{
+			FirstZoneMonitorDuration:   awscdk.Duration_Seconds(jsii.Number(float64(d.Zonal.FirstZoneMonitorSeconds))),
+			MonitorDuration:            awscdk.Duration_Seconds(jsii.Number(float64(d.Zonal.MonitorSeconds))),
+			MinimumHealthyHostsPerZone: perZone,
+		}}
 	default:
 		return deploygroup.Rollout{}
+	}
+}
+
+// warnUnwatched warns where a release can get further than its alarms could stop it
+// (config.Environment.Unwatched).
+func warnUnwatched(stack awscdk.Stack, env config.Environment) {
+	for _, w := range env.Unwatched() {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("stacks:unwatched-"+w.Key), jsii.String(w.Message), nil)
 	}
 }
 

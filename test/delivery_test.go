@@ -28,6 +28,10 @@ func TestDelivery(t *testing.T) {
 			"Deploy":              strconv.FormatBool(env.Delivery.DeployOnCdkDeploy),
 			"TimeoutMinutes":      strconv.Itoa(env.Delivery.TimeoutMinutes),
 			"RevisionsToKeep":     strconv.Itoa(env.Delivery.RevisionsToKeep),
+			"BakeSeconds":         strconv.Itoa(env.Deployment.BakeSeconds),
+			"AlarmNames":          map[string]any{"Fn::Join": []any{",", gateRefs(t, b)}},
+			"FirstConfig":         "CodeDeployDefault.AllAtOnce",
+			"RestoreConfig":       "CodeDeployDefault.HalfAtATime",
 		} {
 			if !reflectEqual(props[key], want) {
 				t.Errorf("%s = %s, want %s", key, show(props[key]), show(want))
@@ -39,6 +43,10 @@ func TestDelivery(t *testing.T) {
 			t.Errorf("SourceKey %s is not the packaged zip", show(props["SourceKey"]))
 		}
 		expectOutput(t, b, "RevisionObjectKey", wantKey)
+		// fleetctl deploy bakes as the resource does.
+		expectOutput(t, b, "BakeSeconds", strconv.Itoa(env.Deployment.BakeSeconds))
+		expectOutput(t, b, "MetricDelaySeconds", strconv.Itoa(env.Deployment.Alarms.MetricDelaySeconds))
+		expectOutput(t, b, "GatingAlarmNames", map[string]any{"Fn::Join": []any{",", gateRefs(t, b)}})
 
 		// The first deployment waits for the fleet, the deployment group and all permissions.
 		dependsOn := map[string]bool{}
@@ -86,7 +94,15 @@ func TestDeliveryPermissions(t *testing.T) {
 				"codedeploy:ListDeploymentTargets": true, "codedeploy:BatchGetDeploymentTargets": true,
 				"s3:ListBucket": true, "s3:DeleteObject": true,
 				"logs:CreateLogStream": true, "logs:PutLogEvents": true,
+				"cloudwatch:DescribeAlarms": env.Deployment.BakeSeconds > 0,
 			},
+		}
+		gateArns := map[string]bool{}
+		for _, a := range b.stack.Deployment.Gates {
+			gateArns[show(getAtt(logicalID(t, b, a), "Arn"))] = true
+		}
+		configArn := func(name string) string {
+			return "arn:aws:codedeploy:" + env.Region + ":" + env.Account + ":deploymentconfig:" + name
 		}
 		for roleID, allowed := range want {
 			role := resource(t, b, roleID)
@@ -111,6 +127,16 @@ func TestDeliveryPermissions(t *testing.T) {
 						// Pruning lists and deletes under the revision prefix of this bucket only.
 						revisions := logicalID(t, b, b.stack.Revisions.Bucket)
 						switch action {
+						case "cloudwatch:DescribeAlarms":
+							// The bake reads the gating alarms, each by its ARN, and nothing else.
+							if !gateArns[show(r)] {
+								t.Errorf("%s: cloudwatch:DescribeAlarms on %s, not a gating alarm", roleID, show(r))
+							}
+						case "codedeploy:GetDeploymentConfig":
+							if s, ok := r.(string); ok && s != configArn("CodeDeployDefault.AllAtOnce") && s != configArn("CodeDeployDefault.HalfAtATime") &&
+								!strings.HasPrefix(s, configArn("CodeDeployDefault.")) {
+								t.Errorf("%s: codedeploy:GetDeploymentConfig on %s", roleID, s)
+							}
 						case "s3:ListBucket":
 							if !reflectEqual(r, getAtt(revisions, "Arn")) || !reflectEqual(st["Condition"], map[string]any{"StringLike": map[string]any{"s3:prefix": b.stack.Revisions.Prefix + "*"}}) {
 								t.Errorf("%s: s3:ListBucket on %s, condition %s", roleID, show(r), show(st["Condition"]))
@@ -137,3 +163,13 @@ func TestDeliveryPermissions(t *testing.T) {
 }
 
 func stringPtr(s string) *string { return &s }
+
+// gateRefs are references to the deployment group's gating alarms' names, in order.
+func gateRefs(t *testing.T, b *built) []any {
+	t.Helper()
+	var refs []any
+	for _, a := range b.stack.Deployment.Gates {
+		refs = append(refs, ref(logicalID(t, b, a)))
+	}
+	return refs
+}

@@ -29,15 +29,28 @@ func TestDeploymentGroup(t *testing.T) {
 			expect(t, group, "Properties.DeploymentConfigName", "CodeDeployDefault.OneAtATime")
 		case config.DeploymentHalfAtATime:
 			expect(t, group, "Properties.DeploymentConfigName", "CodeDeployDefault.HalfAtATime")
-		case config.DeploymentCustom:
+		case config.DeploymentCustom, config.DeploymentZonal:
 			configID, _ := at(group, "Properties", "DeploymentConfigName", "Ref").(string)
 			cfg := resource(t, b, configID)
 			expect(t, cfg, "Type", "AWS::CodeDeploy::DeploymentConfig")
-			m := env.Deployment.MinimumHealthyHosts
-			if m.Count != nil {
-				expect(t, cfg, "Properties.MinimumHealthyHosts", map[string]any{"Type": "HOST_COUNT", "Value": *m.Count})
+			hosts := func(m config.MinimumHealthyHosts) map[string]any {
+				if m.Count != nil {
+					return map[string]any{"Type": "HOST_COUNT", "Value": *m.Count}
+				}
+				return map[string]any{"Type": "FLEET_PERCENT", "Value": *m.Percent}
+			}
+			expect(t, cfg, "Properties.MinimumHealthyHosts", hosts(env.Deployment.MinimumHealthyHosts))
+			// The name stays CloudFormation's: a zonal configuration's properties require
+			// replacement, which a fixed name would block.
+			expect(t, cfg, "Properties.DeploymentConfigName", nil)
+			if env.Deployment.Config == config.DeploymentZonal {
+				z := env.Deployment.Zonal
+				expect(t, cfg, "Properties.ZonalConfig", map[string]any{
+					"FirstZoneMonitorDurationInSeconds": z.FirstZoneMonitorSeconds, "MonitorDurationInSeconds": z.MonitorSeconds,
+					"MinimumHealthyHostsPerZone": hosts(z.MinimumHealthyHostsPerZone),
+				})
 			} else {
-				expect(t, cfg, "Properties.MinimumHealthyHosts", map[string]any{"Type": "FLEET_PERCENT", "Value": *m.Percent})
+				expect(t, cfg, "Properties.ZonalConfig", nil)
 			}
 		}
 
@@ -337,4 +350,47 @@ func sorted(list []any) []any {
 	out := append([]any(nil), list...)
 	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
 	return out
+}
+
+// TestShippedProdIsZonal: prod deploys one zone at a time, a whole zone at once (66% of its three
+// zones' fleet stays in service), watching the first zone for 5 minutes and each after for 3.
+func TestShippedProdIsZonal(t *testing.T) {
+	forEachFixture(t, func(t *testing.T, b *built) {
+		if b.stack.Env.Name != "prod" {
+			return
+		}
+		configID, _ := at(resource(t, b, logicalID(t, b, b.stack.Deployment.Group)), "Properties", "DeploymentConfigName", "Ref").(string)
+		cfg := resource(t, b, configID)
+		expect(t, cfg, "Properties.MinimumHealthyHosts", map[string]any{"Type": "FLEET_PERCENT", "Value": 66})
+		expect(t, cfg, "Properties.ZonalConfig", map[string]any{"FirstZoneMonitorDurationInSeconds": 300, "MonitorDurationInSeconds": 180,
+			"MinimumHealthyHostsPerZone": map[string]any{"Type": "FLEET_PERCENT", "Value": 0}})
+	})
+}
+
+// TestAlarmTiming: every alarm is timed as the time to detect assumes (config.AlarmPeriodSeconds,
+// AlarmDatapointsToAlarm of AlarmEvaluationPeriods), and synthesis warns exactly where a release
+// can get further than its alarms could stop it.
+func TestAlarmTiming(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, b *built) {
+		for _, a := range b.stack.Deployment.Alarms {
+			alarm := resource(t, b, logicalID(t, b, a))
+			expect(t, alarm, "Properties.Period", config.AlarmPeriodSeconds)
+			expect(t, alarm, "Properties.DatapointsToAlarm", config.AlarmDatapointsToAlarm)
+			expect(t, alarm, "Properties.EvaluationPeriods", config.AlarmEvaluationPeriods)
+		}
+		var got []string
+		for _, m := range find(b.messages, "warning", `a (bad release reaches the next zone|deployment can end) before its alarms could stop`) {
+			// The annotation ends with the id that acknowledges it.
+			got = append(got, strings.TrimSuffix(m.text, " [ack: stacks:unwatched-"+strings.Fields(m.text)[0]+"]"))
+		}
+		var want []string
+		for _, w := range b.stack.Env.Unwatched() {
+			want = append(want, w.Message)
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,7 +28,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loading the AWS configuration:", err)
 		os.Exit(1)
 	}
-	d := deployer.New(codedeploy.NewFromConfig(cfg), s3.NewFromConfig(cfg))
+	d := deployer.New(codedeploy.NewFromConfig(cfg), s3.NewFromConfig(cfg), cloudwatch.NewFromConfig(cfg))
 	switch mode := os.Getenv("DEPLOYER_MODE"); mode {
 	case "on-event":
 		lambda.Start(d.OnEvent)

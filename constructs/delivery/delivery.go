@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodedeploy"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -33,6 +34,16 @@ import (
 // HandlerPackage is the Go package of the Lambda handler, relative to the module root.
 const HandlerPackage = "cmd/deployer"
 
+// The deployment configurations of the deployments the resource makes besides the release
+// itself, which uses the group's. A first deployment deploys to every instance at once: nothing
+// serves yet, so nothing needs to stay in service. A restore (after a failed release, or an alarm
+// during the bake) deploys half the fleet at a time: faster than the group's rollout, while half
+// the fleet keeps serving.
+const (
+	FirstDeploymentConfig   = "CodeDeployDefault.AllAtOnce"
+	RestoreDeploymentConfig = "CodeDeployDefault.HalfAtATime"
+)
+
 // Props configures the delivery. Every field without a default is required.
 type Props struct {
 	// RevisionDir is the revision to package (appspec.yml at its root).
@@ -49,6 +60,12 @@ type Props struct {
 	Config          awscodedeploy.IServerDeploymentConfig
 	// Deploy creates a deployment; false only uploads and registers the revision. Default: false.
 	Deploy bool
+	// Bake is how long the resource keeps watching Alarms after CodeDeploy has deployed to the
+	// last instance: CodeDeploy watches alarms only while a deployment runs. On an alarm it
+	// restores the previous release and fails. Default: 0 (no bake).
+	Bake time.Duration
+	// Alarms are the deployment group's gating alarms, watched during the bake.
+	Alarms []awscloudwatch.IAlarm
 	// Timeout bounds the wait for the deployment, 5 to 55 minutes (CloudFormation waits at most an
 	// hour for a custom resource). Default: 30 minutes.
 	Timeout time.Duration
@@ -155,6 +172,10 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		LogGroup:     logGroup("ProviderLogs"),
 		TotalTimeout: awscdk.Duration_Minutes(jsii.Number(p.Timeout.Minutes())),
 	})
+	alarmNames := []*string{}
+	for _, a := range p.Alarms {
+		alarmNames = append(alarmNames, a.AlarmName())
+	}
 	d.Resource = awscdk.NewCustomResource(d, jsii.String("Default"), &awscdk.CustomResourceProps{
 		ServiceToken: provider.ServiceToken(),
 		// CloudFormation waits for a custom resource at most an hour; the provider's own timeout
@@ -171,6 +192,10 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 			"Deploy":              strconv.FormatBool(p.Deploy),
 			"TimeoutMinutes":      strconv.Itoa(int(p.Timeout.Minutes())),
 			"RevisionsToKeep":     revisionsToKeep(p.RevisionsToKeep),
+			"BakeSeconds":         strconv.Itoa(int(p.Bake.Seconds())),
+			"AlarmNames":          awscdk.Fn_Join(jsii.String(","), &alarmNames),
+			"FirstConfig":         FirstDeploymentConfig,
+			"RestoreConfig":       RestoreDeploymentConfig,
 		},
 	})
 	for _, c := range p.DependsOn {
@@ -213,7 +238,22 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 	// CreateDeployment registers the revision it deploys as well: allowed on this application.
 	add(d.IsComplete, "ReadTheRevision", []string{"codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"},
 		[]*string{p.Application.ApplicationArn()}, nil)
-	add(d.IsComplete, "ReadTheDeploymentConfig", []string{"codedeploy:GetDeploymentConfig"}, []*string{p.Config.DeploymentConfigArn()}, nil)
+	// The group's configuration, and the two its first and restoring deployments name instead.
+	configArn := func(name string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codedeploy"), Resource: jsii.String("deploymentconfig"),
+			ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	}
+	add(d.IsComplete, "ReadTheDeploymentConfigs", []string{"codedeploy:GetDeploymentConfig"},
+		[]*string{p.Config.DeploymentConfigArn(), configArn(FirstDeploymentConfig), configArn(RestoreDeploymentConfig)}, nil)
+	if len(p.Alarms) > 0 && p.Bake > 0 {
+		// The bake reads the gating alarms' states; a metric alarm is a resource of its own to
+		// DescribeAlarms (Service Authorization Reference, CloudWatch: alarm).
+		arns := []*string{}
+		for _, a := range p.Alarms {
+			arns = append(arns, a.AlarmArn())
+		}
+		add(d.IsComplete, "WatchTheGatingAlarms", []string{"cloudwatch:DescribeAlarms"}, arns, nil)
+	}
 	// Naming the instances a deployment failed or missed. The Service Authorization Reference lists
 	// no resource type and no service condition key for codedeploy:ListDeploymentTargets and
 	// BatchGetDeploymentTargets (both take a deployment ID, not an ARN), so "*" is the only
@@ -282,6 +322,9 @@ func withDefaults(id string, p Props) Props {
 	}
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 90
+	}
+	if p.Bake < 0 || p.Bake > p.Timeout {
+		panic(fmt.Sprintf("delivery.New(%s): Bake %v is outside 0..Timeout (%v)", id, p.Bake, p.Timeout))
 	}
 	return p
 }

@@ -29,6 +29,10 @@ type Rollout struct {
 	// MinimumHealthyHosts, when set, defines a custom configuration instead: a count or a
 	// percentage of the fleet that stays in service. Default: nil.
 	MinimumHealthyHosts awscodedeploy.MinimumHealthyHosts
+	// Zonal, with MinimumHealthyHosts, makes the custom configuration zonal: one Availability
+	// Zone at a time, each watched for a monitor duration before the next (no predefined
+	// configuration is zonal). Default: nil.
+	Zonal *awscodedeploy.ZonalConfig
 }
 
 // Alarms are the thresholds of the alarms that stop and roll back a deployment.
@@ -47,6 +51,10 @@ type Alarms struct {
 	ELB5xxNotifyOnly bool
 	// P99Latency adds an alarm on the targets' p99 response time when above zero. Default: 0 (off).
 	P99Latency time.Duration
+	// Period, DatapointsToAlarm and EvaluationPeriods time every alarm: it goes to ALARM when
+	// DatapointsToAlarm of the last EvaluationPeriods periods breach. Default: 1 minute, 2 of 3.
+	Period                               time.Duration
+	DatapointsToAlarm, EvaluationPeriods int
 }
 
 // Props configures a deployment group. Every field without a default is required.
@@ -241,9 +249,15 @@ func (d *DeploymentGroup) GrantGetDeployment(grantee awsiam.IGrantable) awsiam.G
 func deploymentConfig(scope constructs.Construct, r Rollout) awscodedeploy.IServerDeploymentConfig {
 	switch {
 	case r.MinimumHealthyHosts != nil:
+		// The name is left to CloudFormation: a zonal configuration cannot be updated in place
+		// (its properties require replacement), and a generated name lets the new one be created
+		// before the old is deleted.
 		return awscodedeploy.NewServerDeploymentConfig(scope, jsii.String("Config"), &awscodedeploy.ServerDeploymentConfigProps{
 			MinimumHealthyHosts: r.MinimumHealthyHosts,
+			ZonalConfig:         r.Zonal,
 		})
+	case r.Zonal != nil:
+		panic("deploygroup: a zonal Rollout needs MinimumHealthyHosts (no predefined configuration is zonal)")
 	case r.HalfAtATime:
 		return awscodedeploy.ServerDeploymentConfig_HALF_AT_A_TIME()
 	default:
@@ -252,11 +266,11 @@ func deploymentConfig(scope constructs.Construct, r Rollout) awscodedeploy.IServ
 }
 
 // defineAlarms defines the group's alarms: all of them, and the gates among them, which stop
-// and roll back a deployment. Each looks at a minute at a time and needs two bad minutes out of
-// three, so one stray error does not roll back a good revision.
+// and roll back a deployment. Each looks at a period at a time and needs DatapointsToAlarm bad
+// periods out of EvaluationPeriods, so one stray error does not roll back a good revision.
 func (d *DeploymentGroup) defineAlarms(p Props) (all, gates []awscloudwatch.Alarm) {
 	name := p.ApplicationName + "-" + p.DeploymentGroupName
-	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	minute := awscdk.Duration_Seconds(jsii.Number(p.Alarms.Period.Seconds()))
 	metrics := p.TargetGroup.Metrics()
 	add := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64, gate bool) {
 		effect := " Attached to the deployment group: stops and rolls back a deployment."
@@ -269,8 +283,8 @@ func (d *DeploymentGroup) defineAlarms(p Props) (all, gates []awscloudwatch.Alar
 			Metric:             metric,
 			Threshold:          jsii.Number(threshold),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(3),
-			DatapointsToAlarm:  jsii.Number(2),
+			EvaluationPeriods:  jsii.Number(float64(p.Alarms.EvaluationPeriods)),
+			DatapointsToAlarm:  jsii.Number(float64(p.Alarms.DatapointsToAlarm)),
 			// No requests means no errors: a quiet site must not block deployments.
 			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
@@ -394,8 +408,20 @@ func withDefaults(id string, p Props) Props {
 	if p.Alarms.ELB5xxCount == 0 {
 		p.Alarms.ELB5xxCount = 5
 	}
+	if p.Alarms.Period == 0 {
+		p.Alarms.Period = time.Minute
+	}
+	if p.Alarms.DatapointsToAlarm == 0 {
+		p.Alarms.DatapointsToAlarm = 2
+	}
+	if p.Alarms.EvaluationPeriods == 0 {
+		p.Alarms.EvaluationPeriods = 3
+	}
 	if p.Alarms.Target5xxCount < 0 || p.Alarms.UnhealthyHosts < 0 || p.Alarms.ELB5xxCount < 0 || p.Alarms.P99Latency < 0 {
 		panic(fmt.Sprintf("deploygroup.New(%s): alarm thresholds must be positive", id))
+	}
+	if p.Alarms.Period < 0 || p.Alarms.DatapointsToAlarm < 0 || p.Alarms.DatapointsToAlarm > p.Alarms.EvaluationPeriods {
+		panic(fmt.Sprintf("deploygroup.New(%s): alarms need a positive period and DatapointsToAlarm of at most EvaluationPeriods", id))
 	}
 	return p
 }
