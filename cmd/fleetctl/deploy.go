@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,7 @@ func deployCmd(args []string, out io.Writer) error {
 	dir := fs.String("dir", "assets", "revision directory (appspec.yml at its root)")
 	follow := fs.String("follow", "", "follow this existing deployment (d-XXXXXXXXX) instead of creating one")
 	poll := fs.Duration("poll", 5*time.Second, "how often to poll CodeDeploy")
+	bake := fs.Duration("bake", -1, "how long to watch the gating alarms after the deployment succeeded (default: the stack's BakeSeconds output; 0: no bake)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -85,7 +87,11 @@ func deployCmd(args []string, out io.Writer) error {
 			return err
 		}
 	}
-	return t.followDeployment(id, *poll, out)
+	info, err := t.followDeployment(id, *poll, out)
+	if err != nil {
+		return err
+	}
+	return t.bake(info, *bake, *poll, out)
 }
 
 func (t *target) createDeployment(pkg revision.Package, out io.Writer) (string, error) {
@@ -116,11 +122,19 @@ func (t *target) createDeployment(pkg revision.Package, out io.Writer) (string, 
 
 // deploymentInfo is the part of get-deployment fleetctl reads.
 type deploymentInfo struct {
-	DeploymentInfo struct {
-		Status           string
-		Creator          string
-		ErrorInformation *struct{ Code, Message string }
+	DeploymentInfo info
+}
+
+type info struct {
+	DeploymentId     string
+	Status           string
+	Creator          string
+	CreateTime       awsTime
+	ErrorInformation *struct{ Code, Message string }
+	Revision         *struct {
+		S3Location *struct{ Bucket, Key string }
 	}
+	OverrideAlarmConfiguration *struct{ Enabled bool }
 }
 
 type lifecycleEvent struct {
@@ -138,17 +152,17 @@ type instanceTarget struct {
 // followDeployment prints a line whenever an instance's lifecycle event changes status, until
 // the deployment ends. A failed or stopped deployment is an error naming the failing instance,
 // event and the tail of its hook log.
-func (t *target) followDeployment(id string, poll time.Duration, out io.Writer) error {
+func (t *target) followDeployment(id string, poll time.Duration, out io.Writer) (info, error) {
 	start := now()
 	seen := map[string]string{}
 	for {
 		var d deploymentInfo
 		if err := t.aws.read(&d, "deploy", "get-deployment", "--deployment-id", id); err != nil {
-			return err
+			return info{}, err
 		}
 		targets, err := t.targets(id)
 		if err != nil {
-			return err
+			return info{}, err
 		}
 		for _, target := range targets {
 			for _, ev := range target.LifecycleEvents {
@@ -163,12 +177,13 @@ func (t *target) followDeployment(id string, poll time.Duration, out io.Writer) 
 		switch status {
 		case "Succeeded":
 			if missed := missedInstances(targets); missed != "" {
-				return fmt.Errorf("deployment %s succeeded, but not on every instance:%s", id, missed)
+				return info{}, fmt.Errorf("deployment %s succeeded, but not on every instance:%s", id, missed)
 			}
 			fmt.Fprintf(out, "%7s  deployment %s succeeded\n", elapsed(start), id)
-			return nil
+			d.DeploymentInfo.DeploymentId = id
+			return d.DeploymentInfo, nil
 		case "Failed", "Stopped":
-			return deploymentError(id, status, d, targets)
+			return info{}, deploymentError(id, status, d, targets)
 		}
 		sleep(poll)
 	}
@@ -253,4 +268,23 @@ func failedEvents(target instanceTarget) string {
 func elapsed(start time.Time) string {
 	d := now().Sub(start).Round(time.Second)
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// awsTime is a timestamp as the AWS CLI prints it: ISO 8601 (version 2's default) or seconds
+// since the epoch (version 1's).
+type awsTime struct{ time.Time }
+
+func (a *awsTime) UnmarshalJSON(data []byte) error {
+	var seconds float64
+	if err := json.Unmarshal(data, &seconds); err == nil {
+		a.Time = time.Unix(0, int64(seconds*float64(time.Second))).UTC()
+		return nil
+	}
+	var text string
+	if err := json.Unmarshal(data, &text); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, text)
+	a.Time = t
+	return err
 }

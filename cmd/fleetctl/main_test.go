@@ -240,3 +240,38 @@ func TestHelp(t *testing.T) {
 		s.expect(t, 0, "Usage: scripts/fleetctl")
 	}
 }
+
+// After the deployment succeeded, fleetctl deploy watches the stack's gating alarms for its bake
+// (the stack's outputs), polling, and ends well when none fires.
+func TestDeployBakes(t *testing.T) {
+	s := replay(t, "deploy-bake-quiet", "deploy", "--env", "dev", "--dir", "../../assets")
+	s.expect(t, 0, "deployment d-EXAMPLE11 succeeded",
+		"baking: watching MyWebApp-dev-MyWebApp-dev-fleet-target-5xx, MyWebApp-dev-MyWebApp-dev-fleet-elb-5xx for 3m0s",
+		"3:00  baked: no alarm for 3m0s")
+	if n := strings.Count(s.calls, "cloudwatch describe-alarms --alarm-types MetricAlarm --alarm-names MyWebApp-dev-MyWebApp-dev-fleet-target-5xx MyWebApp-dev-MyWebApp-dev-fleet-elb-5xx"); n < 30 {
+		t.Errorf("the alarms were read %d times over the bake:\n%s", n, s.calls)
+	}
+	// --bake 0 skips it.
+	s = replay(t, "deploy-bake-quiet", "deploy", "--env", "dev", "--dir", "../../assets", "--bake", "0")
+	s.expect(t, 0, "deployment d-EXAMPLE11 succeeded")
+	if strings.Contains(s.calls, "describe-alarms") {
+		t.Errorf("--bake 0 read the alarms:\n%s", s.calls)
+	}
+}
+
+// An alarm during the bake puts the previous release back (the newest earlier release of another
+// revision, not Auto Scaling's deployment of this one), with the alarms off and HalfAtATime, follows
+// it, and fails naming the alarm.
+func TestDeployBakeAlarmRestores(t *testing.T) {
+	s := replay(t, "deploy-bake-alarm", "deploy", "--env", "dev", "--dir", "../../assets")
+	s.expect(t, 1, "alarm MyWebApp-dev-MyWebApp-dev-fleet-target-5xx went to ALARM 5s after deployment d-EXAMPLE11 succeeded",
+		"restoring the previous release revisions/previous.zip with deployment d-RESTORE22 (alarms off, CodeDeployDefault.HalfAtATime)",
+		"deployment d-RESTORE22 succeeded",
+		"the previous release revisions/previous.zip was put back by deployment d-RESTORE22")
+	want := "deploy create-deployment --application-name MyWebApp-dev --deployment-group-name MyWebApp-dev-fleet " +
+		"--s3-location bucket=mywebapp-dev-revisions44e8601f-1a2b3c4d5e6f,key=revisions/previous.zip,bundleType=zip " +
+		"--deployment-config-name CodeDeployDefault.HalfAtATime --override-alarm-configuration enabled=false"
+	if !strings.Contains(s.calls, want) {
+		t.Errorf("no restore %q among the calls:\n%s", want, s.calls)
+	}
+}

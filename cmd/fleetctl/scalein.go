@@ -58,7 +58,7 @@ func scaleInCmd(args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "termination deployment %s\n", id)
-	followErr := t.followDeployment(id, *poll, out)
+	_, followErr := t.followDeployment(id, *poll, out)
 	targets, err := t.targets(id)
 	if err != nil {
 		return err
