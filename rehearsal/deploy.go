@@ -2,6 +2,7 @@ package rehearsal
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,11 +77,30 @@ type Fleet struct {
 	// deploy concurrently.
 	mu       sync.Mutex
 	lastGood map[string]Revision
+	// unhealthy are the instances whose last deployment failed (CodeDeploy's instance health),
+	// and current the revision of the group's last successful deployment (revision health).
+	unhealthy map[string]bool
+	current   string
 	// Observe, when set, is told about every record as it ends (progress on the terminal).
 	Observe func(Record)
 	// The deployment group, for the hooks' environment.
 	Application, DeploymentGroup, DeploymentGroupID string
+	// Zonal, when set, deploys one Availability Zone at a time (Rollout.Plan); Zones names each
+	// instance's zone.
+	Zonal *Zonal
+	Zones map[string]string
+	// Scaled is a template duration (a monitor duration) on the rehearsal's clock; nil leaves it
+	// as it is.
+	Scaled func(time.Duration) time.Duration
+	// Alarm, when set, is the deployment's gating alarms: it names one in ALARM ("" when none),
+	// and the deployment stops on it, as CodeDeploy stops a deployment whose alarm is activated.
+	// CodeDeploy does not document how often it polls the alarms; the rehearsal asks before every
+	// lifecycle event of every instance and, during a monitor duration, every pollEvery.
+	Alarm func() string
 }
+
+// pollEvery is how often a monitor duration asks the alarms, in real time.
+const pollEvery = 20 * time.Millisecond
 
 // Result is a deployment's outcome and its records.
 type Result struct {
@@ -92,6 +112,18 @@ type Result struct {
 	Failure *Record
 	// Instances are the deployment's targets, in the order it took them.
 	Instances []string
+	// StoppedBy names the alarm that stopped the deployment (Outcome Stopped).
+	StoppedBy string
+	// Waves are the zones (or the single wave) the deployment reached, in order.
+	Waves []WaveRun
+}
+
+// WaveRun is one wave of a deployment as it ran: its zone and instances, from its first event to
+// its last, then watched until Watched (the end of its monitor duration, or the stop).
+type WaveRun struct {
+	Zone                string
+	Instances           []string
+	Start, End, Watched time.Time
 }
 
 // TargetStatus is an instance's status in a deployment, as ListDeploymentTargets reports it:
@@ -133,9 +165,10 @@ func (r Result) Judged() (Outcome, []string) {
 	return r.Outcome, missed
 }
 
-// Deploy runs an in-place deployment of rev to every instance, in the rollout's batches, with
-// traffic control, and decides its outcome by the rollout's rules. On a failure that ends the
-// deployment, the rest of the instances are skipped.
+// Deploy runs an in-place deployment of rev to every instance, in the rollout's waves and
+// batches, with traffic control, and decides its outcome by the rollout's rules. On a failure that
+// ends the deployment, the rest of the instances are skipped; on a gating alarm (Alarm) it stops:
+// the events already running end, the rest are skipped.
 func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Result {
 	res := Result{ID: id, Creator: creator}
 	names := make([]string, len(f.Instances))
@@ -144,41 +177,104 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 		names[i] = in.Name()
 		byName[in.Name()] = in
 	}
+	names = f.schedule(names)
 	res.Instances = names
 	succeeded, failed := 0, 0
-	for _, batch := range f.Rollout.Batches(names) {
-		type done struct {
-			records []Record
-			ok      bool
+	defer func() {
+		if res.Outcome == Succeeded {
+			f.mu.Lock()
+			f.current = rev.Name
+			f.mu.Unlock()
 		}
-		results := make(chan done, len(batch))
-		for _, name := range batch {
-			go func(in Instance) {
-				records, ok := f.deployTo(ctx, id, in, rev)
-				results <- done{records, ok}
-			}(byName[name])
-		}
-		for range batch {
-			d := <-results
-			res.Records = append(res.Records, d.records...)
-			if d.ok {
-				succeeded++
-			} else {
-				failed++
-				if res.Failure == nil {
-					last := d.records[len(d.records)-1]
-					res.Failure = &last
-				}
-			}
-		}
-		outcome, stop := f.Rollout.Decide(len(names), succeeded, failed)
-		if stop || outcome != "" {
-			res.Outcome = outcome
+	}()
+	for _, wave := range f.Rollout.Plan(names, f.Zones, f.Zonal) {
+		run := WaveRun{Zone: wave.Zone, Start: time.Now()}
+		// ends records the wave as far as it got, and the deployment's end if it ends here.
+		ends := func(outcome Outcome, alarm string) Result {
+			run.Watched = time.Now()
+			res.Waves = append(res.Waves, run)
+			res.Outcome, res.StoppedBy = outcome, alarm
 			return res
 		}
+		for _, batch := range wave.Batches {
+			if alarm := f.alarm(); alarm != "" {
+				return ends(Stopped, alarm)
+			}
+			run.Instances = append(run.Instances, batch...)
+			type done struct {
+				records []Record
+				status  string
+			}
+			results := make(chan done, len(batch))
+			for _, name := range batch {
+				go func(in Instance) {
+					records, status := f.deployTo(ctx, id, in, rev)
+					results <- done{records, status}
+				}(byName[name])
+			}
+			for range batch {
+				d := <-results
+				res.Records = append(res.Records, d.records...)
+				if len(d.records) > 0 {
+					f.setHealth(d.records[0].Instance, d.status == "ok")
+				}
+				switch d.status {
+				case "ok":
+					succeeded++
+				case "failed":
+					failed++
+					if res.Failure == nil {
+						last := d.records[len(d.records)-1]
+						res.Failure = &last
+					}
+				}
+			}
+			run.End = time.Now()
+			if alarm := f.alarm(); alarm != "" {
+				return ends(Stopped, alarm)
+			}
+			if outcome, stop := f.Rollout.Decide(len(names), succeeded, failed); stop || outcome != "" {
+				return ends(outcome, "")
+			}
+		}
+		if alarm := f.monitor(ctx, wave.Monitor); alarm != "" {
+			return ends(Stopped, alarm)
+		}
+		ends("", "")
 	}
 	res.Outcome, _ = f.Rollout.Decide(len(names), succeeded, failed)
 	return res
+}
+
+// alarm is a gating alarm in ALARM, "" when none is or the deployment is not watched.
+func (f *Fleet) alarm() string {
+	if f.Alarm == nil {
+		return ""
+	}
+	return f.Alarm()
+}
+
+// monitor waits out a monitor duration on the rehearsal's clock, watching the alarms; it returns
+// the alarm that ended it early.
+func (f *Fleet) monitor(ctx context.Context, d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	if f.Scaled != nil {
+		d = f.Scaled(d)
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if alarm := f.alarm(); alarm != "" {
+			return alarm
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(min(pollEvery, time.Until(deadline))):
+		}
+	}
+	return f.alarm()
 }
 
 // Terminate runs a termination deployment on in: the traffic-blocking events and ApplicationStop
@@ -196,13 +292,17 @@ func (f *Fleet) Terminate(ctx context.Context, id string, in Instance) Result {
 	return res
 }
 
-// deployTo runs every in-place event on one instance; false when one failed.
-func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revision) ([]Record, bool) {
+// deployTo runs every in-place event on one instance: "ok", "failed" when one failed, "stopped"
+// when a gating alarm stopped the deployment before the instance's last event.
+func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revision) ([]Record, string) {
 	var records []Record
 	// Until DownloadBundle the instance has only its last successful revision; from then on the
 	// hooks run from its own copy of rev.
 	var local Revision
 	for _, event := range InPlace {
+		if f.alarm() != "" {
+			return records, "stopped"
+		}
 		var r Record
 		if event == DownloadBundle {
 			r = f.record(in, id, event, func(r *Record) {
@@ -214,7 +314,7 @@ func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revisi
 		}
 		records = append(records, r)
 		if r.Err != nil {
-			return records, false
+			return records, "failed"
 		}
 		if event == Install {
 			// The agent records the last successful revision at the end of Install, not of the
@@ -225,7 +325,46 @@ func (f *Fleet) deployTo(ctx context.Context, id string, in Instance, rev Revisi
 			f.setLastGood(in.Name(), local)
 		}
 	}
-	return records, true
+	return records, "ok"
+}
+
+// schedule orders a deployment's instances as CodeDeploy does: "CodeDeploy uses revision health
+// and instance health to schedule the deployment to the deployment group's instances in the
+// following order: 1. Unhealthy instance health. 2. Unknown revision health. 3. Old revision
+// health. 4. Current revision health" (CodeDeploy user guide, "CodeDeploy instance health"). An
+// instance is unhealthy when its last deployment failed; its revision is unknown when none was
+// installed there, current when it is the group's last successful deployment's, old otherwise.
+// Instances of one rank keep the fleet's order.
+func (f *Fleet) schedule(names []string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rank := func(in string) int {
+		rev, installed := f.lastGood[in]
+		switch {
+		case f.unhealthy[in]:
+			return 0
+		case !installed:
+			return 1
+		case rev.Name != f.current:
+			return 2
+		}
+		return 3
+	}
+	out := slices.Clone(names)
+	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })
+	return out
+}
+
+// setHealth records how the instance's deployment ended (CodeDeploy's instance health: "Healthy:
+// The last deployment to the instance was successful. Unhealthy: The attempt to deploy a revision
+// to the instance failed").
+func (f *Fleet) setHealth(instance string, healthy bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unhealthy == nil {
+		f.unhealthy = map[string]bool{}
+	}
+	f.unhealthy[instance] = !healthy
 }
 
 func (f *Fleet) setLastGood(instance string, rev Revision) {

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
 )
@@ -256,5 +258,69 @@ func TestLastSuccessfulIsLastInstall(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStopOnAlarm: a zonal deployment watched by an alarm that fires during the first zone's
+// monitor duration stops there, Stopped by that alarm: the first zone got the release, the
+// others nothing.
+func TestStopOnAlarm(t *testing.T) {
+	t.Parallel()
+	f, j := newFleet(t, Rollout{Kind: FleetPercent, Value: 66}, "i-1", "i-2", "i-3")
+	f.Zones = map[string]string{"i-1": "a", "i-2": "b", "i-3": "c"}
+	f.Zonal = &Zonal{FirstZoneMonitor: 10 * time.Minute, Monitor: 10 * time.Minute, PerZone: Rollout{Kind: FleetPercent}}
+	f.Scaled = func(d time.Duration) time.Duration { return d / 3000 } // 200 ms
+	var fired atomic.Bool
+	f.Alarm = func() string {
+		if fired.Load() {
+			return "target-5xx"
+		}
+		return ""
+	}
+	f.Observe = func(r Record) {
+		if r.Instance == "i-1" && r.Event == AfterAllowTraffic {
+			go func() { time.Sleep(50 * time.Millisecond); fired.Store(true) }()
+		}
+	}
+	start := time.Now()
+	res := f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", ""))
+	if res.Outcome != Stopped || res.StoppedBy != "target-5xx" {
+		t.Fatalf("outcome %s by %q, want Stopped by target-5xx", res.Outcome, res.StoppedBy)
+	}
+	if len(res.Waves) != 1 || res.Waves[0].Zone != "a" || !slices.Equal(res.Waves[0].Instances, []string{"i-1"}) {
+		t.Errorf("waves %+v, want zone a alone", res.Waves)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("stopping took %v: the monitor duration was waited out", took)
+	}
+	for _, line := range j.all(t) {
+		if !strings.HasPrefix(line, "i-1 ") {
+			t.Errorf("deployed beyond the first zone: %s", line)
+		}
+	}
+	if judged, _ := res.Judged(); judged != Stopped {
+		t.Errorf("judged %s", judged)
+	}
+}
+
+// TestScheduleOrder: CodeDeploy deploys to unhealthy instances first, then those whose revision
+// is unknown, old, and current: the rollback after a failure on i-2 starts there.
+func TestScheduleOrder(t *testing.T) {
+	t.Parallel()
+	f, _ := newFleet(t, Rollout{Kind: OneAtATime}, "i-1", "i-2", "i-3")
+	v1 := writeRevision(t, "v1", "")
+	if res := f.Deploy(context.Background(), "d-1", "user", v1); res.Outcome != Succeeded {
+		t.Fatalf("v1: %s", res.Outcome)
+	}
+	// i-1 gets v2; i-2 fails ValidateService after its Install, which stops the deployment
+	// before i-3.
+	res := f.Deploy(context.Background(), "d-2", "user", writeRevision(t, "v2", "i-2"))
+	if res.Outcome != Failed {
+		t.Fatalf("v2: %s", res.Outcome)
+	}
+	rb := f.Deploy(context.Background(), "d-3", "codeDeployRollback", v1)
+	// i-2 unhealthy; i-1 healthy with v2, an old revision; i-3 current (v1).
+	if want := []string{"i-2", "i-1", "i-3"}; !slices.Equal(rb.Instances, want) {
+		t.Errorf("the rollback took %v, want %v", rb.Instances, want)
 	}
 }

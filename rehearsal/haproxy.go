@@ -33,7 +33,17 @@ type HAProxy struct {
 	// deregister).
 	Listen, AdminSocket string
 	Servers             []Server
+	// BadRelease is the map file of the targets that run a bad release (package scenario's
+	// bad-release): each answers BadPercent of its requests with a 500, as its own response.
+	// Empty: no target ever does.
+	BadRelease string
+	BadPercent int
 }
+
+// TargetHeader marks every response a target sent, as opposed to one HAProxy made itself (no
+// target, a connection cut): the alarms count the first as HTTPCode_Target_5XX_Count and the
+// second as HTTPCode_ELB_5XX_Count, as the ALB does.
+const TargetHeader = "X-Rehearsal-Target"
 
 // Scaled is d on the rehearsal's clock, at least a millisecond.
 func (h HAProxy) Scaled(d time.Duration) time.Duration {
@@ -94,8 +104,19 @@ backend targets
     # Which target answered, on every response, HAProxy's own errors included: the report
     # counts requests and failures per instance.
     http-after-response set-header X-Served-By %%s
+    # Responses a target sent: http-response rules see only those, never HAProxy's own errors.
+    http-response set-header %s 1
 `, h.Scale, admin, h.Listen, ProbePath, tg.HealthCheckPath, expect, ms(tg.Timeout),
-		ms(tg.Interval), ms(tg.Interval), ms(tg.Interval), tg.HealthyThreshold, tg.UnhealthyThreshold)
+		ms(tg.Interval), ms(tg.Interval), ms(tg.Interval), tg.HealthyThreshold, tg.UnhealthyThreshold, TargetHeader)
+	if h.BadRelease != "" {
+		if h.BadPercent < 1 || h.BadPercent > 100 {
+			return "", fmt.Errorf("rehearsal: a bad release fails 1 to 100 percent of its requests, not %d", h.BadPercent)
+		}
+		// The health check never passes through http-response rules: the bad release passes it.
+		fmt.Fprintf(&b, `    # The bad release: a target listed in the map answers %d%% of its requests with a 500.
+    http-response set-status 500 reason "Internal Server Error (the rehearsal's bad release)" if { srv_name,map(%s) -m found } { rand(100) lt %d }
+`, h.BadPercent, h.BadRelease, h.BadPercent)
+	}
 	for _, s := range h.Servers {
 		fmt.Fprintf(&b, "    server %s %s check port %d disabled\n", s.Name, s.Address, tg.HealthCheckPort)
 	}
@@ -167,6 +188,15 @@ func (h HAProxy) InService(server string) string {
 func (tg TargetGroup) AllowTrafficBound() time.Duration {
 	d := time.Duration(tg.UnhealthyThreshold+tg.HealthyThreshold)*tg.Interval + tg.Timeout
 	return min(d, 3600*time.Second)
+}
+
+// MarkBad is the runtime command that lists server in the bad release's map (or takes it out),
+// from the moment it installs the bad release to the moment it installs another.
+func (h HAProxy) MarkBad(server string, bad bool) string {
+	if bad {
+		return fmt.Sprintf("add map %s %s 1", h.BadRelease, server)
+	}
+	return fmt.Sprintf("del map %s %s", h.BadRelease, server)
 }
 
 // Deregister is the runtime command of BlockTraffic: the server gets no new requests and its

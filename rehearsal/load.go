@@ -39,6 +39,8 @@ type Sample struct {
 	Load string
 	// Server is the instance the load balancer sent it to ("<NOSRV>" when it had none).
 	Server string
+	// FromTarget: the target sent the response (TargetHeader), not the load balancer.
+	FromTarget bool
 }
 
 // Failed reports a request a user would have seen fail.
@@ -58,6 +60,8 @@ type Load struct {
 	Max time.Duration
 	// RevisionOf reads the serving revision from a response body.
 	RevisionOf func(body []byte) string
+	// OnSample, when set, hears of every request as its answer comes (the alarms' metrics).
+	OnSample func(Sample)
 }
 
 // Run sends the load until ctx ends or Max passes, and returns every request, in order.
@@ -75,9 +79,13 @@ func (l Load) Run(ctx context.Context) ([]Sample, error) {
 	var samples []Sample
 	pacer := &poisson{rate: float64(l.Rate), rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 	for res := range attacker.Attack(targeter, pacer, l.Max, "rehearsal") {
-		s := Sample{Time: res.Timestamp, Latency: res.Latency, Code: res.Code, Err: res.Error, Load: l.Name, Server: res.Headers.Get("X-Served-By")}
+		s := Sample{Time: res.Timestamp, Latency: res.Latency, Code: res.Code, Err: res.Error, Load: l.Name, Server: res.Headers.Get("X-Served-By"),
+			FromTarget: res.Headers.Get(TargetHeader) != ""}
 		if l.RevisionOf != nil && !s.Failed() {
 			s.Revision = l.RevisionOf(res.Body)
+		}
+		if l.OnSample != nil {
+			l.OnSample(s)
 		}
 		samples = append(samples, s)
 	}

@@ -306,7 +306,11 @@ func TestHAProxyConfig(t *testing.T) {
 		HealthyThreshold: 2, UnhealthyThreshold: 3, HealthyHTTPCodes: "200-202,302", DeregistrationDelay: 45 * time.Second}
 	dir := t.TempDir()
 	h := HAProxy{TargetGroup: tg, Scale: 10, Listen: "127.0.0.1:18080", AdminSocket: filepath.Join(dir, "admin.sock"),
-		Servers: []Server{{"i-1", "127.0.0.1:18081", "127.0.0.1:18091"}, {"i-2", "127.0.0.1:18082", "127.0.0.1:18092"}}}
+		Servers:    []Server{{"i-1", "127.0.0.1:18081", "127.0.0.1:18091"}, {"i-2", "127.0.0.1:18082", "127.0.0.1:18092"}},
+		BadRelease: filepath.Join(dir, "bad.map"), BadPercent: 20}
+	if err := os.WriteFile(h.BadRelease, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := h.Config()
 	if err != nil {
 		t.Fatal(err)
@@ -314,7 +318,11 @@ func TestHAProxyConfig(t *testing.T) {
 	for _, want := range []string{"option httpchk GET /health", "http-check expect rstatus ^(200|201|202|302)$", "timeout check 500ms",
 		"inter 1000ms", "rise 2 fall 3", "server i-1 127.0.0.1:18081 check port 80 disabled", "retries 0",
 		// The probe goes to each instance's own probe server, in and out of service with its target.
-		"use_backend probes if { path /rehearsal/slow }", "server i-2 127.0.0.1:18092 track targets/i-2"} {
+		"use_backend probes if { path /rehearsal/slow }", "server i-2 127.0.0.1:18092 track targets/i-2",
+		// The targets' own responses are told from HAProxy's; a target in the bad release's map
+		// answers one in five with a 500.
+		"http-response set-header X-Rehearsal-Target 1",
+		"http-response set-status 500 reason \"Internal Server Error (the rehearsal's bad release)\" if { srv_name,map(" + h.BadRelease + ") -m found } { rand(100) lt 20 }"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
@@ -334,6 +342,9 @@ func TestHAProxyConfig(t *testing.T) {
 	}
 	if _, err := (HAProxy{TargetGroup: tg, Scale: 1, Listen: "x", AdminSocket: "y", Servers: []Server{{Name: "i-1", Address: "a:80"}}}).Config(); err == nil {
 		t.Error("accepted a server without a probe")
+	}
+	if _, err := (HAProxy{TargetGroup: tg, Scale: 1, Listen: "x", AdminSocket: "y", Servers: h.Servers, BadRelease: "m", BadPercent: 0}).Config(); err == nil {
+		t.Error("accepted a bad release that fails no request")
 	}
 }
 
@@ -356,5 +367,82 @@ func TestAllowTraffic(t *testing.T) {
 	tg = TargetGroup{Interval: 300 * time.Second, Timeout: 120 * time.Second, HealthyThreshold: 10, UnhealthyThreshold: 10}
 	if got := tg.AllowTrafficBound(); got != time.Hour {
 		t.Errorf("bound %v, want CodeDeploy's hour for a lifecycle event", got)
+	}
+}
+
+// A zonal rollout goes one zone at a time, in the order the instances' zones come, each zone
+// in batches as large as both minimums allow, with the first zone's monitor duration after the
+// first zone, the other's after each later zone, and none after the last.
+func TestZonalPlan(t *testing.T) {
+	zones := map[string]string{}
+	names := func(n int) []string {
+		var out []string
+		for i := 1; i <= n; i++ {
+			name := fmt.Sprintf("i-%d", i)
+			zones[name] = []string{"a", "b", "c"}[(i-1)%3]
+			out = append(out, name)
+		}
+		return out
+	}
+	z := &Zonal{FirstZoneMonitor: 300 * time.Second, Monitor: 180 * time.Second, PerZone: Rollout{Kind: FleetPercent}}
+	prod := Rollout{Kind: FleetPercent, Value: 66}
+	describe := func(waves []Wave) string {
+		var parts []string
+		for _, w := range waves {
+			parts = append(parts, fmt.Sprintf("%s%v+%v", w.Zone, w.Batches, w.Monitor))
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, tc := range []struct {
+		n       int
+		rollout Rollout
+		zonal   *Zonal
+		want    string
+	}{
+		// 66% of 3 keeps 2: one at a time, each zone's single instance.
+		{3, prod, z, "a[[i-1]]+5m0s b[[i-2]]+3m0s c[[i-3]]+0s"},
+		// 66% of 6 keeps 4: two at a time, a whole zone.
+		{6, prod, z, "a[[i-1 i-4]]+5m0s b[[i-2 i-5]]+3m0s c[[i-3 i-6]]+0s"},
+		{9, prod, z, "a[[i-1 i-4 i-7]]+5m0s b[[i-2 i-5 i-8]]+3m0s c[[i-3 i-6 i-9]]+0s"},
+		// A zone's own minimum can be the tighter: half of each zone of three stays up.
+		{9, prod, &Zonal{Monitor: time.Minute, FirstZoneMonitor: time.Minute, PerZone: Rollout{Kind: FleetPercent, Value: 50}},
+			"a[[i-1] [i-4] [i-7]]+1m0s b[[i-2] [i-5] [i-8]]+1m0s c[[i-3] [i-6] [i-9]]+0s"},
+		// Not zonal: one wave, the rollout's batches.
+		{3, Rollout{Kind: OneAtATime}, nil, "[[i-1] [i-2] [i-3]]+0s"},
+	} {
+		if got := describe(tc.rollout.Plan(names(tc.n), zones, tc.zonal)); got != tc.want {
+			t.Errorf("%d instances, %s: %s\nwant %s", tc.n, tc.rollout.Describe(tc.n), got, tc.want)
+		}
+	}
+}
+
+// The unwatched copy detaches the alarms (kept, and read as detached), takes the monitor
+// durations and the bake away, and changes nothing else.
+func TestUnwatched(t *testing.T) {
+	data, err := os.ReadFile("../test/testdata/Fixture-prod.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := FromTemplate(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orig.Deployment.Alarms) == 0 || orig.Deployment.Zonal == nil || orig.Deployment.Zonal.FirstZoneMonitor == 0 || orig.Deployment.Bake == 0 {
+		t.Fatalf("the fixture's prod no longer has alarms, zonal monitors and a bake: %+v", orig.Deployment)
+	}
+	copied, err := Unwatched(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromTemplate(copied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Deployment
+	if len(d.Alarms) != 0 || len(d.Detached) != len(orig.Deployment.Alarms) || d.Bake != 0 || d.Zonal == nil || d.Zonal.FirstZoneMonitor != 0 || d.Zonal.Monitor != 0 {
+		t.Errorf("unwatched: %d gating alarms, %d detached, bake %v, zonal %+v", len(d.Alarms), len(d.Detached), d.Bake, d.Zonal)
+	}
+	if d.Rollout != orig.Deployment.Rollout || c.TargetGroup != orig.TargetGroup || d.TerminationHook != orig.Deployment.TerminationHook {
+		t.Error("the unwatched copy changed more than the safety net")
 	}
 }

@@ -1,6 +1,9 @@
 package rehearsal
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Rollout is a deployment configuration's minimum healthy hosts.
 type Rollout struct {
@@ -59,6 +62,62 @@ func (r Rollout) Batches(instances []string) [][]string {
 	return out
 }
 
+// Wave is one step of a rollout: the instances of one Availability Zone in a zonal rollout, in
+// its batches, or every instance in a rollout that is not zonal.
+type Wave struct {
+	// Zone is the wave's zone; "" for a rollout that is not zonal.
+	Zone    string
+	Batches [][]string
+	// Monitor is how long CodeDeploy watches the deployment after this wave before it starts the
+	// next: 0 after the last wave and in a rollout that is not zonal.
+	Monitor time.Duration
+}
+
+// Plan is the waves a deployment takes instances in. Without zonal, one wave in the rollout's
+// batches. With zonal, one wave per Availability Zone, in the order the instances' zones come,
+// each watched for its monitor duration before the next: the first zone's
+// (FirstZoneMonitorDurationInSeconds), then MonitorDurationInSeconds before each later zone
+// ("CodeDeploy will wait this amount of time before starting a deployment to the next
+// Availability Zone", CodeDeploy API reference, ZonalConfig; nothing is documented after the last
+// zone, so the rehearsal does not wait there: the bake watches it). A zone's batch is as large as
+// both minimums allow: the fleet's (MinimumHealthyHosts, over every instance) and the zone's
+// (MinimumHealthyHostsPerZone, over the zone's instances), at least one instance ("This option
+// works in conjunction with the MinimumHealthyHosts option", API reference,
+// MinimumHealthyHostsPerZone). CodeDeploy does not document the order it takes zones in.
+func (r Rollout) Plan(instances []string, zoneOf map[string]string, zonal *Zonal) []Wave {
+	if zonal == nil {
+		return []Wave{{Batches: r.Batches(instances)}}
+	}
+	var order []string
+	byZone := map[string][]string{}
+	for _, in := range instances {
+		z := zoneOf[in]
+		if _, ok := byZone[z]; !ok {
+			order = append(order, z)
+		}
+		byZone[z] = append(byZone[z], in)
+	}
+	fleetBatch := r.BatchSize(len(instances))
+	waves := make([]Wave, len(order))
+	for i, z := range order {
+		members := byZone[z]
+		size := min(fleetBatch, zonal.PerZone.BatchSize(len(members)))
+		w := Wave{Zone: z}
+		for start := 0; start < len(members); start += size {
+			w.Batches = append(w.Batches, members[start:min(start+size, len(members))])
+		}
+		switch {
+		case i == len(order)-1:
+		case i == 0:
+			w.Monitor = zonal.FirstZoneMonitor
+		default:
+			w.Monitor = zonal.Monitor
+		}
+		waves[i] = w
+	}
+	return waves
+}
+
 // Outcome is a deployment's end, decided from its instances'.
 type Outcome string
 
@@ -66,6 +125,10 @@ type Outcome string
 const (
 	Succeeded Outcome = "Succeeded"
 	Failed    Outcome = "Failed"
+	// Stopped: a gating alarm went to ALARM while the deployment ran: "If any of the specified
+	// alarms are activated, the deployment stops, and the status is updated to Stopped"
+	// (CodeDeploy user guide, "Monitoring deployments with CloudWatch alarms in CodeDeploy").
+	Stopped Outcome = "Stopped"
 )
 
 // Decide is the deployment's outcome once failed of n instances have failed and succeeded have

@@ -42,8 +42,10 @@ type Deployment struct {
 	RollbackOnAlarm bool
 	// Zonal is the configuration's zonal waves; nil when it deploys across zones.
 	Zonal *Zonal
-	// Alarms are the gating alarms, which stop a deployment (AlarmConfiguration, enabled).
-	Alarms []Alarm
+	// Alarms are the gating alarms, which stop a deployment (AlarmConfiguration, enabled);
+	// Detached are those a disabled AlarmConfiguration names: CloudWatch still evaluates them,
+	// and nothing watches them.
+	Alarms, Detached []Alarm
 	// Bake is how long `cdk deploy`'s revision deployment watches the alarms after the last
 	// instance (its BakeSeconds); 0 when it does not.
 	Bake time.Duration
@@ -405,6 +407,42 @@ func deployment(raw json.RawMessage, configs []json.RawMessage) (Deployment, err
 // off (TerminationHookEnabled false), as a user might synthesize it: the no-hook control
 // rehearses this copy, so what it shows follows from the template, not from the rehearsal.
 func WithoutTerminationHook(template []byte) ([]byte, error) {
+	return edit(template, func(typ string, props map[string]any) int {
+		if typ != "AWS::CodeDeploy::DeploymentGroup" {
+			return 0
+		}
+		props["TerminationHookEnabled"] = false
+		return 1
+	})
+}
+
+// Unwatched is a copy of template without the safety net against a bad release: the deployment
+// group's alarms detached (AlarmConfiguration disabled, the alarms themselves kept), no monitor
+// duration between zones, and no bake after the deployment (the revision deployment's
+// BakeSeconds 0). The unwatched control rehearses this copy.
+func Unwatched(template []byte) ([]byte, error) {
+	return edit(template, func(typ string, props map[string]any) int {
+		switch typ {
+		case "AWS::CodeDeploy::DeploymentGroup":
+			if a, ok := props["AlarmConfiguration"].(map[string]any); ok {
+				a["Enabled"] = false
+			}
+			return 1
+		case "AWS::CodeDeploy::DeploymentConfig":
+			if z, ok := props["ZonalConfig"].(map[string]any); ok {
+				z["FirstZoneMonitorDurationInSeconds"] = 0
+				z["MonitorDurationInSeconds"] = 0
+			}
+		case "Custom::RevisionDeployment":
+			props["BakeSeconds"] = "0"
+		}
+		return 0
+	})
+}
+
+// edit is a copy of template with change applied to every resource's properties; change counts
+// the deployment groups it changed, and the template must have exactly one.
+func edit(template []byte, change func(typ string, props map[string]any) int) ([]byte, error) {
 	var t map[string]any
 	if err := json.Unmarshal(template, &t); err != nil {
 		return nil, fmt.Errorf("the template is not JSON: %w", err)
@@ -413,16 +451,13 @@ func WithoutTerminationHook(template []byte) ([]byte, error) {
 	found := 0
 	for _, r := range resources {
 		res, _ := r.(map[string]any)
-		if res["Type"] != "AWS::CodeDeploy::DeploymentGroup" {
-			continue
-		}
 		props, _ := res["Properties"].(map[string]any)
 		if props == nil {
 			props = map[string]any{}
 			res["Properties"] = props
 		}
-		props["TerminationHookEnabled"] = false
-		found++
+		typ, _ := res["Type"].(string)
+		found += change(typ, props)
 	}
 	if found != 1 {
 		return nil, fmt.Errorf("the template has %d deployment groups, want one", found)
@@ -435,8 +470,8 @@ type resource struct {
 	Properties json.RawMessage
 }
 
-// readAlarms reads the gating alarms: those the deployment group's enabled AlarmConfiguration
-// names by reference to the template's own alarms.
+// readAlarms reads the alarms the deployment group's AlarmConfiguration names by reference to the
+// template's own alarms: gating when it is enabled, detached when it is not.
 func (d *Deployment) readAlarms(group json.RawMessage, resources map[string]resource) error {
 	var p struct {
 		AlarmConfiguration *struct {
@@ -447,7 +482,7 @@ func (d *Deployment) readAlarms(group json.RawMessage, resources map[string]reso
 	if err := json.Unmarshal(group, &p); err != nil {
 		return fmt.Errorf("deployment group: %w", err)
 	}
-	if p.AlarmConfiguration == nil || !p.AlarmConfiguration.Enabled {
+	if p.AlarmConfiguration == nil {
 		return nil
 	}
 	for _, a := range p.AlarmConfiguration.Alarms {
@@ -488,7 +523,11 @@ func (d *Deployment) readAlarms(group json.RawMessage, resources map[string]reso
 		if alarm.Period <= 0 || alarm.EvaluationPeriods < 1 || alarm.Metric == "" || alarm.Statistic == "" {
 			return fmt.Errorf("alarm %s: it needs a metric, a statistic, a period and evaluation periods", alarm.Name)
 		}
-		d.Alarms = append(d.Alarms, alarm)
+		if p.AlarmConfiguration.Enabled {
+			d.Alarms = append(d.Alarms, alarm)
+		} else {
+			d.Detached = append(d.Detached, alarm)
+		}
 	}
 	return nil
 }

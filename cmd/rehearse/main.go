@@ -57,7 +57,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Baseline, "baseline", "assets", "the revision the fleet runs before the candidate is deployed over it")
 	fs.StringVar(&o.TemplateName, "template", "", "a synthesized stack template (default: the first fleet stack in cdk.out)")
 	fs.IntVar(&o.Instances, "instances", 0, "instances in the fleet (default: the template's Auto Scaling group: desired capacity, else minimum)")
-	fs.Float64Var(&o.Scale, "scale", 10, "the load balancer's clock runs this many times faster than the template's")
+	fs.Float64Var(&o.Scale, "scale", 0, "the rehearsal's clock (load balancer, monitor durations, bake, alarms) runs this many times faster than the template's (default: 10, faster where the template's monitor durations and bake are long; at most 30)")
 	fs.IntVar(&o.Rate, "rate", 50, "requests per second through the load balancer")
 	fs.StringVar(&o.Out, "out", "rehearsal-report", "where the JSON report and the SVG timelines go")
 	fs.StringVar(&o.Region, "region", "", "the region the metadata stand-in reports (default: the template's zones')")
@@ -76,7 +76,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.Instances < 0 || o.Instances > 20:
 		return o, fmt.Errorf("--instances %d: use 1 to 20, or leave it out for the template's fleet", o.Instances)
-	case o.Scale < 1 || o.Scale > 100:
+	case o.Scale != 0 && (o.Scale < 1 || o.Scale > 100):
 		return o, fmt.Errorf("--scale %g: use 1 (real time) to 100", o.Scale)
 	case o.Rate < 1 || o.Rate > 500:
 		return o, fmt.Errorf("--rate %d: use 1 to 500 requests per second", o.Rate)
@@ -113,10 +113,17 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err != nil {
 		return o, fmt.Errorf("--template %s: %w", o.TemplateName, err)
 	}
-	if o.Instances > t.Group.Max {
-		return o, fmt.Errorf("--instances %d: the template's Auto Scaling group has at most %d", o.Instances, t.Group.Max)
+	if o.Scale == 0 {
+		o.Scale, o.ScaleWhy = scenario.AutoScale(t, o.Instances)
 	}
 	return o, nil
+}
+
+func parenthesized(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
 }
 
 func names() []string {
@@ -200,7 +207,7 @@ func direct(o options, stdout, stderr io.Writer) int {
 	// Every scenario is bounded; so is the whole.
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	fmt.Fprintf(stdout, "Rehearsing the candidate %s over the baseline %s with %s (load balancer clock x%g, %d req/s)\n", o.Revision, o.Baseline, o.TemplateName, o.Scale, o.Rate)
+	fmt.Fprintf(stdout, "Rehearsing the candidate %s over the baseline %s with %s (clock x%g%s, %d req/s)\n", o.Revision, o.Baseline, o.TemplateName, o.Scale, parenthesized(o.ScaleWhy), o.Rate)
 	rep, err := scenario.Run(ctx, o.Options)
 	if rep != nil {
 		if werr := write(rep, o.Out, stdout); werr != nil {

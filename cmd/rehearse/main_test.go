@@ -49,8 +49,7 @@ func TestArguments(t *testing.T) {
 	}{
 		{"positional", []string{"assets"}, "", `unexpected argument "assets"`},
 		{"negative instances", []string{"--instances", "-1"}, "", `--instances -1: use 1 to 20, or leave it out for the template's fleet`},
-		{"more instances than the group's maximum", []string{"--instances", "4", "--template", "testdata/fleet.template.json"}, "",
-			`--instances 4: the template's Auto Scaling group has at most 3`},
+		{"too many instances", []string{"--instances", "21"}, "", `--instances 21: use 1 to 20`},
 		{"scale", []string{"--scale", "0.5"}, "", `--scale 0.5: use 1 \(real time\) to 100`},
 		{"rate", []string{"--rate", "0"}, "", `--rate 0: use 1 to 500`},
 		{"unknown scenario", []string{"--only", "rollout,chaos"}, "", `--only: no scenario "chaos" \(scenarios: rollout, failed-release`},

@@ -438,6 +438,40 @@ curl --silent --fail --max-time 5 http://127.0.0.1/old-path | grep -q 'Hello, Co
 	r.clean(t, true)
 }
 
+// A user's own bad release is watched by the template's alarms as it would be on AWS: a rewrite
+// rule that answers one request in four with a 500 (the health check, which sends no User-Agent,
+// always passes), on dev's template (OneAtATime, no wait between instances): the deployment
+// succeeds before an alarm can fire, the bake sees the target 5xx alarm, and the deployer's
+// restore puts v1 back. The verdict fails, and the blast radius counts the errors it answered
+// and no dropped request.
+func TestAUsersBadReleaseIsCaught(t *testing.T) {
+	t.Parallel()
+	c := newCandidate(t).
+		file("conf/flaky.txt", "pick ok|ok|ok|fail\n", 0o644).
+		file("conf/flaky.conf", `# A release with a bug one request in four meets.
+RewriteEngine On
+RewriteMap flaky "rnd:/etc/httpd/conf.d/flaky.txt"
+RewriteCond %{HTTP_USER_AGENT} !^$
+RewriteCond ${flaky:pick} =fail
+RewriteRule ^/$ - [R=500,L]
+`, 0o644).
+		install("conf/flaky.txt", "/etc/httpd/conf.d/").
+		install("conf/flaky.conf", "/etc/httpd/conf.d/")
+	r := start(t, "--only", "rollout", "--revision", c.dir, "--template", "../../test/testdata/Fixture-dev.template.json")
+	if code := r.exit(t, 2*time.Minute); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, r.output)
+	}
+	r.expect(t, `ALARM Fixture-dev-Fixture-dev-fleet-target-5xx`,
+		`rollout: FAILED: the candidate \(v2\) deployed \(d-\w+\), then its bake saw Fixture-dev-Fixture-dev-fleet-target-5xx in ALARM: d-\w+ restored v1 \(Succeeded\)`,
+		`rollout: failed requests: \d+ x GET / 500`)
+	rep := r.report(t)
+	br := rep.Scenarios[0].BlastRadius
+	if br == nil || br.InstancesReached != 2 || br.BadResponses == 0 || br.DroppedRequests != 0 || br.DetectSeconds == nil || br.RecoverSeconds == nil {
+		t.Errorf("blast radius %+v: want both instances reached, bad responses, none dropped, detected and recovered", br)
+	}
+	r.clean(t, true)
+}
+
 // A candidate whose server never comes up fails its deployment as CodeDeploy would fail it: at
 // ApplicationStart on the first instance, with the script's stderr, stopped and rolled back to
 // the baseline, without one dropped request; the scenarios after it are not played.
@@ -551,7 +585,11 @@ func (r *running) report(t *testing.T) report {
 // report is what the tests read of rehearsal.json.
 type report struct {
 	Scenarios []struct {
-		Name        string
+		Name        string `json:"scenario"`
+		BlastRadius *struct {
+			InstancesReached, BadResponses, DroppedRequests int
+			DetectSeconds, RecoverSeconds                   *float64
+		}
 		Deployments []struct {
 			Outcome string `json:"codeDeployOutcome"`
 			End     float64

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +27,10 @@ type Balancer struct {
 	stderr lockedBuffer
 	// Events, when set, hears about target state changes (for the report's lanes).
 	Events func(instance, change string)
+	// initial are the targets registered that have not yet passed a health check: the ALB's
+	// "initial" state, which UnHealthyHostCount does not count.
+	mu      sync.Mutex
+	initial map[string]bool
 }
 
 // StartBalancer writes the configuration into dir and starts HAProxy on it.
@@ -130,24 +135,79 @@ func (b *Balancer) Status(instance string) (string, error) {
 }
 
 func (b *Balancer) stat(instance, column string) (string, error) {
-	out, err := b.command("show stat")
+	targets, err := b.targets(column)
 	if err != nil {
 		return "", err
 	}
+	v, ok := targets[instance]
+	if !ok {
+		return "", fmt.Errorf("haproxy: no target %s", instance)
+	}
+	return v, nil
+}
+
+// targets is one column of HAProxy's stats for every target.
+func (b *Balancer) targets(column string) (map[string]string, error) {
+	out, err := b.command("show stat")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# "))).ReadAll()
 	if err != nil || len(rows) < 2 {
-		return "", fmt.Errorf("haproxy: unreadable stats: %v", err)
+		return nil, fmt.Errorf("haproxy: unreadable stats: %v", err)
 	}
 	col := map[string]int{}
 	for i, name := range rows[0] {
 		col[name] = i
 	}
+	values := map[string]string{}
 	for _, r := range rows[1:] {
-		if r[col["pxname"]] == "targets" && r[col["svname"]] == instance {
-			return r[col[column]], nil
+		if r[col["pxname"]] == "targets" && r[col["svname"]] != "BACKEND" && r[col["svname"]] != "FRONTEND" {
+			values[r[col["svname"]]] = r[col[column]]
 		}
 	}
-	return "", fmt.Errorf("haproxy: no target %s", instance)
+	return values, nil
+}
+
+// Unhealthy counts the registered targets that fail the health check, as the target group's
+// UnHealthyHostCount does: not those out of service (deregistered, draining) nor those
+// registered that have not yet been checked (ELB user guide, "Health checks for Application
+// Load Balancer target groups": a target is "initial" until it passes its first check, and
+// "draining" while it deregisters). HAProxy shows a target failing its checks as DOWN, or
+// "UP n/m" on its way down; the ALB calls it unhealthy only once it has failed the unhealthy
+// threshold, which is when HAProxy says DOWN.
+func (b *Balancer) Unhealthy() (int, error) {
+	status, err := b.targets("status")
+	if err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for name, s := range status {
+		if strings.HasPrefix(s, "DOWN") && !b.initial[name] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// MarkBad starts or ends the bad release on a target (HAProxy.BadRelease).
+func (b *Balancer) MarkBad(instance string, bad bool) error {
+	_, err := b.command(b.Config.MarkBad(instance, bad))
+	if err != nil && !bad && strings.Contains(err.Error(), "not found") {
+		return nil
+	}
+	return err
+}
+
+func (b *Balancer) setInitial(instance string, initial bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.initial == nil {
+		b.initial = map[string]bool{}
+	}
+	b.initial[instance] = initial
 }
 
 func (b *Balancer) tell(instance, change string) {
@@ -160,6 +220,8 @@ func (b *Balancer) tell(instance, change string) {
 // passed one health check, as the ALB does with a newly registered target (HAProxy.InService).
 // A target that passes none within TargetGroup.AllowTrafficBound fails the event.
 func (b *Balancer) Register(ctx context.Context, instance string) error {
+	b.setInitial(instance, true)
+	defer b.setInitial(instance, false)
 	if _, err := b.command(b.Config.Register(instance)); err != nil {
 		return err
 	}

@@ -12,12 +12,173 @@ import (
 // Each play is a scenario's story, on a fleet already serving its initial versions under load.
 
 func playRollout(p *run) {
+	previous := p.lastGood
 	res, rollback := p.deployWithRollback(p.ctx, candidate)
 	if judged, missed := res.Judged(); judged != rehearsal.Succeeded {
 		p.candidateFailed(res, rollback, missed)
 		return
 	}
+	if restore := p.bake(p.ctx, res, previous); restore != nil {
+		b := p.bakeOf(res.ID)
+		p.problemf("the candidate (%s) deployed (%s), then its bake saw %s in ALARM: %s restored %s (%s)", candidate, res.ID, b.Alarm, restore.ID, previous, restore.Outcome)
+		p.expectServes(p.ctx, previous)
+		return
+	}
 	p.expectServes(p.ctx, candidate)
+}
+
+// bakeOf is the report of deployment id's bake.
+func (p *run) bakeOf(id string) BakeReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.rep.Deployments {
+		if d.ID == id && d.Bake != nil {
+			return *d.Bake
+		}
+	}
+	return BakeReport{}
+}
+
+// badStory is how the bad release's deployment ended: CodeDeploy's rollback, or the bake's
+// restore.
+type badStory struct {
+	res               rehearsal.Result
+	rollback, restore *rehearsal.Result
+}
+
+// playBadRelease ships the bad release as a user would, watched by the template's alarms: the
+// verdict (checkBadRelease) comes once the load has been counted.
+func playBadRelease(p *run) {
+	previous := p.lastGood
+	res, rollback := p.deployWithRollback(p.ctx, badRelease)
+	p.story = &badStory{res: res, rollback: rollback}
+	if res.Outcome == rehearsal.Succeeded {
+		p.story.restore = p.bake(p.ctx, res, previous)
+	}
+	if ok := func(r *rehearsal.Result) bool { return r != nil && r.Outcome == rehearsal.Succeeded }; ok(p.story.rollback) || ok(p.story.restore) {
+		p.expectServes(p.ctx, previous)
+	}
+}
+
+// zonal reports whether the scenario's deployments go zone by zone with a wait after the first.
+func (p *run) zonal() bool {
+	return p.dep.Zonal != nil && p.dep.Zonal.FirstZoneMonitor > 0 && len(distinct(p.zones[:len(p.members)])) > 1
+}
+
+// checkBadRelease is the bad release's verdict. Zonal: a gating alarm stops it in its first zone
+// and CodeDeploy rolls it back. Not zonal (no wait between batches, so it reaches every batch
+// before an alarm can fire): the bake catches it and restores the previous release. Either way
+// the race between the alarm and the rollout must hold on the template's clock.
+func checkBadRelease(p *run) {
+	st, br := p.story, p.rep.BlastRadius
+	if st == nil || br == nil {
+		p.problemf("the bad release was not deployed")
+		return
+	}
+	if br.BadResponses == 0 {
+		p.problemf("the bad release answered no request with an error: the rehearsal did not see it")
+		return
+	}
+	firstBad := p.firstBad()
+	alarmAt := func(name string) time.Time {
+		_, at, _ := p.firstAlarmNamed(name)
+		return at
+	}
+	switch {
+	case len(p.dep.Alarms) == 0:
+		p.problemf("the deployment group has no gating alarm: nothing can stop the bad release, which reached %d of %d instances", br.InstancesReached, br.Instances)
+	case st.res.Outcome == rehearsal.Stopped:
+		if p.zonal() && br.ZonesReached > 1 {
+			p.problemf("%s stopped the bad release only after it reached %d zones (%s)", st.res.StoppedBy, br.ZonesReached, describeWaves(st.res))
+		}
+		if st.rollback == nil || st.rollback.Outcome != rehearsal.Succeeded {
+			p.problemf("%s stopped the bad release, and it was not rolled back (rollback on alarm: %v)", st.res.StoppedBy, p.dep.RollbackOnAlarm)
+			return
+		}
+		if p.zonal() {
+			first := st.res.Waves[0]
+			deadline := first.End.Add(p.scaled(p.dep.Zonal.FirstZoneMonitor))
+			if p.raceHeld(firstBad, first.End, alarmAt(st.res.StoppedBy), deadline, "the second zone") {
+				p.notef("%s stopped the bad release in its first zone (%s) and CodeDeploy rolled it back with %s", st.res.StoppedBy, first.Zone, st.rollback.ID)
+			}
+			return
+		}
+		p.notef("%s stopped the bad release during its deployment and CodeDeploy rolled it back with %s", st.res.StoppedBy, st.rollback.ID)
+	case p.zonal():
+		p.problemf("the bad release was not stopped in its first zone: its deployment %s ended %s after reaching %s", st.res.ID, st.res.Outcome, describeWaves(st.res))
+	case st.restore == nil && p.dep.Bake <= 0:
+		p.problemf("the bad release reached %d of %d instances and stayed: the deployment is not zonal and the template has no bake (deployment.bakeSeconds)", br.InstancesReached, br.Instances)
+	case st.restore == nil:
+		p.problemf("the bad release reached %d of %d instances and stayed: the %v bake saw no gating alarm in ALARM", br.InstancesReached, br.Instances, p.dep.Bake)
+	case st.restore.Outcome != rehearsal.Succeeded:
+		p.problemf("the bake caught the bad release, and the restore %s failed: %s", st.restore.ID, describeFailure(*st.restore))
+	default:
+		b := p.bakeOf(st.res.ID)
+		bakeStart := p.at(b.Start)
+		if p.raceHeld(firstBad, lastEvent(st.res), alarmAt(b.Alarm), bakeStart.Add(p.scaled(p.dep.Bake)), "the end of the bake") {
+			p.notef("the bake saw %s in ALARM and %s restored %s on every instance", b.Alarm, st.restore.ID, baseline)
+		}
+	}
+}
+
+// firstBad is when the first error the release answered was sent.
+func (p *run) firstBad() time.Time {
+	for _, r := range p.rep.Load.Each {
+		if failed(r) && r.FromTarget {
+			return p.at(r.At)
+		}
+	}
+	return time.Time{}
+}
+
+// lastEvent is when a deployment's last event ended.
+func lastEvent(res rehearsal.Result) time.Time {
+	var end time.Time
+	for _, r := range res.Records {
+		if r.End.After(end) {
+			end = r.End
+		}
+	}
+	return end
+}
+
+// playUnwatched ships the bad release on the unwatched copy of the template, then lets it serve
+// as long as the template's bake would have watched it: the detached alarms fire, and nothing
+// acts on them.
+func playUnwatched(p *run) {
+	res, rollback := p.deployWithRollback(p.ctx, badRelease)
+	p.story = &badStory{res: res, rollback: rollback}
+	if judged, _ := res.Judged(); judged == rehearsal.Succeeded {
+		if bake := p.template.Deployment.Bake; bake > 0 {
+			p.progress("   serving the bad release for %v (the template's %v bake), unwatched\n", p.scaled(bake).Round(time.Millisecond), bake)
+			sleep(p.ctx, p.scaled(bake))
+		}
+		p.expectServes(p.ctx, badRelease)
+	}
+}
+
+// checkUnwatched proves the control's point: without the safety net the bad release reaches
+// every instance and stays.
+func checkUnwatched(p *run) {
+	st, br := p.story, p.rep.BlastRadius
+	switch {
+	case st == nil || br == nil:
+		p.problemf("the bad release was not deployed")
+	case len(p.dep.Alarms) > 0 || p.dep.Bake > 0:
+		p.problemf("the scenario's template %s still watches the release (%d gating alarms, a %v bake)", p.rep.Template, len(p.dep.Alarms), p.dep.Bake)
+	case st.res.Outcome != rehearsal.Succeeded:
+		p.problemf("the unwatched bad release ended %s (%s), want it deployed everywhere", st.res.Outcome, describeFailure(st.res))
+	case br.InstancesReached != br.Instances:
+		p.problemf("the unwatched bad release reached %d of %d instances, want every one", br.InstancesReached, br.Instances)
+	case br.BadResponses == 0:
+		p.problemf("the unwatched bad release answered no request with an error: the rehearsal did not see it")
+	default:
+		detected := "none of the detached alarms went to ALARM"
+		if br.DetectSeconds != nil {
+			detected = fmt.Sprintf("%s went to ALARM %.0f s after the first error, and nothing watched it", br.Alarm, *br.DetectSeconds)
+		}
+		p.notef("the bad release reached all %d instances in %d zones and stayed: %d errors answered; %s", br.Instances, br.Zones, br.BadResponses, detected)
+	}
 }
 
 // candidateFailed reports a candidate that CodeDeploy would not deploy, as CodeDeploy shows it:
@@ -29,6 +190,11 @@ func (p *run) candidateFailed(res rehearsal.Result, rollback *rehearsal.Result, 
 		where = "missed " + strings.Join(missed, ", ")
 	}
 	switch {
+	case res.Outcome == rehearsal.Stopped && rollback != nil && rollback.Outcome == rehearsal.Succeeded:
+		p.problemf("the candidate (%s) was stopped by %s in ALARM during its deployment %s after reaching %s; CodeDeploy rolled back to %s", candidate, res.StoppedBy, res.ID, describeWaves(res), baseline)
+		p.expectServes(p.ctx, baseline)
+	case res.Outcome == rehearsal.Stopped:
+		p.problemf("the candidate (%s) was stopped by %s in ALARM during its deployment %s after reaching %s, and not rolled back", candidate, res.StoppedBy, res.ID, describeWaves(res))
 	case rollback == nil && res.Outcome == rehearsal.Succeeded:
 		p.problemf("the candidate (%s) failed its deployment %s at %s; CodeDeploy called it a success (OneAtATime's rule for the last instance) and rolled nothing back", candidate, res.ID, where)
 	case rollback == nil:

@@ -18,6 +18,8 @@ type Report struct {
 	Baseline  string  `json:"baseline"`
 	Template  string  `json:"template"`
 	Scale     float64 `json:"timeScale"`
+	// ScaleWhy says why the clock is faster than the default.
+	ScaleWhy string `json:"timeScaleWhy,omitempty"`
 	// Instances is the fleet's size, InstancesFrom where it comes from, and Zones each
 	// instance's Availability Zone.
 	Instances     int      `json:"instances"`
@@ -52,7 +54,7 @@ type TargetGroupReport struct {
 
 // ScenarioReport is one scenario's outcome. Times are seconds from the start of its load.
 type ScenarioReport struct {
-	Name      string `json:"name"`
+	Name      string `json:"scenario"`
 	Title     string `json:"title"`
 	Control   bool   `json:"control"`
 	Expect    string `json:"expect"`
@@ -73,7 +75,45 @@ type ScenarioReport struct {
 	Lanes         []*Lane            `json:"lanes"`
 	PerInstance   PerInstance        `json:"perInstance"`
 	Serving       []string           `json:"servingAtEnd,omitempty"`
-	lanes         map[string]*Lane
+	// Alarms are the template's alarms as the rehearsal's CloudWatch evaluated them.
+	Alarms []*AlarmLane `json:"alarms,omitempty"`
+	// BlastRadius is how far the story's release got, for a scenario with a user deployment.
+	BlastRadius *BlastRadius `json:"blastRadius,omitempty"`
+	lanes       map[string]*Lane
+}
+
+// AlarmLane is one alarm over the scenario: when it was in ALARM.
+type AlarmLane struct {
+	Name string `json:"name"`
+	Rule string `json:"rule"`
+	// Gating: the deployment group watched it; otherwise nothing did.
+	Gating bool        `json:"gating"`
+	Spans  []AlarmSpan `json:"inAlarm"`
+}
+
+// AlarmSpan is a stretch in ALARM; End is -1 while it still was when the load ended.
+type AlarmSpan struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// BakeReport is the bake after a deployment: how long it watched, the alarm that ended it and
+// the deployment that restored the previous release.
+type BakeReport struct {
+	Start      float64 `json:"start"`
+	End        float64 `json:"end"`
+	Alarm      string  `json:"alarm,omitempty"`
+	RestoredBy string  `json:"restoredBy,omitempty"`
+}
+
+// WaveReport is one wave of a deployment: its zone, its instances, and how long it was watched
+// after its last event.
+type WaveReport struct {
+	Zone      string   `json:"zone,omitempty"`
+	Instances []string `json:"instances"`
+	Start     float64  `json:"start"`
+	End       float64  `json:"end"`
+	Watched   float64  `json:"watchedUntil"`
 }
 
 // LoadReport is what the load saw. P50Ms and P99Ms are the page's latency; the slow endpoint's
@@ -104,6 +144,8 @@ type Request struct {
 	Instance  string  `json:"instance,omitempty"`
 	Revision  string  `json:"revision,omitempty"`
 	Error     string  `json:"error,omitempty"`
+	// FromTarget: an instance sent the response; otherwise the load balancer did, or nobody.
+	FromTarget bool `json:"fromTarget,omitempty"`
 }
 
 // Count is requests and failures.
@@ -149,6 +191,11 @@ type DeploymentReport struct {
 	// from this one's start to that one's end.
 	RolledBackBy  string `json:"rolledBackBy,omitempty"`
 	UntilRestored *Count `json:"untilRestored,omitempty"`
+	// StoppedBy is the gating alarm that stopped it; Waves are the zones it reached; Bake is
+	// the bake after it.
+	StoppedBy string       `json:"stoppedBy,omitempty"`
+	Waves     []WaveReport `json:"waves,omitempty"`
+	Bake      *BakeReport  `json:"bake,omitempty"`
 }
 
 // FailureReport names where a deployment failed, with the script's log as the agent keeps it.
@@ -225,7 +272,10 @@ func spanOf(rec rehearsal.Record, t0 time.Time) Span {
 // addDeployment records a deployment and its instances' times against the model.
 func (p *run) addDeployment(res rehearsal.Result, version string) {
 	judged, missed := res.Judged()
-	d := DeploymentReport{ID: res.ID, Creator: res.Creator, Revision: version, Outcome: string(res.Outcome), Judged: string(judged), Missed: missed}
+	d := DeploymentReport{ID: res.ID, Creator: res.Creator, Revision: version, Outcome: string(res.Outcome), Judged: string(judged), Missed: missed, StoppedBy: res.StoppedBy}
+	for _, w := range res.Waves {
+		d.Waves = append(d.Waves, WaveReport{Zone: w.Zone, Instances: w.Instances, Start: since(p.t0, w.Start), End: since(p.t0, w.End), Watched: since(p.t0, w.Watched)})
+	}
 	if f := res.Failure; f != nil {
 		fr := &FailureReport{Instance: f.Instance, Event: string(f.Event), Error: fmt.Sprint(f.Err)}
 		for _, h := range f.Hooks {
@@ -302,7 +352,7 @@ func (s *ScenarioReport) addLoad(samples []rehearsal.Sample, t0 time.Time) {
 		for len(l.Bins) <= i {
 			l.Bins = append(l.Bins, Bin{At: float64(len(l.Bins)) * l.BinSeconds})
 		}
-		l.Each = append(l.Each, Request{At: at, Load: x.Load, Code: x.Code, LatencyMs: ms(x.Latency), Instance: x.Server, Revision: x.Revision, Error: x.Err})
+		l.Each = append(l.Each, Request{At: at, Load: x.Load, Code: x.Code, LatencyMs: ms(x.Latency), Instance: x.Server, Revision: x.Revision, Error: x.Err, FromTarget: x.FromTarget})
 		server := x.Server
 		if server == "" {
 			server = "none"
@@ -351,12 +401,13 @@ func (s *ScenarioReport) addLoad(samples []rehearsal.Sample, t0 time.Time) {
 	}
 }
 
-// failures groups the failed requests by path and status (or error), most frequent first.
-func (l LoadReport) failures() []string {
+// failures groups the failed requests (those which, when given, pass) by path and status (or
+// error), most frequent first: "12 x GET / 500".
+func (l LoadReport) failures(which ...func(Request) bool) []string {
 	counts := map[string]int{}
 	var keys []string
 	for _, r := range l.Each {
-		if !failed(r) {
+		if !failed(r) || len(which) > 0 && !which[0](r) {
 			continue
 		}
 		path := "/"
@@ -379,6 +430,17 @@ func (l LoadReport) failures() []string {
 		out[i] = fmt.Sprintf("%d x %s", counts[k], k)
 	}
 	return out
+}
+
+// count adds up the counts of failures' groups.
+func count(groups []string) int {
+	n := 0
+	for _, g := range groups {
+		var k int
+		fmt.Sscanf(g, "%d x", &k)
+		n += k
+	}
+	return n
 }
 
 // failedWhat says which requests failed, by path and status.
@@ -415,6 +477,9 @@ func (r *Report) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rehearsal of the candidate %s over the baseline %s (%s).\n", r.Candidate, r.Baseline, r.describeVersions())
 	fmt.Fprintf(&b, "Fleet of %s (%s) in %s; %s; template %s.\n", plural(r.Instances, "instance"), r.InstancesFrom, strings.Join(distinct(r.Zones), ", "), r.Rollout, r.Template)
+	if r.ScaleWhy != "" {
+		fmt.Fprintf(&b, "The clock runs x%g, faster than the default x%d: %s.\n", r.Scale, DefaultScale, r.ScaleWhy)
+	}
 	fmt.Fprintf(&b, "Load balancer clock %gx faster: health check every %.2f s, deregistration delay %.2f s (template: %g s and %g s); AllowTraffic waits up to %g s of real time. Load: %d req/s, plus %d req/s of %.2f s requests, for %.1f s after each story.\n\n",
 		r.Scale, r.TargetGroup.IntervalSeconds/r.Scale, r.TargetGroup.DeregistrationDelaySeconds/r.Scale,
 		r.TargetGroup.IntervalSeconds, r.TargetGroup.DeregistrationDelaySeconds, r.TargetGroup.AllowTrafficBoundSeconds,
@@ -426,6 +491,18 @@ func (r *Report) Table() string {
 			per = fmt.Sprintf("%.1f s / %.1f s", s.PerInstance.MeasuredSeconds, s.PerInstance.ModelSeconds)
 		}
 		fmt.Fprintf(&b, "%-20s %9d %8d %7d %6.1fms %6.1fms %6.1fs %19s  %s\n", s.Name, s.Instances, s.Load.Requests, s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, s.WallSeconds, per, s.result())
+	}
+	if r.hasBlastRadius() {
+		fmt.Fprintf(&b, "\nBlast radius (on the template's clock: times x%g, less the hooks' real time):\n", r.Scale)
+		fmt.Fprintf(&b, "%-20s %9s %7s %6s %8s %8s %8s  %s\n", "scenario", "reached", "zones", "bad", "dropped", "detect", "recover", "how it ended")
+		for _, s := range r.Scenarios {
+			br := s.BlastRadius
+			if br == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "%-20s %9s %7s %6d %8d %8s %8s  %s\n", s.Name, fmt.Sprintf("%d of %d", br.InstancesReached, br.Instances),
+				fmt.Sprintf("%d of %d", br.ZonesReached, br.Zones), br.BadResponses, br.DroppedRequests, seconds(br.DetectSeconds), seconds(br.RecoverSeconds), s.ended())
+		}
 	}
 	for _, s := range r.Scenarios {
 		for _, n := range s.Notes {
@@ -468,6 +545,48 @@ func (r *Report) Table() string {
 		}
 	}
 	return b.String()
+}
+
+func (r *Report) hasBlastRadius() bool {
+	for _, s := range r.Scenarios {
+		if s.BlastRadius != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// seconds is a blast radius time, "-" when it never came.
+func seconds(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f s", *v)
+}
+
+// ended says how the scenario's user deployment ended: stopped by an alarm and rolled back,
+// restored by the bake, or left in place.
+func (s *ScenarioReport) ended() string {
+	for _, d := range s.Deployments {
+		if d.Creator != "user" {
+			continue
+		}
+		switch {
+		case d.StoppedBy != "" && d.RolledBackBy != "":
+			return "stopped by " + d.StoppedBy + ", rolled back"
+		case d.StoppedBy != "":
+			return "stopped by " + d.StoppedBy
+		case d.RolledBackBy != "":
+			return d.Judged + ", rolled back"
+		case d.Bake != nil && d.Bake.RestoredBy != "":
+			return "the bake saw " + d.Bake.Alarm + ", restored"
+		case d.Bake != nil:
+			return d.Judged + ", bake passed"
+		default:
+			return d.Judged
+		}
+	}
+	return "-"
 }
 
 // result is the scenario's verdict in the table.

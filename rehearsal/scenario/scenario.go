@@ -38,8 +38,11 @@ type Options struct {
 	// Instances overrides the fleet's size; 0 takes it from the template's Auto Scaling group
 	// (its desired capacity, else its minimum).
 	Instances int
-	// Scale divides the load balancer's durations (health check, deregistration delay).
-	Scale float64
+	// Scale divides the template's durations: the load balancer's (health check, deregistration
+	// delay), the monitor durations, the bake, and the alarms' periods and delay. ScaleWhy says
+	// why it is not the default (AutoScale).
+	Scale    float64
+	ScaleWhy string
 	// Rate is the steady load, requests per second; half as much (at least 2/s) goes to the
 	// slow probe besides.
 	Rate int
@@ -60,6 +63,9 @@ type Scenario struct {
 	Control bool
 	// MustDrop: a control whose fault shows as failed requests; it fails without any.
 	MustDrop bool
+	// BadRelease: the story deploys the bad release, whose errors are what it shows: they are
+	// counted as its blast radius, not as dropped requests.
+	BadRelease bool
 	// Expect says, for the report, what passing means.
 	Expect string
 	// Initial are the versions deployed, in order, to every instance before the load starts:
@@ -83,12 +89,18 @@ var Scenarios = []Scenario{
 	{Name: "rollout", Title: "v1 (the baseline) to v2 (the candidate), with the deployment group's configuration",
 		Initial: []string{baseline}, play: playRollout,
 		Expect: "no failed request; the deployment succeeds; every instance serves v2"},
-	{Name: "failed-release", Title: "v2 with a ValidateService failure before the last instance, over v1",
+	{Name: "failed-release", Title: "v2 failing ValidateService from an instance before the last, over v1",
 		Initial: []string{baseline}, play: playFailedRelease,
-		Expect: "no failed request; the deployment fails at that instance and rolls back to v1"},
+		Expect: "no failed request; the deployment fails (at that instance, or where too few are left healthy) and rolls back to v1"},
 	{Name: "last-instance", Title: "v2 with a ValidateService failure on the last instance, over v1",
 		Initial: []string{baseline}, play: playLastInstance, Applies: beforeTheLast,
 		Expect: "no failed request; reported as a failure although CodeDeploy calls it a success"},
+	{Name: "bad-release", Title: "v2-bad over v1: passes ValidateService and the health check, then answers 1 in 5 requests with a 500",
+		Initial: []string{baseline}, BadRelease: true, play: playBadRelease, check: checkBadRelease,
+		Expect: "stopped by a gating alarm in its first zone and rolled back (zonal), or restored by the bake (not zonal); no dropped request"},
+	{Name: "control-unwatched", Title: "control: the same bad release, on a copy of the template with the alarms detached, no monitor duration and no bake",
+		Initial: []string{baseline}, BadRelease: true, Control: true, Template: rehearsal.Unwatched, play: playUnwatched, check: checkUnwatched,
+		Expect: "the bad release reaches every instance and stays: what a fleet without the safety net does"},
 	{Name: "scale-in", Title: "one instance of v2 scaled in under load, with the template's termination hook",
 		Initial: []string{baseline, candidate}, ScaleIn: true, play: playScaleIn,
 		Expect: "no failed request; ApplicationStop runs to completion before the instance ends"},
@@ -117,6 +129,16 @@ type run struct {
 	lb       *sandbox.Balancer
 	t0       time.Time
 	lastGood string // the deployment group's last successful version
+	// alarms evaluates the template's alarms over the scenario's requests.
+	alarms *watching
+	// release is the version the story's user deployment ships; reached are the instances where
+	// its Install succeeded, and restoredAt when a later deployment put each back in service
+	// with another version.
+	release    string
+	reached    map[string]bool
+	restoredAt map[string]time.Time
+	// story is the bad release's outcome, for its verdict.
+	story *badStory
 	// httpdAtEnd: httpd was still running when the last scaled-in instance was terminated.
 	httpdAtEnd bool
 	// drain is the last scale-in's deregistration, for the short-drain control's check.
@@ -184,7 +206,7 @@ func deploymentID() string {
 // play runs one scenario on a fleet of its own, and always ends that fleet.
 func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 	rep := &ScenarioReport{Name: sc.Name, Title: sc.Title, Control: sc.Control, Expect: sc.Expect, Template: r.opts.TemplateName}
-	p := &run{session: r, ctx: ctx, sc: sc, rep: rep}
+	p := &run{session: r, ctx: ctx, sc: sc, rep: rep, reached: map[string]bool{}, restoredAt: map[string]time.Time{}}
 	start := time.Now()
 	defer func() {
 		rep.WallSeconds = time.Since(start).Seconds()
@@ -221,7 +243,13 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	p.t0 = time.Now()
+	p.startWatching(loadCtx)
 	loads := r.loads(p.listen())
+	if p.alarms != nil {
+		for i := range loads {
+			loads[i].OnSample = p.alarms.record
+		}
+	}
 	samples := make(chan []rehearsal.Sample, len(loads))
 	var loadErr error
 	var loadMu sync.Mutex
@@ -261,6 +289,7 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 		rep.Problems = append(rep.Problems, "the load: "+loadErr.Error())
 	}
 	rep.addLoad(all, p.t0)
+	rep.BlastRadius = p.blastRadius()
 	if ctx.Err() == nil {
 		p.judge()
 	}
@@ -282,12 +311,17 @@ func (p *run) notef(format string, a ...any) {
 	p.progress("   %s\n", note)
 }
 
-// judge applies the scenario kind's rule on the load: a graceful scenario drops nothing; a
-// control that must drop requests drops some, and a control with a check proves their cause.
+// judge applies the scenario kind's rule on the load: a graceful scenario drops nothing, and
+// its release answers no error unless the story deploys the bad release; a control that must
+// drop requests drops some, and a control with a check proves their cause.
 func (p *run) judge() {
+	dropped := p.rep.Load.failures(func(r Request) bool { return !r.FromTarget })
+	answered := p.rep.Load.failures(func(r Request) bool { return r.FromTarget })
 	switch {
-	case !p.sc.Control && p.rep.Load.Failed > 0:
-		p.problemf("%d of %d requests failed: %s", p.rep.Load.Failed, p.rep.Load.Requests, p.rep.Load.failedWhat())
+	case !p.sc.Control && len(dropped) > 0:
+		p.problemf("%d of %d requests were dropped: %s", count(dropped), p.rep.Load.Requests, strings.Join(first(dropped, 4), ", "))
+	case !p.sc.Control && !p.sc.BadRelease && len(answered) > 0:
+		p.problemf("the fleet answered %d of %d requests with an error: %s", count(answered), p.rep.Load.Requests, strings.Join(first(answered, 4), ", "))
 	case p.sc.MustDrop && p.rep.Load.Failed == 0:
 		p.problemf("no request failed: the rehearsal did not see the fault this control injects")
 	case p.sc.check != nil:
@@ -322,18 +356,22 @@ func (p *run) up(ctx context.Context) error {
 		p.members = append(p.members, in)
 		p.rep.lane(in.ID).Zone = p.zones[i-1]
 	}
+	dir := filepath.Join(p.opts.Work, p.sc.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	cfg := rehearsal.HAProxy{TargetGroup: p.tg, Scale: p.opts.Scale, Listen: p.listen(),
 		// An abstract socket: it lives in the rehearsal's own network namespace, where nothing
 		// else can reach it, leaves no file, and no path length (a socket path has at most 107
 		// bytes, HAProxy takes 97) limits where the work directory may be.
-		AdminSocket: "abns@rehearsal-" + p.sc.Name}
+		AdminSocket: "abns@rehearsal-" + p.sc.Name,
+		BadRelease:  filepath.Join(dir, "bad-release.map"), BadPercent: badPercent}
+	if err := os.WriteFile(cfg.BadRelease, nil, 0o644); err != nil {
+		return err
+	}
 	for _, in := range p.members {
 		cfg.Servers = append(cfg.Servers, rehearsal.Server{Name: in.ID, Address: fmt.Sprintf("%s:%d", in.Address, p.tg.Port),
 			Probe: fmt.Sprintf("%s:%d", in.Address, sandbox.ProbePort)})
-	}
-	dir := filepath.Join(p.opts.Work, p.sc.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
 	}
 	lb, err := sandbox.StartBalancer(dir, cfg)
 	if err != nil {
@@ -348,9 +386,11 @@ func (p *run) up(ctx context.Context) error {
 		}
 	}
 	p.fleet = &rehearsal.Fleet{LoadBalancer: lb, Rollout: rehearsal.Rollout{Kind: rehearsal.HostCount, Value: 0},
-		Application: p.application, DeploymentGroup: p.groupName, DeploymentGroupID: p.groupID}
-	for _, in := range p.members {
+		Application: p.application, DeploymentGroup: p.groupName, DeploymentGroupID: p.groupID,
+		Zones: map[string]string{}, Scaled: p.scaled}
+	for i, in := range p.members {
 		p.fleet.Instances = append(p.fleet.Instances, in)
+		p.fleet.Zones[in.ID] = p.zones[i]
 	}
 	for _, version := range p.sc.Initial {
 		res := p.deploy(ctx, version, "user", setupDeployment)
@@ -358,8 +398,33 @@ func (p *run) up(ctx context.Context) error {
 			return fmt.Errorf("deploying %s (%s) to every instance before the load: %s", version, p.describe(version), describeFailure(res))
 		}
 	}
-	p.fleet.Rollout = p.dep.Rollout
+	p.fleet.Rollout, p.fleet.Zonal = p.dep.Rollout, p.dep.Zonal
 	return nil
+}
+
+// describeZonal is the scenario's zonal waves, for the progress line.
+func (p *run) describeZonal() string {
+	z := p.fleet.Zonal
+	if z == nil {
+		return ""
+	}
+	return fmt.Sprintf(", zone by zone: %v after the first zone, %v after each later one but the last", z.FirstZoneMonitor, z.Monitor)
+}
+
+// describeWaves says how far a deployment got: its zones and instances.
+func describeWaves(res rehearsal.Result) string {
+	var parts []string
+	for _, w := range res.Waves {
+		zone := w.Zone
+		if zone == "" {
+			zone = "the fleet"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", zone, strings.Join(w.Instances, ", ")))
+	}
+	if len(parts) == 0 {
+		return "no instance"
+	}
+	return strings.Join(parts, ", then ")
 }
 
 // describe names the revision a version comes from.
@@ -393,19 +458,33 @@ func (p *run) deploy(ctx context.Context, version, creator string, kind deployme
 	}
 	id := deploymentID()
 	p.net.Deployments.Put(id, map[string]string{"creator": creator, "status": "InProgress", "deploymentGroupName": p.groupName})
-	if !setup {
-		p.progress("   %s: deploying %s (%s, creator %s)\n", id, version, p.fleet.Rollout.Describe(len(p.fleet.Instances)), creator)
+	// A user's deployment is watched by the gating alarms. CodeDeploy's own rollback is not:
+	// CodeDeploy does not document whether it watches the alarms during the rollback, and the
+	// alarm that stopped the deployment is still in ALARM, so watching would stop the rollback
+	// at once; the bake's restore overrides them off (deployer, bake.go).
+	p.fleet.Alarm = nil
+	if kind == inPlaceDeployment && creator == "user" {
+		p.fleet.Alarm = p.gatingAlarm
 	}
-	p.fleet.Observe = p.observer(kind)
+	if !setup {
+		watched := "alarms not watched"
+		if p.fleet.Alarm != nil && p.alarms != nil && p.alarms.gating {
+			watched = "watched by " + plural(len(p.dep.Alarms), "gating alarm")
+		}
+		p.progress("   %s: deploying %s (%s%s, creator %s, %s)\n", id, version, p.fleet.Rollout.Describe(len(p.fleet.Instances)), p.describeZonal(), creator, watched)
+	}
+	p.fleet.Observe = p.observer(kind, version)
 	res := p.fleet.Deploy(ctx, id, creator, rev)
+	p.fleet.Alarm = nil
 	p.net.Deployments.Put(id, map[string]string{"status": string(res.Outcome)})
 	if res.Outcome == rehearsal.Succeeded {
 		p.lastGood = version
 	}
 	if !setup {
 		p.addDeployment(res, version)
+		p.noteRestored(res, version)
 	}
-	if judged, _ := res.Judged(); judged != rehearsal.Succeeded && ctx.Err() == nil && !injected(res) && p.broken == "" {
+	if judged, _ := res.Judged(); judged != rehearsal.Succeeded && res.Outcome != rehearsal.Stopped && ctx.Err() == nil && !injected(res) && p.broken == "" {
 		// The failed script may be another revision's than the one deployed: a rollback to v1
 		// runs v2's ApplicationStop where v2's Install succeeded.
 		culprit := version
@@ -436,25 +515,28 @@ func injected(res rehearsal.Result) bool {
 	return h != nil && strings.HasPrefix(h.Script, injectedPrefix)
 }
 
-// deployWithRollback is a user's deployment, rolled back when it fails and the deployment
-// group says so (AutoRollbackConfiguration with DEPLOYMENT_FAILURE): CodeDeploy redeploys the
-// last successful revision as a new deployment (CodeDeploy user guide, "Redeploy and roll back
-// a deployment with CodeDeploy").
+// deployWithRollback is a user's deployment, watched by the gating alarms, and rolled back when
+// it fails or an alarm stops it and the deployment group says so (AutoRollbackConfiguration with
+// DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM): CodeDeploy redeploys the last successful
+// revision as a new deployment (CodeDeploy user guide, "Redeploy and roll back a deployment with
+// CodeDeploy"), to the deployment group with its configuration.
 func (p *run) deployWithRollback(ctx context.Context, version string) (rehearsal.Result, *rehearsal.Result) {
 	previous := p.lastGood
+	if p.release == "" {
+		p.release = version
+	}
 	res := p.deploy(ctx, version, "user", inPlaceDeployment)
-	if res.Outcome != rehearsal.Failed || !p.dep.RollbackOnFailure || ctx.Err() != nil {
+	rollback := res.Outcome == rehearsal.Failed && p.dep.RollbackOnFailure || res.Outcome == rehearsal.Stopped && p.dep.RollbackOnAlarm
+	if !rollback || ctx.Err() != nil {
 		return res, nil
 	}
-	p.notef("%s failed at %s: rolling back to %s", res.ID, describeFailure(res), previous)
-	rb := p.deploy(ctx, previous, "codeDeployRollback", inPlaceDeployment)
-	p.mu.Lock()
-	for i := range p.rep.Deployments {
-		if p.rep.Deployments[i].ID == res.ID {
-			p.rep.Deployments[i].RolledBackBy = rb.ID
-		}
+	why := "failed at " + describeFailure(res)
+	if res.Outcome == rehearsal.Stopped {
+		why = fmt.Sprintf("was stopped by %s in ALARM after reaching %s", res.StoppedBy, describeWaves(res))
 	}
-	p.mu.Unlock()
+	p.notef("%s %s: rolling back to %s", res.ID, why, previous)
+	rb := p.deploy(ctx, previous, "codeDeployRollback", inPlaceDeployment)
+	p.setDeployment(res.ID, func(d *DeploymentReport) { d.RolledBackBy = rb.ID })
 	return res, &rb
 }
 
@@ -479,7 +561,7 @@ func (p *run) scaleIn(ctx context.Context, in *sandbox.Instance, drain time.Dura
 		id := deploymentID()
 		p.net.Deployments.Put(id, map[string]string{"creator": "autoscalingTermination", "status": "InProgress", "deploymentGroupName": p.groupName})
 		p.progress("   %s: termination deployment on %s (creator autoscalingTermination)\n", id, in.ID)
-		p.fleet.Observe = p.observer(terminationDeployment)
+		p.fleet.Observe = p.observer(terminationDeployment, "")
 		r := p.fleet.Terminate(ctx, id, in)
 		p.net.Deployments.Put(id, map[string]string{"status": string(r.Outcome)})
 		last, _ := p.fleet.LastGood(in.ID)
@@ -511,17 +593,34 @@ type deploymentKind int
 const (
 	setupDeployment deploymentKind = iota
 	inPlaceDeployment
+	// restoreDeployment is the bake's restore: in place, with the alarms overridden off.
+	restoreDeployment
 	terminationDeployment
 )
 
+// badPercent is the share of its requests the bad release answers with a 500: one in five.
+const badPercent = 20
+
 // observer prints each instance's progress and draws its events on the scenario's lanes.
-func (p *run) observer(kind deploymentKind) func(rehearsal.Record) {
+// Once an instance has installed version, it serves the bad release's errors or stops serving
+// them, and the release's reach counts it.
+func (p *run) observer(kind deploymentKind, version string) func(rehearsal.Record) {
 	setup := kind == setupDeployment
 	started := map[string]time.Time{}
 	var mu sync.Mutex
 	return func(rec rehearsal.Record) {
 		mu.Lock()
 		defer mu.Unlock()
+		if rec.Event == rehearsal.Install && rec.Err == nil {
+			if err := p.lb.MarkBad(rec.Instance, version == badRelease); err != nil {
+				p.progress("   %s: %v\n", rec.Instance, err)
+			}
+			if !setup && version == p.release {
+				p.mu.Lock()
+				p.reached[rec.Instance] = true
+				p.mu.Unlock()
+			}
+		}
 		if _, ok := started[rec.Instance+rec.DeploymentID]; !ok {
 			started[rec.Instance+rec.DeploymentID] = rec.Start
 		}

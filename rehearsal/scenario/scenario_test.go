@@ -86,9 +86,9 @@ func TestBuilds(t *testing.T) {
 		size int
 		want []string
 	}{
-		{3, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-fails-on-i-2 cand", "v2-fails-on-i-3 cand"}},
-		{2, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-fails-on-i-1 cand", "v2-fails-on-i-2 cand"}},
-		{1, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-fails-on-i-1 cand"}},
+		{3, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-bad cand", "v2-fails-on-i-2 cand", "v2-fails-on-i-3 cand"}},
+		{2, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-bad cand", "v2-fails-on-i-1 cand", "v2-fails-on-i-2 cand"}},
+		{1, []string{"v1 base", "v2 cand", "v1-stops-early base", "v2-bad cand", "v2-fails-on-i-1 cand"}},
 	} {
 		s := &session{opts: Options{Baseline: "base", Revision: "cand"}, size: tc.size}
 		var got []string
@@ -252,35 +252,48 @@ func TestScenarioTemplate(t *testing.T) {
 	}
 }
 
-// The verdicts on the scenarios as shipped: a graceful one fails on one dropped request; a
-// control that must show failed requests fails without any; the no-hook control is judged on
-// ApplicationStop (in its play), not on the load.
+// The verdicts on the scenarios as shipped: a graceful one fails on one dropped request (no
+// response, or the load balancer's own error), and on one error its release answered unless it
+// ships the bad release; a control that must show failed requests fails without any; the no-hook
+// control is judged on ApplicationStop (in its play), not on the load.
 func TestJudge(t *testing.T) {
 	byName := map[string]Scenario{}
 	for _, s := range Scenarios {
 		byName[s.Name] = s
 	}
 	for _, tc := range []struct {
-		name   string
-		failed int
-		pass   bool
+		name              string
+		dropped, answered int
+		problem           string // "" when the scenario passes
 	}{
-		{"rollout", 0, true},
-		{"rollout", 1, false},
-		{"scale-in", 1, false},
-		{"control-short-drain", 0, false},
-		{"control-early-stop", 0, false},
-		{"control-early-stop", 3, true},
-		{"control-no-hook", 0, true},
+		{"rollout", 0, 0, ""},
+		{"rollout", 1, 0, "1 of 100 requests were dropped: 1 x GET / 502"},
+		{"rollout", 0, 2, "the fleet answered 2 of 100 requests with an error: 2 x GET / 500"},
+		{"scale-in", 1, 0, "1 of 100 requests were dropped"},
+		{"bad-release", 1, 20, "1 of 100 requests were dropped"},
+		// The bad release's errors are its blast radius; its verdict is its own (checkBadRelease).
+		{"bad-release", 0, 20, "the bad release was not deployed"},
+		{"control-short-drain", 0, 0, "no request failed"},
+		{"control-early-stop", 0, 0, "no request failed"},
+		{"control-early-stop", 3, 0, ""},
+		{"control-no-hook", 0, 0, ""},
 	} {
 		sc, ok := byName[tc.name]
 		if !ok {
 			t.Fatalf("no scenario %s", tc.name)
 		}
-		p := &run{session: &session{}, sc: sc, rep: &ScenarioReport{Load: LoadReport{Requests: 100, Failed: tc.failed}}}
+		load := LoadReport{Requests: 100, Failed: tc.dropped + tc.answered}
+		for i := 0; i < tc.dropped; i++ {
+			load.Each = append(load.Each, Request{Load: "page", Code: 502})
+		}
+		for i := 0; i < tc.answered; i++ {
+			load.Each = append(load.Each, Request{Load: "page", Code: 500, FromTarget: true})
+		}
+		p := &run{session: &session{}, sc: sc, rep: &ScenarioReport{Load: load}}
 		p.judge()
-		if pass := len(p.rep.Problems) == 0; pass != tc.pass {
-			t.Errorf("%s with %d failed: pass %v, want %v (%v)", tc.name, tc.failed, pass, tc.pass, p.rep.Problems)
+		got := strings.Join(p.rep.Problems, "; ")
+		if tc.problem == "" && got != "" || tc.problem != "" && !strings.HasPrefix(got, tc.problem) {
+			t.Errorf("%s with %d dropped, %d answered errors: problems %q, want %q", tc.name, tc.dropped, tc.answered, got, tc.problem)
 		}
 	}
 }
@@ -402,5 +415,58 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(table, "rollout") || !strings.Contains(table, tc.want) || strings.Contains(table, tc.not) {
 			t.Errorf("want %q and no %q in the table:\n%s", tc.want, tc.not, table)
 		}
+	}
+}
+
+// The clock: x10 unless the template's waits would make a deployment wait more than 20 s, then
+// faster, at most x30; prod's monitor durations and bake (660 s) run at x30, dev's bake at x10.
+func TestAutoScale(t *testing.T) {
+	for _, tc := range []struct {
+		fixture string
+		want    float64
+	}{{"Fixture-dev", 10}, {"Fixture-prod", 30}} {
+		data, err := os.ReadFile("../../test/testdata/" + tc.fixture + ".template.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, err := rehearsal.FromTemplate(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, why := AutoScale(tmpl, 0)
+		if got != tc.want || (got == DefaultScale) != (why == "") {
+			t.Errorf("%s: x%g (%q), want x%g", tc.fixture, got, why, tc.want)
+		}
+	}
+}
+
+// The template's clock: the scaled stretches count Scale times, the hooks' real time once; a
+// race whose margin the hooks' stretch exceeds is refused, naming the scale that would do.
+func TestTemplateClockAndRace(t *testing.T) {
+	t0 := time.Now()
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	rep := &ScenarioReport{}
+	// Hooks on two instances from 1 to 2 s and 1.5 to 2.5 s: 1.5 s of real time; a drain beside.
+	rep.addSpan("i-1", Span{Label: "ApplicationStop", Start: 1, End: 2, Kind: "hook"})
+	rep.addSpan("i-2", Span{Label: "BeforeInstall", Start: 1.5, End: 2.5, Kind: "hook"})
+	rep.addSpan("i-1", Span{Label: "BlockTraffic", Start: 0, End: 1, Kind: "traffic"})
+	p := &run{session: &session{opts: Options{Scale: 10}}, rep: rep, t0: t0}
+	if got := p.realTime(at(0), at(3)); got != 1.5 {
+		t.Errorf("real time %g, want 1.5", got)
+	}
+	if got := p.templateSeconds(at(0), at(3)); got != 3*10-9*1.5 {
+		t.Errorf("template seconds %g, want 16.5", got)
+	}
+	// The alarm fires at 5 s, the deadline is 6 s: a margin of 10 s on the template's clock,
+	// against 13.5 s of stretched hooks: refused.
+	if p.raceHeld(at(0), at(3), at(5), at(6), "the second zone") {
+		t.Error("a race decided by the hooks' stretch was accepted")
+	}
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "rehearse with --scale 7 or less") {
+		t.Errorf("problems %v", rep.Problems)
+	}
+	rep.Problems = nil
+	if !p.raceHeld(at(0), at(3), at(4), at(6), "the second zone") || len(rep.Problems) > 0 {
+		t.Errorf("a 20 s margin against 13.5 s was refused: %v", rep.Problems)
 	}
 }

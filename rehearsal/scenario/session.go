@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,18 +45,29 @@ const (
 	baseline  = "v1"             // the release the fleet runs when a story begins
 	candidate = "v2"             // the revision under rehearsal, the new release
 	stopEarly = "v1-stops-early" // the baseline with the early-stop control's mistake
+	// badRelease is the candidate as a bad release: its files and hooks are the candidate's, so
+	// it passes ValidateService and the health check; once installed, the load balancer answers
+	// badPercent of the requests it sends the instance with a 500, as the instance's own
+	// response (HAProxy.BadRelease). The errors are injected at the load balancer because the
+	// rehearsal cannot make any revision's own server fail one request in five; everything
+	// else about the release is the candidate's.
+	badRelease = "v2-bad"
 )
 
-// failing is the candidate with a ValidateService failure injected on instance.
+// failing is the candidate with a ValidateService failure injected on instance and every
+// instance after it (failOn).
 func failing(instance string) string { return candidate + "-fails-on-" + instance }
 
 func newSession(opts Options) (*session, error) {
-	if opts.Scale <= 0 || opts.Rate <= 0 {
-		return nil, fmt.Errorf("the time scale and the rate must be positive")
-	}
 	t, err := rehearsal.FromTemplate(opts.Template)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.TemplateName, err)
+	}
+	if opts.Scale == 0 {
+		opts.Scale, opts.ScaleWhy = AutoScale(t, opts.Instances)
+	}
+	if opts.Scale < 0 || opts.Rate <= 0 {
+		return nil, fmt.Errorf("the time scale and the rate must be positive")
 	}
 	if !t.Deployment.TrafficControl {
 		return nil, fmt.Errorf("%s: the deployment group has no traffic control (WITH_TRAFFIC_CONTROL): the rehearsal plays deployments behind a load balancer", opts.TemplateName)
@@ -100,7 +112,7 @@ func newSession(opts Options) (*session, error) {
 	}
 	tg := t.TargetGroup
 	s.report = &Report{
-		Candidate: opts.Revision, Baseline: opts.Baseline, Template: opts.TemplateName, Scale: opts.Scale, Instances: s.size,
+		Candidate: opts.Revision, Baseline: opts.Baseline, Template: opts.TemplateName, Scale: opts.Scale, ScaleWhy: opts.ScaleWhy, Instances: s.size,
 		InstancesFrom: s.sizeSource(), Zones: s.zones[:s.size], Rate: opts.Rate, SlowRate: s.slowRate(), SlowSeconds: s.slow.Seconds(),
 		SettleAfterSeconds: s.after.Seconds(),
 		TargetGroup: TargetGroupReport{
@@ -112,6 +124,37 @@ func newSession(opts Options) (*session, error) {
 		TerminationHook: t.Deployment.TerminationHook,
 	}
 	return s, nil
+}
+
+// The clock: DefaultScale, unless the template's waits would make one deployment wait longer
+// than waitBudget of real time, and then as much faster as that takes, at most MaxAutoScale
+// (the load balancer's health-check timeout, 5 s in the template, becomes 170 ms there).
+const (
+	DefaultScale = 10
+	MaxAutoScale = 30
+	waitBudget   = 20 * time.Second
+)
+
+// AutoScale is the clock for a template's fleet of n instances (0: the template's size), and why
+// when it is not DefaultScale: the monitor durations of a zonal rollout and the bake are waits of
+// minutes, which the rehearsal plays several times (a rollout, a failed release, a rollback).
+func AutoScale(t rehearsal.Template, n int) (float64, string) {
+	if n == 0 {
+		n = t.Group.Size()
+	}
+	d := t.Deployment
+	waits := d.Bake
+	if z := d.Zonal; z != nil {
+		zones := min(len(distinct(t.Group.Spread(n))), n)
+		if zones > 1 {
+			waits += z.FirstZoneMonitor + time.Duration(zones-2)*z.Monitor
+		}
+	}
+	scale := min(max(float64(DefaultScale), math.Ceil(waits.Seconds()/waitBudget.Seconds())), MaxAutoScale)
+	if scale == DefaultScale {
+		return scale, ""
+	}
+	return scale, fmt.Sprintf("the template's monitor durations and bake wait %v per deployment, %v at x%d", waits, time.Duration(float64(waits)/scale).Round(100*time.Millisecond), int(scale))
 }
 
 // build is a version the scenarios deploy: its name, the revision it is made from, and the
@@ -129,6 +172,7 @@ func (s *session) builds() []build {
 		{baseline, s.opts.Baseline, nil},
 		{candidate, s.opts.Revision, nil},
 		{stopEarly, s.opts.Baseline, []extraHook{stopsEarly}},
+		{badRelease, s.opts.Revision, nil},
 		{failing(instanceID(s.failedReleaseAt())), s.opts.Revision, []extraHook{failOn(instanceID(s.failedReleaseAt()))}},
 	}
 	if last := instanceID(s.size); last != instanceID(s.failedReleaseAt()) {
@@ -139,19 +183,23 @@ func (s *session) builds() []build {
 
 // sizeSource says where the fleet's size comes from, for the report.
 func (s *session) sizeSource() string {
+	g := s.template.Group
+	if s.opts.Instances > g.Max {
+		return fmt.Sprintf("--instances, beyond the Auto Scaling group's maximum of %d", g.Max)
+	}
 	if s.opts.Instances > 0 {
 		return "--instances"
 	}
-	g := s.template.Group
 	if g.Desired > 0 {
 		return "the Auto Scaling group's desired capacity"
 	}
 	return "the Auto Scaling group's minimum size"
 }
 
-// failedReleaseAt is the instance (counted from 1) where failed-release's candidate fails: one
-// before the last, so that the deployment stops there (the second where there are three or
-// more, so that one instance has taken the failing release and succeeded first).
+// failedReleaseAt is the instance (counted from 1) where failed-release's candidate starts to
+// fail: one before the last, so that the deployment fails there or after it, before the end (the
+// second where there are three or more, so that one instance has taken the failing release and
+// succeeded first).
 func (s *session) failedReleaseAt() int {
 	if s.size >= 3 {
 		return 2

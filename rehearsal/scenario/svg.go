@@ -8,8 +8,10 @@ import (
 	"strings"
 )
 
-// SVG draws the scenario's timeline: the request rate with its failures on top, then one lane
-// per instance with its lifecycle events and load-balancer marks, on one time axis.
+// SVG draws the scenario's timeline: the request rate with its failures on top, then CodeDeploy's
+// row (each deployment, its zone waves and their monitor durations, the bake), one lane per
+// instance with its lifecycle events and load-balancer marks, and one lane per alarm (OK or
+// ALARM), on one time axis.
 func (s *ScenarioReport) SVG(r *Report) string {
 	const (
 		width, left, right = 960.0, 150.0, 20.0
@@ -27,8 +29,18 @@ func (s *ScenarioReport) SVG(r *Report) string {
 	}
 	plotW := width - left - right
 	x := func(t float64) float64 { return left + plotW*math.Max(t, 0)/seconds }
-	lanesTop := top + chartH + 34
-	legendTop := lanesTop + float64(len(s.Lanes))*(laneH+laneGap) + 14
+	for _, d := range s.Deployments {
+		for _, w := range d.Waves {
+			seconds = math.Max(seconds, w.Watched)
+		}
+		if d.Bake != nil {
+			seconds = math.Max(seconds, d.Bake.End)
+		}
+	}
+	deployTop := top + chartH + 34
+	lanesTop := deployTop + laneH + laneGap
+	alarmsTop := lanesTop + float64(len(s.Lanes))*(laneH+laneGap)
+	legendTop := alarmsTop + float64(len(s.Alarms))*(laneH/1.5+laneGap) + 14
 	legend := s.legend()
 	rows := 1.0
 	lx := 10.0
@@ -38,7 +50,7 @@ func (s *ScenarioReport) SVG(r *Report) string {
 		}
 		lx += 26 + 6.6*float64(len(it.label))
 	}
-	height := legendTop + rows*18 + 26
+	height := legendTop + rows*18 + 42
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
@@ -119,6 +131,71 @@ func (s *ScenarioReport) SVG(r *Report) string {
 		}
 	}
 
+	// CodeDeploy's row: each deployment (the user's, a rollback, the bake's restore), its
+	// zone waves with their monitor durations, and the bake.
+	fmt.Fprintf(&b, `<text x="10" y="%.0f" font-weight="bold">CodeDeploy</text>`+"\n", deployTop+laneH/2+4)
+	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="#f6f8fa"/>`+"\n", left, deployTop, plotW, laneH)
+	for _, d := range s.Deployments {
+		if d.Creator == "autoscalingTermination" {
+			continue
+		}
+		fill := map[string]string{"user": "#0969da", "codeDeployRollback": "#953800"}[d.Creator]
+		if fill == "" {
+			fill = "#57606a"
+		}
+		label := d.Revision
+		if d.Creator == "codeDeployRollback" {
+			label = "rollback to " + d.Revision
+		}
+		bar := func(from, to float64, fill, label, title string, opacity float64) {
+			w := math.Max(x(to)-x(from), 1.5)
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="%.0f" fill="%s" fill-opacity="%.2f" stroke="#fff" stroke-width="0.5"><title>%s %.2f–%.2f s</title></rect>`+"\n",
+				x(from), deployTop+3, w, laneH-6, fill, opacity, esc(title), from, to)
+			if 6.2*float64(len(label))+8 < w {
+				fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" fill="#fff" font-size="11">%s</text>`+"\n", x(from)+4, deployTop+laneH/2+4, esc(label))
+			}
+		}
+		if len(d.Waves) == 0 {
+			bar(d.Start, d.End, fill, label, d.ID+" "+label, 1)
+		}
+		for i, w := range d.Waves {
+			name := label
+			if w.Zone != "" {
+				name = fmt.Sprintf("%s: %s", label, w.Zone)
+			}
+			bar(w.Start, w.End, fill, name, fmt.Sprintf("%s %s, wave %d (%s)", d.ID, label, i+1, strings.Join(w.Instances, ", ")), 1)
+			if w.Watched > w.End+1e-3 {
+				bar(w.End, w.Watched, fill, "monitor", d.ID+" monitor duration", 0.35)
+			}
+		}
+		if d.Bake != nil {
+			bar(d.Bake.Start, d.Bake.End, "#1a7f37", "bake", d.ID+" bake", 0.45)
+		}
+		if d.StoppedBy != "" && len(d.Waves) > 0 {
+			at := d.Waves[len(d.Waves)-1].Watched
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="13" fill="#cf222e" text-anchor="middle">■<title>stopped by %s at %.2f s</title></text>`+"\n", x(at), deployTop+laneH/2+5, esc(d.StoppedBy), at)
+		}
+	}
+
+	// One lane per alarm: ALARM in red over OK.
+	for i, a := range s.Alarms {
+		ly := alarmsTop + float64(i)*(laneH/1.5+laneGap)
+		h := laneH / 1.5
+		state := "gating"
+		if !a.Gating {
+			state = "detached"
+		}
+		fmt.Fprintf(&b, `<text x="10" y="%.0f" font-size="11"><title>%s: %s</title>%s <tspan fill="#57606a">%s</tspan></text>`+"\n", ly+h/2+4, esc(a.Name), esc(a.Rule), esc(shortAlarm(a.Name)), state)
+		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="#dafbe1"/>`+"\n", left, ly, plotW, h)
+		for _, sp := range a.Spans {
+			end := sp.End
+			if end < 0 {
+				end = seconds
+			}
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.0f" width="%.1f" height="%.0f" fill="#cf222e"><title>ALARM %.2f–%.2f s</title></rect>`+"\n", x(sp.Start), ly, math.Max(x(end)-x(sp.Start), 1.5), h, sp.Start, end)
+		}
+	}
+
 	// The legend, wrapped, and what the marks mean.
 	ly, lx := legendTop, 10.0
 	for _, it := range legend {
@@ -129,7 +206,8 @@ func (s *ScenarioReport) SVG(r *Report) string {
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="12" height="12" fill="%s"/><text x="%.0f" y="%.0f">%s</text>`, lx, ly, it.fill, lx+16, ly+10, esc(it.label))
 		lx += w
 	}
-	fmt.Fprintf(&b, "\n"+`<text x="10" y="%.0f" fill="#666">dashed: target state changes (draining, deregistered, registered, healthy); ✕: instance terminated. Times: seconds from the start of the load.</text>`+"\n", ly+34)
+	fmt.Fprintf(&b, "\n"+`<text x="10" y="%.0f" fill="#666">dashed: target state changes (draining, deregistered, registered, healthy); ✕: instance terminated; ■: stopped by an alarm.</text>`+"\n", ly+34)
+	fmt.Fprintf(&b, `<text x="10" y="%.0f" fill="#666">Alarms: green OK, red ALARM. Seconds from the start of the load, on the rehearsal's clock (the template's divided by %g; hooks run in real time).</text>`+"\n", ly+50, r.Scale)
 	b.WriteString("</svg>\n")
 	return b.String()
 }
@@ -144,7 +222,8 @@ func (s *ScenarioReport) legend() []legendItem {
 	}
 	return append(items,
 		legendItem{"#cf222e", "failed request / event"}, legendItem{"#54aeff", "traffic: Block/AllowTraffic, Auto Scaling deregistration"},
-		legendItem{"#4ac26b", "hooks"}, legendItem{"#bf8700", "download, install"}, legendItem{"#8250df", "ApplicationStop"})
+		legendItem{"#4ac26b", "hooks"}, legendItem{"#bf8700", "download, install"}, legendItem{"#8250df", "ApplicationStop"},
+		legendItem{"#0969da", "deployment (monitor duration lighter)"}, legendItem{"#953800", "CodeDeploy's rollback"}, legendItem{"#1a7f37", "bake"})
 }
 
 // shades gives each version that served requests its colour, in name order.
@@ -160,6 +239,18 @@ func (s *ScenarioReport) shades() ([]string, map[string]string) {
 		shade[v] = palette[i%len(palette)]
 	}
 	return versions, shade
+}
+
+// shortAlarm is an alarm's name without the stack's prefix: the stack names its alarms
+// "<stack>-<fleet>-target-5xx".
+func shortAlarm(name string) string {
+	if i := strings.LastIndex(name, "-fleet-"); i >= 0 {
+		return name[i+len("-fleet-"):]
+	}
+	if len(name) > 18 {
+		return "…" + name[len(name)-17:]
+	}
+	return name
 }
 
 func failColor(n int) string {
