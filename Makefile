@@ -109,8 +109,8 @@ bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth
 # the baseline BASELINE, on the fleet each template describes.
 #   make rehearse          the shipped environments, as the fixture's copies keep their templates
 #                          (test/testdata/Fixture-*.template.json, rewritten by make update-snapshots):
-#                          what CI rehearses, whatever cdk.json holds. prod plays every scenario,
-#                          dev its rollout; each must drop nothing.
+#                          what CI rehearses, whatever cdk.json holds, side by side. prod plays
+#                          every scenario, dev its rollout and the bad release (and its control).
 #   make rehearse ENV=x    your environment x, synthesized from cdk.json now, every scenario.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 REVISION ?= assets
@@ -132,11 +132,15 @@ ifdef ENV
 	$(CDK) synth --quiet -c env=$(ENV) -o .rehearse/cdk.out
 	$(REHEARSE) --template $$(ls .rehearse/cdk.out/*-$(ENV).template.json) --out $(REPORT)/$(ENV) $(ARGS)
 else
-	@status=0; \
-	 echo "$(REHEARSE) --template test/testdata/Fixture-prod.template.json --out $(REPORT)/prod $(ARGS)"; \
-	 $(REHEARSE) --template test/testdata/Fixture-prod.template.json --out $(REPORT)/prod $(ARGS) || status=1; \
-	 echo "$(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev $(ARGS) --only rollout"; \
-	 $(REHEARSE) --template test/testdata/Fixture-dev.template.json --out $(REPORT)/dev $(ARGS) --only rollout || status=1; \
+	@# Side by side: each rehearsal mostly waits (drains, monitor durations, the bake), and
+	@# each runs in network namespaces of its own. Every line says whose it is.
+	@mkdir -p $(REPORT); \
+	 rehearse() { name=$$1; shift; echo "$$name | $(REHEARSE) --template test/testdata/Fixture-$$name.template.json --out $(REPORT)/$$name $$*"; \
+	   { code=0; $(REHEARSE) --template test/testdata/Fixture-$$name.template.json --out $(REPORT)/$$name "$$@" 2>&1 || code=$$?; echo $$code >$(REPORT)/$$name.status; } | sed -u "s/^/$$name | /"; }; \
+	 rehearse prod $(ARGS) & \
+	 rehearse dev $(ARGS) --only rollout,bad-release,control-unwatched & \
+	 wait; \
+	 status=0; for env in prod dev; do [ "$$(cat $(REPORT)/$$env.status)" = 0 ] || { echo "make rehearse: $$env FAILED"; status=1; }; rm -f $(REPORT)/$$env.status; done; \
 	 exit $$status
 endif
 

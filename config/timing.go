@@ -2,9 +2,11 @@ package config
 
 import "fmt"
 
-// DetectSeconds is the fastest a gating alarm can go to ALARM for a release that fails from its
+// DetectSeconds is the time a gating alarm takes to go to ALARM for a release that fails from its
 // first request: DatapointsToAlarm breaching one-minute periods, then the datapoint's way to
-// CloudWatch (MetricDelaySeconds, an assumption: AWS documents none). Every gating alarm has the
+// CloudWatch (MetricDelaySeconds, an assumption: AWS documents none). A release that starts late
+// in a minute can be seen up to a period sooner, when that partial minute already breaches (the
+// rehearsal shows both); the watching must cover this time. Every gating alarm has the
 // same periods (AlarmPeriodSeconds, AlarmDatapointsToAlarm), so one number holds for each.
 func (a Alarms) DetectSeconds() int {
 	return AlarmPeriodSeconds*AlarmDatapointsToAlarm + a.MetricDelaySeconds

@@ -199,8 +199,9 @@ func breaches(a Alarm, v float64) bool {
 // to Alarm is the number of data points within the evaluation period that must be breaching ...
 // When you configure Evaluation Period and Datapoints to Alarm as different values, you are
 // setting an 'M out of N' alarm", CloudWatch user guide, "Evaluating an alarm"). A missing
-// datapoint counts as TreatMissingData says: notBreaching and missing as within the threshold,
-// breaching as over it.
+// datapoint counts as TreatMissingData says: breaching as over the threshold, notBreaching as
+// within it. missing and ignore keep the alarm's state on AWS where data is missing; the
+// rehearsal counts them as within the threshold, which can only make an alarm slower here.
 func (w *Watch) InAlarm(now time.Time) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()

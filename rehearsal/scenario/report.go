@@ -182,20 +182,24 @@ type DeploymentReport struct {
 	Missed   []string       `json:"missedInstances,omitempty"`
 	Failure  *FailureReport `json:"failure,omitempty"`
 	// Start and End are the deployment's first and last event, in seconds from the load's
-	// start; Requests and Failed count the load in between.
-	Start    float64 `json:"start"`
-	End      float64 `json:"end"`
-	Requests int     `json:"requests"`
-	Failed   int     `json:"failed"`
+	// start, and TemplateSeconds the time in between on the template's clock; Requests and
+	// Failed count the load in between.
+	Start           float64 `json:"start"`
+	End             float64 `json:"end"`
+	TemplateSeconds float64 `json:"templateSeconds"`
+	Requests        int     `json:"requests"`
+	Failed          int     `json:"failed"`
 	// RolledBackBy is the deployment that rolled this one back; UntilRestored counts the load
 	// from this one's start to that one's end.
 	RolledBackBy  string `json:"rolledBackBy,omitempty"`
 	UntilRestored *Count `json:"untilRestored,omitempty"`
 	// StoppedBy is the gating alarm that stopped it; Waves are the zones it reached; Bake is
 	// the bake after it.
-	StoppedBy string       `json:"stoppedBy,omitempty"`
-	Waves     []WaveReport `json:"waves,omitempty"`
-	Bake      *BakeReport  `json:"bake,omitempty"`
+	StoppedBy string `json:"stoppedBy,omitempty"`
+	// Restores names the deployment whose bake this deployment is the restore of.
+	Restores string       `json:"restores,omitempty"`
+	Waves    []WaveReport `json:"waves,omitempty"`
+	Bake     *BakeReport  `json:"bake,omitempty"`
 }
 
 // FailureReport names where a deployment failed, with the script's log as the agent keeps it.
@@ -296,6 +300,7 @@ func (p *run) addDeployment(res rehearsal.Result, version string) {
 			}
 		}
 		d.Start, d.End = since(p.t0, start), since(p.t0, end)
+		d.TemplateSeconds = p.templateSeconds(start, end)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -493,14 +498,14 @@ func (r *Report) Table() string {
 		fmt.Fprintf(&b, "%-20s %9d %8d %7d %6.1fms %6.1fms %6.1fs %19s  %s\n", s.Name, s.Instances, s.Load.Requests, s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, s.WallSeconds, per, s.result())
 	}
 	if r.hasBlastRadius() {
-		fmt.Fprintf(&b, "\nBlast radius (on the template's clock: times x%g, less the hooks' real time):\n", r.Scale)
-		fmt.Fprintf(&b, "%-20s %9s %7s %6s %8s %8s %8s  %s\n", "scenario", "reached", "zones", "bad", "dropped", "detect", "recover", "how it ended")
+		fmt.Fprintf(&b, "\nBlast radius of each scenario's release; times on the template's clock (the rehearsal's times x%g, the hooks' real time counted once):\n", r.Scale)
+		fmt.Fprintf(&b, "%-20s %8s %9s %7s %6s %8s %8s %8s  %s\n", "scenario", "rollout", "reached", "zones", "bad", "dropped", "detect", "recover", "how it ended")
 		for _, s := range r.Scenarios {
 			br := s.BlastRadius
 			if br == nil {
 				continue
 			}
-			fmt.Fprintf(&b, "%-20s %9s %7s %6d %8d %8s %8s  %s\n", s.Name, fmt.Sprintf("%d of %d", br.InstancesReached, br.Instances),
+			fmt.Fprintf(&b, "%-20s %8s %9s %7s %6d %8d %8s %8s  %s\n", s.Name, s.rolloutSeconds(), fmt.Sprintf("%d of %d", br.InstancesReached, br.Instances),
 				fmt.Sprintf("%d of %d", br.ZonesReached, br.Zones), br.BadResponses, br.DroppedRequests, seconds(br.DetectSeconds), seconds(br.RecoverSeconds), s.ended())
 		}
 	}
@@ -562,6 +567,16 @@ func seconds(v *float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f s", *v)
+}
+
+// rolloutSeconds is the time the scenario's first user deployment took on the template's clock.
+func (s *ScenarioReport) rolloutSeconds() string {
+	for _, d := range s.Deployments {
+		if d.Creator == "user" {
+			return fmt.Sprintf("%.0f s", d.TemplateSeconds)
+		}
+	}
+	return "-"
 }
 
 // ended says how the scenario's user deployment ended: stopped by an alarm and rolled back,

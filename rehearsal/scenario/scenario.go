@@ -95,7 +95,7 @@ var Scenarios = []Scenario{
 	{Name: "last-instance", Title: "v2 with a ValidateService failure on the last instance, over v1",
 		Initial: []string{baseline}, play: playLastInstance, Applies: beforeTheLast,
 		Expect: "no failed request; reported as a failure although CodeDeploy calls it a success"},
-	{Name: "bad-release", Title: "v2-bad over v1: passes ValidateService and the health check, then answers 1 in 5 requests with a 500",
+	{Name: "bad-release", Title: "v2-bad over v1: passes ValidateService and the health check, answers 1 in 5 with a 500",
 		Initial: []string{baseline}, BadRelease: true, play: playBadRelease, check: checkBadRelease,
 		Expect: "stopped by a gating alarm in its first zone and rolled back (zonal), or restored by the bake (not zonal); no dropped request"},
 	{Name: "control-unwatched", Title: "control: the same bad release, on a copy of the template with the alarms detached, no monitor duration and no bake",

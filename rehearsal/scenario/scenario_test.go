@@ -2,9 +2,11 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/example/codedeploy-fleet/rehearsal"
 	"github.com/example/codedeploy-fleet/rehearsal/internal/execfile"
+	"github.com/example/codedeploy-fleet/rehearsal/sandbox"
 )
 
 // A version of the revision: its pages tell which version served them, the scenario's hook
@@ -468,5 +471,76 @@ func TestTemplateClockAndRace(t *testing.T) {
 	rep.Problems = nil
 	if !p.raceHeld(at(0), at(3), at(4), at(6), "the second zone") || len(rep.Problems) > 0 {
 		t.Errorf("a 20 s margin against 13.5 s was refused: %v", rep.Problems)
+	}
+}
+
+// The blast radius of a release stopped in its first zone: the instances its Install reached and
+// their zones, the errors the targets answered apart from the requests the load balancer dropped,
+// the time to ALARM on CloudWatch's clock and to the last reached instance back in service on the
+// template's; the report has it under the field names tools read, beside the scenario's name.
+func TestBlastRadius(t *testing.T) {
+	t0 := time.Now()
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	rep := &ScenarioReport{Name: "bad-release", Instances: 3}
+	p := &run{session: &session{opts: Options{Scale: 10}, zones: []string{"a", "b", "c", "a"}}, rep: rep, t0: t0,
+		members: []*sandbox.Instance{{ID: "i-1"}, {ID: "i-2"}, {ID: "i-3"}},
+		release: badRelease, reached: map[string]bool{"i-1": true}, restoredAt: map[string]time.Time{"i-1": at(9)},
+		alarms: &watching{first: map[string]time.Time{"target-5xx": at(4)}}}
+	rep.Load.Each = []Request{
+		{At: 1, Code: 200, FromTarget: true}, {At: 2, Code: 500, FromTarget: true}, {At: 3, Code: 500, FromTarget: true},
+		{At: 3.5, Code: 503}, // the load balancer's own: a dropped request
+	}
+	// The rollback's hooks on i-1 ran 1 s of real time before it was back.
+	rep.addSpan("i-1", Span{Label: "ApplicationStop", Start: 7, End: 8, Kind: "hook"})
+	br := p.blastRadius()
+	if br.InstancesReached != 1 || br.Instances != 3 || br.ZonesReached != 1 || br.Zones != 3 || br.BadResponses != 2 || br.DroppedRequests != 1 {
+		t.Errorf("blast radius %+v", br)
+	}
+	// Detected 2 s after the first bad response (x10); recovered 7 s after it, 1 s of it hooks.
+	if br.DetectSeconds == nil || *br.DetectSeconds != 20 || br.RecoverSeconds == nil || *br.RecoverSeconds != 7*10-9 || br.Alarm != "target-5xx" {
+		t.Errorf("detect %v, recover %v by %s; want 20 and 61", br.DetectSeconds, br.RecoverSeconds, br.Alarm)
+	}
+	rep.BlastRadius = br
+	data, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"scenario":"bad-release"`, `"blastRadius":{"instancesReached":1,"instances":3,"zonesReached":1,"zones":3,"badResponses":2,"droppedRequests":1,"detectSeconds":20,"recoverSeconds":61`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("rehearsal.json lacks %s:\n%s", want, data)
+		}
+	}
+	// A reached instance never put back: no recovery.
+	delete(p.restoredAt, "i-1")
+	if br := p.blastRadius(); br.RecoverSeconds != nil {
+		t.Errorf("recovered %v with i-1 still on the release", *br.RecoverSeconds)
+	}
+}
+
+// The timeline draws CodeDeploy's row (waves, monitor durations, the stop, the rollback, the
+// bake and its restore) and a lane per alarm; the table gives the blast radius and how the
+// release ended.
+func TestSafetyNetReport(t *testing.T) {
+	rep := &ScenarioReport{Name: "bad-release", Title: "v2-bad over v1", Instances: 3, Passed: true,
+		Deployments: []DeploymentReport{
+			{ID: "d-1", Creator: "user", Revision: "v2-bad", Start: 1, End: 3, TemplateSeconds: 20, StoppedBy: "p-fleet-target-5xx", RolledBackBy: "d-2",
+				Waves: []WaveReport{{Zone: "eu-west-1a", Instances: []string{"i-1"}, Start: 1, End: 3, Watched: 8}}},
+			{ID: "d-2", Creator: "codeDeployRollback", Revision: "v1", Start: 8, End: 10, Waves: []WaveReport{{Zone: "eu-west-1a", Instances: []string{"i-1"}, Start: 8, End: 10, Watched: 10}}},
+		},
+		Alarms:      []*AlarmLane{{Name: "p-fleet-target-5xx", Rule: "HTTPCode_Target_5XX_Count Sum >= 5", Gating: true, Spans: []AlarmSpan{{Start: 8, End: -1}}}},
+		BlastRadius: &BlastRadius{InstancesReached: 1, Instances: 3, ZonesReached: 1, Zones: 3, BadResponses: 18},
+	}
+	svg := rep.SVG(&Report{Scale: 30})
+	if err := xml.Unmarshal([]byte(svg), new(struct{ XMLName xml.Name })); err != nil {
+		t.Fatalf("not XML: %v", err)
+	}
+	for _, want := range []string{">CodeDeploy</text>", "monitor", "rollback to v1", "stopped by p-fleet-target-5xx", "target-5xx <tspan", "gating", "ALARM 8.00"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the SVG lacks %q", want)
+		}
+	}
+	table := (&Report{Scale: 30, Scenarios: []*ScenarioReport{rep}}).Table()
+	if !regexp.MustCompile(`bad-release\s+20 s\s+1 of 3\s+1 of 3\s+18\s+0\s+-\s+-\s+stopped by p-fleet-target-5xx, rolled back`).MatchString(table) {
+		t.Errorf("the table lacks the blast radius:\n%s", table)
 	}
 }

@@ -144,8 +144,11 @@ func (s *ScenarioReport) SVG(r *Report) string {
 			fill = "#57606a"
 		}
 		label := d.Revision
-		if d.Creator == "codeDeployRollback" {
+		switch {
+		case d.Creator == "codeDeployRollback":
 			label = "rollback to " + d.Revision
+		case d.Restores != "":
+			label, fill = "restore "+d.Revision, "#1a7f37"
 		}
 		bar := func(from, to float64, fill, label, title string, opacity float64) {
 			w := math.Max(x(to)-x(from), 1.5)
@@ -223,7 +226,7 @@ func (s *ScenarioReport) legend() []legendItem {
 	return append(items,
 		legendItem{"#cf222e", "failed request / event"}, legendItem{"#54aeff", "traffic: Block/AllowTraffic, Auto Scaling deregistration"},
 		legendItem{"#4ac26b", "hooks"}, legendItem{"#bf8700", "download, install"}, legendItem{"#8250df", "ApplicationStop"},
-		legendItem{"#0969da", "deployment (monitor duration lighter)"}, legendItem{"#953800", "CodeDeploy's rollback"}, legendItem{"#1a7f37", "bake"})
+		legendItem{"#0969da", "deployment (monitor duration lighter)"}, legendItem{"#953800", "CodeDeploy's rollback"}, legendItem{"#1a7f37", "bake (lighter), its restore"})
 }
 
 // shades gives each version that served requests its colour, in name order.

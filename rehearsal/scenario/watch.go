@@ -179,6 +179,7 @@ func (p *run) bake(ctx context.Context, res rehearsal.Result, previous string) *
 	restore := p.deploy(ctx, previous, "user", restoreDeployment)
 	p.fleet.Rollout, p.fleet.Zonal = saved, zonal
 	b.RestoredBy = restore.ID
+	p.setDeployment(restore.ID, func(d *DeploymentReport) { d.Restores = res.ID })
 	return &restore
 }
 
