@@ -110,7 +110,8 @@ bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth
 #   make rehearse          the shipped environments, as the fixture's copies keep their templates
 #                          (test/testdata/Fixture-*.template.json, rewritten by make update-snapshots):
 #                          what CI rehearses, whatever cdk.json holds, side by side. prod plays
-#                          every scenario, dev its rollout and the bad release (and its control).
+#                          every scenario, dev its rollout and the bad release (and its control);
+#                          ARGS="--only x" plays x on both.
 #   make rehearse ENV=x    your environment x, synthesized from cdk.json now, every scenario.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 REVISION ?= assets
@@ -138,7 +139,7 @@ else
 	 rehearse() { name=$$1; shift; echo "$$name | $(REHEARSE) --template test/testdata/Fixture-$$name.template.json --out $(REPORT)/$$name $$*"; \
 	   { code=0; $(REHEARSE) --template test/testdata/Fixture-$$name.template.json --out $(REPORT)/$$name "$$@" 2>&1 || code=$$?; echo $$code >$(REPORT)/$$name.status; } | sed -u "s/^/$$name | /"; }; \
 	 rehearse prod $(ARGS) & \
-	 rehearse dev $(ARGS) --only rollout,bad-release,control-unwatched & \
+	 rehearse dev --only rollout,bad-release,control-unwatched $(ARGS) & \
 	 wait; \
 	 status=0; for env in prod dev; do [ "$$(cat $(REPORT)/$$env.status)" = 0 ] || { echo "make rehearse: $$env FAILED"; status=1; }; rm -f $(REPORT)/$$env.status; done; \
 	 exit $$status

@@ -1,6 +1,7 @@
 package rehearsal
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -20,11 +21,14 @@ import (
 //
 // The metrics, as the load balancer defines them (ELB user guide, "CloudWatch metrics for your
 // Application Load Balancer"): HTTPCode_Target_5XX_Count, the 5xx responses the targets sent;
-// HTTPCode_ELB_5XX_Count, those the load balancer sent itself (no target, a target that closed
-// or reset the connection); both reported only when nonzero ("Reporting criteria: There is a
-// nonzero value"). UnHealthyHostCount, the registered targets failing the health check (a target
-// still "initial" after its registration counts as neither). TargetResponseTime, the seconds a
-// target took to answer, reported only when there were requests.
+// HTTPCode_ELB_5XX_Count, the 5xx the load balancer made itself; both reported only when nonzero
+// ("Reporting criteria: There is a nonzero value"). A request that got no response at all counts
+// as the load balancer's 5xx: that is HAProxy closing a connection (a drain's end, no target),
+// where the ALB answers 502 or 503 (an assumption of the rehearsal's). UnHealthyHostCount, the
+// registered targets failing the health check (the sandbox's Balancer.Unhealthy says which).
+// TargetResponseTime, the seconds a target took to answer, reported only when there were
+// requests. At x30 one stray 5xx counts as 30: a rare error weighs more here than on AWS, where
+// the rate it stands for would spread errors evenly.
 type Watch struct {
 	Alarms []Alarm
 	// Start is when the first period begins; Scale divides every period and the delay.
@@ -137,6 +141,44 @@ func (w *Watch) datapoint(a Alarm, i int) (float64, bool) {
 	return 0, false
 }
 
+// Evaluable says why the rehearsal cannot evaluate an alarm as CloudWatch would, nil when it can:
+// the load balancer's metrics above, counts by Sum, UnHealthyHostCount by Maximum, and
+// TargetResponseTime by any statistic.
+func Evaluable(a Alarm) error {
+	switch a.Metric {
+	case "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count":
+		if a.Statistic != "Sum" {
+			return fmt.Errorf("%s counts by Sum here, not %s", a.Metric, a.Statistic)
+		}
+	case "UnHealthyHostCount":
+		if a.Statistic != "Maximum" {
+			return fmt.Errorf("%s is taken by Maximum here, not %s", a.Metric, a.Statistic)
+		}
+	case "TargetResponseTime":
+		if !knownStatistic(a.Statistic) {
+			return fmt.Errorf("%s: no statistic %s", a.Metric, a.Statistic)
+		}
+	default:
+		return fmt.Errorf("the rehearsal computes the load balancer's 5xx counts, UnHealthyHostCount and TargetResponseTime, not %s", a.Metric)
+	}
+	switch a.Comparison {
+	case "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold":
+		return nil
+	}
+	return fmt.Errorf("comparison %s", a.Comparison)
+}
+
+// knownStatistic reports a statistic the rehearsal computes: Sum, Maximum, Minimum, Average,
+// SampleCount or a percentile pNN(.NN).
+func knownStatistic(name string) bool {
+	switch name {
+	case "Sum", "Maximum", "Minimum", "Average", "SampleCount":
+		return true
+	}
+	p, err := strconv.ParseFloat(strings.TrimPrefix(name, "p"), 64)
+	return strings.HasPrefix(name, "p") && err == nil && p > 0 && p <= 100
+}
+
 // statistic is a statistic over values: Sum, Maximum, Minimum, Average or pNN(.NN).
 func statistic(name string, values []float64) float64 {
 	switch name {
@@ -152,6 +194,8 @@ func statistic(name string, values []float64) float64 {
 		return -slicesMax(negate(values))
 	case "Average":
 		return statistic("Sum", values) / float64(len(values))
+	case "SampleCount":
+		return float64(len(values))
 	}
 	if p, err := strconv.ParseFloat(strings.TrimPrefix(name, "p"), 64); err == nil && strings.HasPrefix(name, "p") {
 		sorted := append([]float64(nil), values...)

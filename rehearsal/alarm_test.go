@@ -122,3 +122,25 @@ func TestWatchLatencyPercentile(t *testing.T) {
 		t.Errorf("Average of 1..3 = %g", v)
 	}
 }
+
+// The rehearsal evaluates what it can compute as CloudWatch would, and says why not otherwise.
+func TestEvaluable(t *testing.T) {
+	for _, tc := range []struct {
+		metric, statistic string
+		ok                bool
+	}{
+		{"HTTPCode_Target_5XX_Count", "Sum", true},
+		{"HTTPCode_ELB_5XX_Count", "Average", false},
+		{"UnHealthyHostCount", "Maximum", true},
+		{"UnHealthyHostCount", "Minimum", false},
+		{"TargetResponseTime", "p99.9", true},
+		{"TargetResponseTime", "tm99", false},
+		{"CPUUtilization", "Average", false},
+	} {
+		a := fiveXX(tc.metric)
+		a.Statistic = tc.statistic
+		if err := Evaluable(a); (err == nil) != tc.ok {
+			t.Errorf("%s by %s: %v, want evaluable %v", tc.metric, tc.statistic, err, tc.ok)
+		}
+	}
+}

@@ -168,7 +168,9 @@ func (r Result) Judged() (Outcome, []string) {
 // Deploy runs an in-place deployment of rev to every instance, in the rollout's waves and
 // batches, with traffic control, and decides its outcome by the rollout's rules. On a failure that
 // ends the deployment, the rest of the instances are skipped; on a gating alarm (Alarm) it stops:
-// the events already running end, the rest are skipped.
+// the events already running end and the rest are skipped (CodeDeploy does not document what a
+// stop does to an instance mid-lifecycle; the rehearsal's reading, under which such an instance
+// counts as unhealthy for the next deployment's order, setHealth).
 func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Result {
 	res := Result{ID: id, Creator: creator}
 	names := make([]string, len(f.Instances))

@@ -90,6 +90,7 @@ func checkBadRelease(p *run) {
 	case st.res.Outcome == rehearsal.Stopped:
 		if p.zonal() && br.ZonesReached > 1 {
 			p.problemf("%s stopped the bad release only after it reached %d zones (%s)", st.res.StoppedBy, br.ZonesReached, describeWaves(st.res))
+			return
 		}
 		if st.rollback == nil || st.rollback.Outcome != rehearsal.Succeeded {
 			p.problemf("%s stopped the bad release, and it was not rolled back (rollback on alarm: %v)", st.res.StoppedBy, p.dep.RollbackOnAlarm)
@@ -103,7 +104,12 @@ func checkBadRelease(p *run) {
 			}
 			return
 		}
-		p.notef("%s stopped the bad release during its deployment and CodeDeploy rolled it back with %s", st.res.StoppedBy, st.rollback.ID)
+		// Caught sooner than the bake needed: the verdict holds on any clock, and the reach is
+		// the rehearsal's. The hooks ran in real time, Scale times slower than the template's
+		// clock has them, so on AWS the rollout would have got further before the alarm.
+		stretch := (p.opts.Scale - 1) * p.realTime(firstBad, alarmAt(st.res.StoppedBy))
+		p.notef("%s stopped the bad release during its deployment, after %d of %d instances, and CodeDeploy rolled it back with %s; the hooks' real time slowed the rollout by %.0f s on the template's clock, so on AWS it may reach further first (the bake would still catch it)",
+			st.res.StoppedBy, br.InstancesReached, br.Instances, st.rollback.ID, stretch)
 	case p.zonal():
 		p.problemf("the bad release was not stopped in its first zone: its deployment %s ended %s after reaching %s", st.res.ID, st.res.Outcome, describeWaves(st.res))
 	case st.restore == nil && p.dep.Bake <= 0:

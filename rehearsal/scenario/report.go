@@ -498,7 +498,7 @@ func (r *Report) Table() string {
 		fmt.Fprintf(&b, "%-20s %9d %8d %7d %6.1fms %6.1fms %6.1fs %19s  %s\n", s.Name, s.Instances, s.Load.Requests, s.Load.Failed, s.Load.P50Ms, s.Load.P99Ms, s.WallSeconds, per, s.result())
 	}
 	if r.hasBlastRadius() {
-		fmt.Fprintf(&b, "\nBlast radius of each scenario's release; times on the template's clock (the rehearsal's times x%g, the hooks' real time counted once):\n", r.Scale)
+		fmt.Fprintf(&b, "\nBlast radius of each scenario's release, on the template's clock (the rehearsal's times and the errors answered x%g, the hooks' real time counted once):\n", r.Scale)
 		fmt.Fprintf(&b, "%-20s %8s %9s %7s %6s %8s %8s %8s  %s\n", "scenario", "rollout", "reached", "zones", "bad", "dropped", "detect", "recover", "how it ended")
 		for _, s := range r.Scenarios {
 			br := s.BlastRadius

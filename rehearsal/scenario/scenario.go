@@ -243,7 +243,7 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	p.t0 = time.Now()
-	p.startWatching(loadCtx)
+	waitWatching := p.startWatching(loadCtx)
 	loads := r.loads(p.listen())
 	if p.alarms != nil {
 		for i := range loads {
@@ -281,6 +281,7 @@ func (r *session) play(ctx context.Context, sc Scenario) *ScenarioReport {
 	}()
 	sleep(ctx, r.after)
 	stopLoad()
+	waitWatching()
 	var all []rehearsal.Sample
 	for range loads {
 		all = append(all, <-samples...)

@@ -475,7 +475,8 @@ func TestTemplateClockAndRace(t *testing.T) {
 }
 
 // The blast radius of a release stopped in its first zone: the instances its Install reached and
-// their zones, the errors the targets answered apart from the requests the load balancer dropped,
+// their zones, the errors the targets answered (each standing for Scale on the template's clock)
+// apart from the requests the load balancer dropped,
 // the time to ALARM on CloudWatch's clock and to the last reached instance back in service on the
 // template's; the report has it under the field names tools read, beside the scenario's name.
 func TestBlastRadius(t *testing.T) {
@@ -493,7 +494,7 @@ func TestBlastRadius(t *testing.T) {
 	// The rollback's hooks on i-1 ran 1 s of real time before it was back.
 	rep.addSpan("i-1", Span{Label: "ApplicationStop", Start: 7, End: 8, Kind: "hook"})
 	br := p.blastRadius()
-	if br.InstancesReached != 1 || br.Instances != 3 || br.ZonesReached != 1 || br.Zones != 3 || br.BadResponses != 2 || br.DroppedRequests != 1 {
+	if br.InstancesReached != 1 || br.Instances != 3 || br.ZonesReached != 1 || br.Zones != 3 || br.BadResponses != 20 || br.DroppedRequests != 1 {
 		t.Errorf("blast radius %+v", br)
 	}
 	// Detected 2 s after the first bad response (x10); recovered 7 s after it, 1 s of it hooks.
@@ -505,7 +506,7 @@ func TestBlastRadius(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"scenario":"bad-release"`, `"blastRadius":{"instancesReached":1,"instances":3,"zonesReached":1,"zones":3,"badResponses":2,"droppedRequests":1,"detectSeconds":20,"recoverSeconds":61`} {
+	for _, want := range []string{`"scenario":"bad-release"`, `"blastRadius":{"instancesReached":1,"instances":3,"zonesReached":1,"zones":3,"badResponses":20,"droppedRequests":1,"detectSeconds":20,"recoverSeconds":61`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("rehearsal.json lacks %s:\n%s", want, data)
 		}

@@ -145,7 +145,7 @@ func AutoScale(t rehearsal.Template, n int) (float64, string) {
 	d := t.Deployment
 	waits := d.Bake
 	if z := d.Zonal; z != nil {
-		zones := min(len(distinct(t.Group.Spread(n))), n)
+		zones := min(len(distinct(t.Group.Named(regionOf(t.Group.Zones)).Spread(n))), n)
 		if zones > 1 {
 			waits += z.FirstZoneMonitor + time.Duration(zones-2)*z.Monitor
 		}

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -26,14 +27,24 @@ type watching struct {
 }
 
 // startWatching evaluates the scenario's alarms until ctx ends: the deployment group's gating
-// alarms, or, where the scenario's template detaches them, the same alarms unwatched.
-func (p *run) startWatching(ctx context.Context) {
-	alarms, gating := p.dep.Alarms, true
-	if len(alarms) == 0 {
-		alarms, gating = p.dep.Detached, false
+// alarms, or, where the scenario's template detaches them, the same alarms unwatched. An alarm
+// the rehearsal cannot compute is named in the notes, not evaluated. The returned wait returns
+// once the evaluation has stopped, so that the report is read after its last change.
+func (p *run) startWatching(ctx context.Context) (wait func()) {
+	candidates, gating := p.dep.Alarms, true
+	if len(candidates) == 0 {
+		candidates, gating = p.dep.Detached, false
+	}
+	var alarms []rehearsal.Alarm
+	for _, a := range candidates {
+		if err := rehearsal.Evaluable(a); err != nil {
+			p.notef("alarm %s is not evaluated: %v", a.Name, err)
+			continue
+		}
+		alarms = append(alarms, a)
 	}
 	if len(alarms) == 0 {
-		return
+		return func() {}
 	}
 	w := &watching{w: &rehearsal.Watch{Alarms: alarms, Start: p.t0, Scale: p.opts.Scale, Delay: p.dep.MetricDelay},
 		gating: gating, first: map[string]time.Time{}}
@@ -47,7 +58,9 @@ func (p *run) startWatching(ctx context.Context) {
 	// The ALB samples target health continuously; twice per health-check interval is enough
 	// to see every change the checks make.
 	healthEvery := p.scaled(p.tg.Interval) / 2
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		var lastHealth time.Time
@@ -88,6 +101,7 @@ func (p *run) startWatching(ctx context.Context) {
 			}
 		}
 	}()
+	return func() { <-done }
 }
 
 // record counts one request for the alarms' metrics, when its answer came.
@@ -190,8 +204,11 @@ type BlastRadius struct {
 	ZonesReached     int `json:"zonesReached"`
 	Zones            int `json:"zones"`
 	// BadResponses are the errors the release itself answered (a target's 5xx, or any status
-	// a user would call a failure); DroppedRequests are the requests the rollout's mechanics
-	// cut (no response, or the load balancer's own error).
+	// a user would call a failure), on the template's clock: the load's rate stands for
+	// requests per second of the template's clock, as the alarms count them, so each error the
+	// rehearsal saw stands for Scale. DroppedRequests are the requests the rollout's mechanics
+	// cut (no response, or the load balancer's own error), as counted: a drain's end cuts the
+	// requests in flight at that moment, whatever the clock.
 	BadResponses    int `json:"badResponses"`
 	DroppedRequests int `json:"droppedRequests"`
 	// DetectSeconds runs from the first bad response to the first alarm in ALARM,
@@ -233,6 +250,7 @@ func (p *run) blastRadius() *BlastRadius {
 			br.DroppedRequests++
 		}
 	}
+	br.BadResponses = int(math.Round(float64(br.BadResponses) * p.opts.Scale))
 	if firstBad.IsZero() {
 		return br
 	}
@@ -260,7 +278,9 @@ func (p *run) blastRadius() *BlastRadius {
 // durations, the monitor durations, the bake and the alarms run Scale times faster than the
 // template's; the hooks, downloads and installs run in real time. So a stretch of the
 // rehearsal is Scale times its length, less what the real-time events took of it (the union of
-// their spans on every instance) counted once instead of Scale times.
+// their spans on every instance) counted once instead of Scale times. Exact where instances go
+// one at a time; where they go side by side, a hook on one while another drains is counted as
+// real time, and the conversion errs short.
 func (p *run) templateSeconds(a, b time.Time) float64 {
 	real := p.realTime(a, b)
 	return b.Sub(a).Seconds()*p.opts.Scale - (p.opts.Scale-1)*real
@@ -304,6 +324,10 @@ func (p *run) raceHeld(firstBad, watchFrom, alarmAt, deadline time.Time, what st
 	margin := deadline.Sub(alarmAt).Seconds() * s
 	hooks := p.realTime(firstBad, watchFrom)
 	distortion := (s - 1) * hooks
+	if margin <= 0 {
+		p.problemf("the alarm went to ALARM %.0f s after %s would have begun, on the template's clock", -margin, what)
+		return false
+	}
 	if distortion < margin {
 		p.notef("the alarm beat %s by %.0f s on the template's clock; the hooks' %.2f s of real time would make it %.0f s less on AWS", what, margin, hooks, distortion)
 		return true
