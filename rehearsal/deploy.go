@@ -181,7 +181,8 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 	}
 	names = f.schedule(names)
 	res.Instances = names
-	succeeded, failed := 0, 0
+	succeeded := 0
+	healthy := f.healthy(names)
 	defer func() {
 		if res.Outcome == Succeeded {
 			f.mu.Lock()
@@ -198,45 +199,55 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 			res.Outcome, res.StoppedBy = outcome, alarm
 			return res
 		}
-		for _, batch := range wave.Batches {
-			if alarm := f.alarm(); alarm != "" {
-				return ends(Stopped, alarm)
-			}
-			run.Instances = append(run.Instances, batch...)
-			type done struct {
-				records []Record
-				status  string
-			}
-			results := make(chan done, len(batch))
-			for _, name := range batch {
-				go func(in Instance) {
-					records, status := f.deployTo(ctx, id, in, rev)
-					results <- done{records, status}
-				}(byName[name])
-			}
-			for range batch {
-				d := <-results
-				res.Records = append(res.Records, d.records...)
-				if len(d.records) > 0 {
-					f.setHealth(d.records[0].Instance, d.status == "ok")
+		for _, planned := range wave.Batches {
+			// A planned batch goes in smaller ones where the fleet's health allows no more.
+			for len(planned) > 0 {
+				if alarm := f.alarm(); alarm != "" {
+					return ends(Stopped, alarm)
 				}
-				switch d.status {
-				case "ok":
-					succeeded++
-				case "failed":
-					failed++
-					if res.Failure == nil {
-						last := d.records[len(d.records)-1]
-						res.Failure = &last
+				batch := f.Rollout.Next(planned, healthy, len(names))
+				if len(batch) == 0 {
+					// Too few healthy instances are left to take one more out of service.
+					return ends(Failed, "")
+				}
+				planned = planned[len(batch):]
+				for _, in := range batch {
+					healthy[in] = false
+				}
+				run.Instances = append(run.Instances, batch...)
+				type done struct {
+					records []Record
+					status  string
+				}
+				results := make(chan done, len(batch))
+				for _, name := range batch {
+					go func(in Instance) {
+						records, status := f.deployTo(ctx, id, in, rev)
+						results <- done{records, status}
+					}(byName[name])
+				}
+				for range batch {
+					d := <-results
+					res.Records = append(res.Records, d.records...)
+					if len(d.records) > 0 {
+						in := d.records[0].Instance
+						healthy[in] = d.status == "ok"
+						f.setHealth(in, healthy[in])
+					}
+					switch d.status {
+					case "ok":
+						succeeded++
+					case "failed":
+						if res.Failure == nil {
+							last := d.records[len(d.records)-1]
+							res.Failure = &last
+						}
 					}
 				}
-			}
-			run.End = time.Now()
-			if alarm := f.alarm(); alarm != "" {
-				return ends(Stopped, alarm)
-			}
-			if outcome, stop := f.Rollout.Decide(len(names), succeeded, failed); stop || outcome != "" {
-				return ends(outcome, "")
+				run.End = time.Now()
+				if alarm := f.alarm(); alarm != "" {
+					return ends(Stopped, alarm)
+				}
 			}
 		}
 		if alarm := f.monitor(ctx, wave.Monitor); alarm != "" {
@@ -244,7 +255,7 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 		}
 		ends("", "")
 	}
-	res.Outcome, _ = f.Rollout.Decide(len(names), succeeded, failed)
+	res.Outcome = f.Rollout.Decide(len(names), succeeded)
 	return res
 }
 
@@ -354,6 +365,18 @@ func (f *Fleet) schedule(names []string) []string {
 	}
 	out := slices.Clone(names)
 	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })
+	return out
+}
+
+// healthy is each instance's health as a deployment starts: healthy unless its last deployment
+// failed.
+func (f *Fleet) healthy(names []string) map[string]bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]bool{}
+	for _, in := range names {
+		out[in] = !f.unhealthy[in]
+	}
 	return out
 }
 

@@ -55,44 +55,61 @@ func TestBatchOfAtLeastOne(t *testing.T) {
 	}
 }
 
-// TestDecide walks deployments instance by instance: where they stop, how they end.
+// TestDecide walks deployments batch by batch, as Fleet.Deploy does: where they stop, how they end.
 func TestDecide(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		rollout Rollout
 		results []bool // per instance, in deployment order
 		want    Outcome
-		stopAt  int // instances deployed to before the stop; len(results) if none
+		stopAt  int // instances deployed to before the end
 	}{
 		{"one at a time, all succeed", Rollout{Kind: OneAtATime}, []bool{true, true, true}, Succeeded, 3},
 		{"one at a time, the second fails", Rollout{Kind: OneAtATime}, []bool{true, false, true}, Failed, 2},
 		{"one at a time, the first fails", Rollout{Kind: OneAtATime}, []bool{false, true, true}, Failed, 1},
 		{"one at a time, the last fails: still a success", Rollout{Kind: OneAtATime}, []bool{true, true, false}, Succeeded, 3},
 		{"one instance that fails", Rollout{Kind: OneAtATime}, []bool{false}, Failed, 1},
+		// CodeDeploy's example: 85% of 10 must stay healthy, and one failure fails the deployment.
+		{"85% of ten, the first fails", Rollout{Kind: FleetPercent, Value: 85}, []bool{false, true, true, true, true, true, true, true, true, true}, Failed, 1},
+		// One failure in the first half leaves three healthy: the rest go one at a time.
 		{"half at a time, one of four fails", HalfAtATime, []bool{true, false, true, true}, Succeeded, 4},
-		{"half at a time, two of four fail", HalfAtATime, []bool{false, true, false, true}, Succeeded, 4},
-		{"half at a time, three of four fail", HalfAtATime, []bool{false, false, false, true}, Failed, 3},
+		{"half at a time, two of four fail", HalfAtATime, []bool{false, true, false, true}, Failed, 3},
+		{"half at a time, the first half fails", HalfAtATime, []bool{false, false, true, true}, Failed, 2},
+		{"66% of three, the second fails", Rollout{Kind: FleetPercent, Value: 66}, []bool{true, false, true}, Failed, 2},
 		{"all at once, one of three succeeds", Rollout{Kind: HostCount}, []bool{false, true, false}, Succeeded, 3},
 		{"all at once, every instance fails", Rollout{Kind: HostCount}, []bool{false, false, false}, Failed, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, ok, bad := len(tc.results), 0, 0
-			var got Outcome
-			deployed := n
-			for i, r := range tc.results {
-				if r {
-					ok++
-				} else {
-					bad++
-				}
-				outcome, stop := tc.rollout.Decide(n, ok, bad)
-				if stop || i == n-1 {
-					got, deployed = outcome, i+1
+			n := len(tc.results)
+			names := make([]string, n)
+			healthy := map[string]bool{}
+			result := map[string]bool{}
+			for i := range names {
+				names[i] = fmt.Sprint(i + 1)
+				healthy[names[i]], result[names[i]] = true, tc.results[i]
+			}
+			pending, deployed, succeeded := tc.rollout.Batches(names), 0, 0
+			got := Outcome("")
+			for len(pending) > 0 {
+				batch := tc.rollout.Next(pending[0], healthy, n)
+				if len(batch) == 0 {
+					got = Failed
 					break
 				}
-				if outcome != "" {
-					t.Fatalf("decided %s after %d of %d instances without stopping", outcome, i+1, n)
+				pending[0] = pending[0][len(batch):]
+				if len(pending[0]) == 0 {
+					pending = pending[1:]
 				}
+				for _, in := range batch {
+					healthy[in] = result[in]
+					deployed++
+					if result[in] {
+						succeeded++
+					}
+				}
+			}
+			if got == "" {
+				got = tc.rollout.Decide(n, succeeded)
 			}
 			if got != tc.want || deployed != tc.stopAt {
 				t.Errorf("outcome %s after %d instances, want %s after %d", got, deployed, tc.want, tc.stopAt)

@@ -131,43 +131,55 @@ const (
 	Stopped Outcome = "Stopped"
 )
 
-// Decide is the deployment's outcome once failed of n instances have failed and succeeded have
-// succeeded, and whether it must stop before deploying to the rest. A deployment fails as soon as
-// the instances that can still end healthy fall below the minimum ("The deployment is successful
-// if six or more instances are deployed to successfully. Otherwise, the deployment fails",
-// CodeDeploy API reference, MinimumHealthyHosts). For OneAtATime the minimum is all but one, so a
-// failure on the last instance still leaves the deployment successful: "if the deployment to the
-// last instance fails, the overall deployment is still successful" (same page).
-func (r Rollout) Decide(n, succeeded, failed int) (outcome Outcome, stop bool) {
-	minimum := r.MinHealthy(n)
-	if r.Kind == OneAtATime && failed > 0 && succeeded == 0 && succeeded+failed == n {
-		// One instance, and it failed: nothing was deployed anywhere. The quirk above needs an
-		// instance that succeeded before the last; for a single instance CodeDeploy's own rule is
-		// undocumented (unconfirmed), and calling it a failure is the safe reading.
-		return Failed, false
+// Next takes the next batch from the front of planned (a planned batch, in order): the instances
+// that may be out of service together while the fleet keeps its minimum healthy. CodeDeploy "fails
+// deployments if the number of healthy instances falls below the minimum number of healthy
+// instances ... if 85% of instances must remain healthy during a deployment, and the deployment
+// group contains 10 instances, the overall deployment will fail if deployment to even a single
+// instance fails ... A failed instance plus another offline instance would mean that only 80% of
+// instances are healthy" (CodeDeploy user guide, "CodeDeploy instance health"). Healthy are the
+// instances whose last deployment succeeded and that are not being deployed to; one already
+// unhealthy costs nothing to take (a rollback starts with them). Empty when not even the first
+// may go: the deployment fails there.
+func (r Rollout) Next(planned []string, healthy map[string]bool, n int) []string {
+	room := -r.MinHealthy(n)
+	for _, h := range healthy {
+		if h {
+			room++
+		}
 	}
-	if r.Kind == OneAtATime && failed > 0 && succeeded+failed < n {
-		// A failure before the last instance: CodeDeploy stops; the remaining instances are
-		// skipped.
-		return Failed, true
+	var take []string
+	for _, in := range planned {
+		if healthy[in] {
+			if room <= 0 {
+				break
+			}
+			room--
+		}
+		take = append(take, in)
 	}
-	if n-failed < minimum {
-		return Failed, true
-	}
-	if succeeded+failed < n {
-		return "", false
-	}
+	return take
+}
+
+// Decide is the outcome of a deployment that reached every one of its n instances, succeeded of
+// them successfully (one that stops earlier has failed: Next). "The deployment is successful if
+// six or more instances are deployed to successfully. Otherwise, the deployment fails" (CodeDeploy
+// API reference, MinimumHealthyHosts). For OneAtATime the minimum is all but one, so a failure on
+// the last instance still leaves the deployment successful: "if the deployment to the last
+// instance fails, the overall deployment is still successful" (same page).
+func (r Rollout) Decide(n, succeeded int) Outcome {
 	if succeeded == 0 {
 		// Nothing got the revision: a failure even where no instance must stay healthy
 		// ("CodeDeployDefault.AllAtOnce ... The overall deployment succeeds if the application
 		// revision is deployed to at least one instance", CodeDeploy user guide, "Working with
-		// deployment configurations").
-		return Failed, false
+		// deployment configurations"). For a single instance under OneAtATime, whose minimum is
+		// zero, CodeDeploy's own rule is undocumented, and a failure is the safe reading.
+		return Failed
 	}
-	if succeeded >= minimum {
-		return Succeeded, false
+	if succeeded >= r.MinHealthy(n) {
+		return Succeeded
 	}
-	return Failed, false
+	return Failed
 }
 
 // Describe names the rollout as the report shows it, with what it means for n instances.

@@ -133,18 +133,15 @@ const (
 	injectedPrefix = extraDir + failOnName
 )
 
-// failOn is a ValidateService script that fails on one instance and on every instance numbered
-// after it (i-2 fails i-2, i-3, ...), as a release with a bug that shows on some hosts fails: it
-// asks the metadata service (IMDSv2) which instance it runs on. Where one failure does not fail
-// a deployment (a minimum of healthy hosts below all but one), the failures that follow do.
+// failOn is a ValidateService script that fails on one instance, as a release with a bug that
+// shows on one host fails: it asks the metadata service (IMDSv2) which instance it runs on.
 func failOn(instance string) extraHook {
-	from := strings.TrimPrefix(instance, "i-")
 	return extraHook{Event: rehearsal.ValidateService, Name: failOnName + instance + ".sh", Timeout: 30, Script: `#!/bin/bash
-# Added by the rehearsal: this release's ValidateService fails on ` + instance + ` and every instance after it.
+# Added by the rehearsal: this release's ValidateService fails on ` + instance + `.
 set -euo pipefail
 token=$(curl --silent --fail --max-time 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)
 me=$(curl --silent --fail --max-time 2 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
-if [ "${me#i-}" -ge ` + from + ` ]; then
+if [ "$me" = "` + instance + `" ]; then
   echo "validate: GET /health returned 500 on $me (the rehearsal's injected failure)" >&2
   exit 1
 fi

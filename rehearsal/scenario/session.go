@@ -54,8 +54,7 @@ const (
 	badRelease = "v2-bad"
 )
 
-// failing is the candidate with a ValidateService failure injected on instance and every
-// instance after it (failOn).
+// failing is the candidate with a ValidateService failure injected on instance.
 func failing(instance string) string { return candidate + "-fails-on-" + instance }
 
 func newSession(opts Options) (*session, error) {
@@ -196,10 +195,9 @@ func (s *session) sizeSource() string {
 	return "the Auto Scaling group's minimum size"
 }
 
-// failedReleaseAt is the instance (counted from 1) where failed-release's candidate starts to
-// fail: one before the last, so that the deployment fails there or after it, before the end (the
-// second where there are three or more, so that one instance has taken the failing release and
-// succeeded first).
+// failedReleaseAt is the instance (counted from 1) where failed-release's candidate fails: one
+// before the last, so that the deployment stops there (the second where there are three or
+// more, so that one instance has taken the failing release and succeeded first).
 func (s *session) failedReleaseAt() int {
 	if s.size >= 3 {
 		return 2
