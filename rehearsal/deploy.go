@@ -190,12 +190,22 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 			f.mu.Unlock()
 		}
 	}()
-	for _, wave := range f.Rollout.Plan(names, f.Zones, f.Zonal) {
+	plan := f.Rollout.Plan(names, f.Zones, f.Zonal)
+	var order []string // every instance, in the plan's order
+	for _, w := range plan {
+		for _, b := range w.Batches {
+			order = append(order, b...)
+		}
+	}
+	attempted := 0
+	for _, wave := range plan {
 		run := WaveRun{Zone: wave.Zone, Start: time.Now()}
 		// ends records the wave as far as it got, and the deployment's end if it ends here.
 		ends := func(outcome Outcome, alarm string) Result {
 			run.Watched = time.Now()
-			res.Waves = append(res.Waves, run)
+			if len(run.Instances) > 0 {
+				res.Waves = append(res.Waves, run)
+			}
 			res.Outcome, res.StoppedBy = outcome, alarm
 			return res
 		}
@@ -211,6 +221,7 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 					return ends(Failed, "")
 				}
 				planned = planned[len(batch):]
+				attempted += len(batch)
 				for _, in := range batch {
 					healthy[in] = false
 				}
@@ -247,6 +258,11 @@ func (f *Fleet) Deploy(ctx context.Context, id, creator string, rev Revision) Re
 				run.End = time.Now()
 				if alarm := f.alarm(); alarm != "" {
 					return ends(Stopped, alarm)
+				}
+				// A failure that leaves too few healthy instances to go on fails the
+				// deployment now, not after a monitor duration.
+				if attempted < len(order) && len(f.Rollout.Next(order[attempted:attempted+1], healthy, len(names))) == 0 {
+					return ends(Failed, "")
 				}
 			}
 		}

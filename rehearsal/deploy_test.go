@@ -324,3 +324,26 @@ func TestScheduleOrder(t *testing.T) {
 		t.Errorf("the rollback took %v, want %v", rb.Instances, want)
 	}
 }
+
+// TestZonalFailureEndsAtOnce: in a zonal rollout of 66% of three, a failure in the second zone
+// leaves too few healthy instances to go on: the deployment fails there, without waiting out
+// the zone's monitor duration, and the third zone is never touched.
+func TestZonalFailureEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	f, j := newFleet(t, Rollout{Kind: FleetPercent, Value: 66}, "i-1", "i-2", "i-3")
+	f.Zones = map[string]string{"i-1": "a", "i-2": "b", "i-3": "c"}
+	f.Zonal = &Zonal{FirstZoneMonitor: time.Minute, Monitor: 10 * time.Minute, PerZone: Rollout{Kind: FleetPercent}}
+	f.Scaled = func(d time.Duration) time.Duration { return d / 600 } // 100 ms, then 1 s
+	res := f.Deploy(context.Background(), "d-1", "user", writeRevision(t, "v1", "i-2"))
+	if res.Outcome != Failed || res.Failure == nil || res.Failure.Instance != "i-2" {
+		t.Fatalf("outcome %s, failure %+v; want Failed at i-2", res.Outcome, res.Failure)
+	}
+	if len(res.Waves) != 2 || res.Waves[1].Watched.Sub(res.Waves[1].End) > 500*time.Millisecond {
+		t.Errorf("waves %+v: want a and b, b's monitor duration not waited out", res.Waves)
+	}
+	for _, line := range j.all(t) {
+		if strings.HasPrefix(line, "i-3 ") {
+			t.Errorf("deployed to the third zone after the failure: %s", line)
+		}
+	}
+}

@@ -96,6 +96,10 @@ func checkBadRelease(p *run) {
 			p.problemf("%s stopped the bad release, and it was not rolled back (rollback on alarm: %v)", st.res.StoppedBy, p.dep.RollbackOnAlarm)
 			return
 		}
+		if p.zonal() && len(st.res.Waves) == 0 {
+			p.notef("%s was in ALARM before the bad release reached an instance", st.res.StoppedBy)
+			return
+		}
 		if p.zonal() {
 			first := st.res.Waves[0]
 			deadline := first.End.Add(p.scaled(p.dep.Zonal.FirstZoneMonitor))
