@@ -1,5 +1,11 @@
 # The two commands the README leads with: `make synth` and `make test`. Each installs what a
 # fresh machine lacks (the pinned CDK CLI and Node.js from npm, Go modules from the proxy).
+# GNU make 3.81 (macOS's) ignores .SHELLFLAGS: every recipe would run without -e and pipefail.
+ifneq ($(filter 3.%,$(MAKE_VERSION)),)
+  ifeq ($(filter-out 3.80 3.81,$(MAKE_VERSION)),)
+    $(error GNU make $(MAKE_VERSION) is too old: this Makefile needs 3.82 or later (on macOS: brew install make, then run gmake))
+  endif
+endif
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -53,18 +59,14 @@ tools:
 	@command -v haproxy >/dev/null || { echo "haproxy is missing: apt-get install -y haproxy (Debian, Ubuntu), dnf install haproxy, brew install haproxy" >&2; exit 1; }
 	@command -v curl >/dev/null || { echo "curl is missing: apt-get install -y curl (Debian, Ubuntu), dnf install curl, brew install curl" >&2; exit 1; }
 
-# The suite runs as `go test -count=1` would (every test, every run: the hook and CLI tests run
-# scripts through bash, which go test's result cache cannot see), through scripts/dev/gotest.sh,
-# which keeps each test binary in .gotest/ and links it again only when its code changed: linking
-# was a third of the warm suite's CPU time. The CDK tests (test/) are the slow package: listed
-# first, they start first, and the rest runs beside them. -test.parallel=8: many tests mostly
+# go test, with -count=1: the hook and CLI tests run scripts through bash, which go test's result
+# cache cannot see, so every test runs every time. The CDK tests (test/) are the slow package:
+# listed first, they start first, and the rest runs beside them. -parallel=8: many tests mostly
 # wait (on a subprocess, a load run, a hook script's timeout); at the default of one test per
 # core, on a small machine they would wait in line. -vet=off: go vet ./... has just run with all
-# its analyzers (go test's are a few of them); checking vet's results again was half of the
-# runner's up-to-date check (0.6 of its 1.35 s wall time, measured side by side). PKG and RUN
-# narrow it to a package or a test (verbose), with the pinned Node.js and these build settings,
-# so nothing is compiled again.
-GO_TEST := scripts/dev/gotest.sh -vet=off $(or $(PKG),./test/... ./...) -- -test.parallel=8$(if $(RUN), '-test.run=$(RUN)' -test.v)
+# its analyzers. PKG and RUN narrow it to a package or a test (verbose), with the pinned Node.js
+# and these build settings, so nothing is compiled again.
+GO_TEST := go test -count=1 -vet=off -parallel=8 $(or $(PKG),./test/... ./...)$(if $(RUN), -run '$(RUN)' -v)
 
 test-go: $(TOOLS) ## Run the Go tests only (or some: make test-go PKG=./test RUN=TestNag).
 	$(announce_cold_build)
@@ -76,13 +78,14 @@ shellcheck: tools ## Lint every shell script of the project (any file with a sh 
 	@# archive, the pipeline's source zip, a copy inside some other repository).
 	@# Each first line is read by bash itself: a head and a grep for each of some 180 files took
 	@# longer than linting the scripts.
-	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then mapfile -d '' all < <(git ls-files -z); \
-	 else mapfile -d '' all < <(find . -type f -not -path './node_modules/*' -not -path './cdk.out/*' -not -path './.git/*' -print0); fi; \
+	@# bash 3.2 (macOS's) has no mapfile: the NUL-separated list is read in a loop.
+	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then list() { git ls-files -z; }; \
+	 else list() { find . -type f -not -path './node_modules/*' -not -path './cdk.out/*' -not -path './.git/*' -print0; }; fi; \
 	 shebang='^#!.*[/ ](ba)?sh$$' files=(); \
-	 for f in "$${all[@]}"; do \
+	 while IFS= read -r -d '' f; do \
 	   first=; [ -f "$$f" ] && { IFS= read -r first <"$$f" || true; } 2>/dev/null; \
-	   [[ $$first =~ $$shebang ]] && files+=("$$f"); \
-	 done; \
+	   if [[ $$first =~ $$shebang ]]; then files+=("$$f"); fi; \
+	 done < <(list); \
 	 [ "$${#files[@]}" -gt 0 ] || { echo "shellcheck: no shell scripts found" >&2; exit 1; }; \
 	 echo "shellcheck" "$${files[@]}"; shellcheck "$${files[@]}"
 
@@ -98,7 +101,7 @@ ifneq ($(filter bench,$(MAKECMDGOALS)),)
     $(error make bench measures the whole suite: run it without PKG and RUN)
   endif
 endif
-bench: $(TOOLS) ## Measure the warm suite against the one-assertion floor, synth time and peak memory.
+bench: $(TOOLS) ## Measure the suite against a one-assertion CDK test, and cdk synth (make bench ARGS="--runs 3").
 	GO_TEST="$(GO_TEST)" scripts/dev/bench.sh $(ARGS)
 
 # The rehearsal needs root (namespaces, mounts, interfaces); building it does not. As root (CI)
@@ -146,4 +149,4 @@ else
 endif
 
 clean:
-	rm -rf cdk.out node_modules rehearsal-report .rehearse .gotest
+	rm -rf cdk.out node_modules rehearsal-report .rehearse

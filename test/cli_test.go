@@ -155,18 +155,19 @@ func TestAppBinary(t *testing.T) {
 	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "jsii") {
 		t.Errorf("stderr has a stack trace or a jsii error:\n%s", r.stderr)
 	}
-	// The README shows this run's output; its first two lines (the header and bash's verdict) are
-	// exactly what a user sees. shellcheck's wording, in the lines after, varies by version.
-	readme := string(mustRead(t, "../README.md"))
+	// The architecture page shows this run's output; its first two lines (the header and bash's
+	// verdict) are exactly what a user sees. shellcheck's wording, in the lines after, varies by
+	// version.
+	readme := string(mustRead(t, "../docs/architecture.md"))
 	const header = "```\nerror: the application revision is not valid:\nassets/scripts/stop_application.sh"
 	i := strings.Index(readme, header)
 	if i < 0 {
-		t.Fatal("the README has no example of a broken stop script's error")
+		t.Fatal("docs/architecture.md has no example of a broken stop script's error")
 	}
 	example := strings.SplitN(readme[i+4:], "\n", 3)
 	got := strings.SplitN(r.stderr, "\n", 3)
 	if len(got) < 2 || got[0] != example[0] || got[1] != example[1] {
-		t.Errorf("the README's example:\n%s\n%s\nthe app's output:\n%s", example[0], example[1], r.stderr)
+		t.Errorf("the documented example:\n%s\n%s\nthe app's output:\n%s", example[0], example[1], r.stderr)
 	}
 	if written, _ := filepath.Glob(filepath.Join(r.outdir, "*")); len(written) > 0 {
 		t.Errorf("wrote %v", written)

@@ -9,19 +9,26 @@ import (
 
 var resourceType = regexp.MustCompile(`\b(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+|Custom::[A-Za-z0-9]+)\b`)
 
-// TestDiagramMatchesTemplate keeps the README's picture honest: every resource type its Mermaid
-// diagrams name must exist in the first environment's template.
+// TestDiagramMatchesTemplate keeps the pictures honest: every resource type the Mermaid diagrams
+// of the README (the stack) and the architecture page (the stack's parts, the scale-in sequence)
+// name must exist in the first environment's template.
 func TestDiagramMatchesTemplate(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var diagrams []string
-	for _, block := range strings.Split(string(readme), "```mermaid")[1:] {
-		diagrams = append(diagrams, strings.SplitN(block, "```", 2)[0])
+	for _, file := range []string{"../README.md", "../docs/architecture.md"} {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := strings.Split(string(doc), "```mermaid")[1:]
+		if len(blocks) == 0 {
+			t.Errorf("%s has no Mermaid diagram", file)
+		}
+		for _, block := range blocks {
+			diagrams = append(diagrams, strings.SplitN(block, "```", 2)[0])
+		}
 	}
 	if len(diagrams) < 2 {
-		t.Fatalf("README has %d Mermaid diagrams, want the stack and the scale-in sequence", len(diagrams))
+		t.Fatalf("%d Mermaid diagrams, want the stack and the scale-in sequence", len(diagrams))
 	}
 	types := map[string]bool{}
 	for _, m := range resourceType.FindAllString(strings.Join(diagrams, "\n"), -1) {
@@ -33,7 +40,7 @@ func TestDiagramMatchesTemplate(t *testing.T) {
 	b := envs[0]
 	for typ := range types {
 		if len(resourcesOfType(b, typ)) == 0 {
-			t.Errorf("the README diagram shows %s, which %s does not have", typ, *b.stack.StackName())
+			t.Errorf("a diagram shows %s, which %s does not have", typ, *b.stack.StackName())
 		}
 	}
 }

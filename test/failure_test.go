@@ -347,21 +347,21 @@ func TestFailedCreateCanRollBack(t *testing.T) {
 	})
 }
 
-// TestReadmeExampleIsWhatWeRecommend: the README's "Adding an environment" example, added to a
+// TestDocumentedExampleIsWhatWeRecommend: the "Adding an environment" example of docs/configuration.md, added to a
 // copy of the shipped configuration (the fixture), passes every assertion of the suite and
-// synthesizes without a warning: what the README shows is what we recommend.
-func TestReadmeExampleIsWhatWeRecommend(t *testing.T) {
+// synthesizes without a warning: what the documentation shows is what we recommend.
+func TestDocumentedExampleIsWhatWeRecommend(t *testing.T) {
 	found := false
 	forEachFixture(t, func(t *testing.T, b *built) {
-		if b.stack.Env.Name != readmeEnvironment {
+		if b.stack.Env.Name != exampleEnvironment {
 			return
 		}
 		found = true
 		for _, m := range find(b.messages, "warning", "") {
-			t.Errorf("the README's example warns at %s: %s", m.path, m.text)
+			t.Errorf("the documented example warns at %s: %s", m.path, m.text)
 		}
 	})
 	if !found {
-		t.Errorf("the README's example environment %q was not synthesized", readmeEnvironment)
+		t.Errorf("the documented example environment %q was not synthesized", exampleEnvironment)
 	}
 }

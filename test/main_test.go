@@ -8,8 +8,8 @@
 //     `make update-snapshots` rewrites;
 //   - the fixture's (testdata/fixture.json, application "Fixture"): a copy of the shipped
 //     environments (their snapshots are what `make rehearse` rehearses in CI, whatever cdk.json
-//     holds), an environment with every setting away from its default (tls), the README's
-//     "Adding an environment" example, added as a user would add it, and a pipeline that
+//     holds), an environment with every setting away from its default (tls), the "Adding an
+//     environment" example of docs/configuration.md, added as a user would add it, and a pipeline that
 //     deploys those two. Tests of specific behaviour use these (forEachFixture), so they never
 //     depend on what a user keeps in cdk.json.
 package test
@@ -43,7 +43,7 @@ type built struct {
 	// cfg is the configuration the environment comes from: the user's or the fixture's.
 	cfg *config.Config
 	// user: from cdk.json. fixture: from testdata/fixture.json (a copy of a shipped environment,
-	// tls or the README's example). stage: one of the fixture pipeline's stages.
+	// tls or the documented example). stage: one of the fixture pipeline's stages.
 	user, fixture, stage bool
 	json                 map[string]any // the template as plain Go values, for checks that need no jsii call
 	// messages are the warnings and errors synthesis attached to the stack's constructs.
@@ -58,11 +58,11 @@ type message struct {
 var (
 	userConfig *config.Config
 	// fixtureConfig is the fixture's pipeline and the environments it deploys: the fixture's own
-	// (tls and the README's example), whatever the user keeps in cdk.json.
+	// (tls and the documented example), whatever the user keeps in cdk.json.
 	fixtureConfig *config.Config
 	envs          []*built
 	// pipeline is the fixture's pipeline stack; pipelineJSON its template and pipelineMessages
-	// its annotations. The fixture's own environments (tls, the README's example) are its stages'
+	// its annotations. The fixture's own environments (tls, the documented example) are its stages'
 	// stacks.
 	pipeline         *stacks.PipelineStack
 	pipelineJSON     map[string]any
@@ -74,8 +74,8 @@ var (
 		json     map[string]any
 		messages []message
 	}
-	// readmeEnvironment is the name of the README's example environment in the fixture.
-	readmeEnvironment string
+	// exampleEnvironment is the name of the documented example environment in the fixture.
+	exampleEnvironment string
 	// missingContext lists the context lookups synthesis asked for; there must be none.
 	missingContext []string
 	// assemblyDir is the cloud assembly's directory, removed after the tests.
@@ -125,7 +125,7 @@ func buildApp() error {
 		}
 	}
 	startAppBinary()
-	fixtureSection, err := fixtureApplication("testdata/fixture.json", "../README.md")
+	fixtureSection, err := fixtureApplication("testdata/fixture.json", "../docs/configuration.md")
 	if err != nil {
 		return err
 	}
@@ -148,11 +148,11 @@ func buildApp() error {
 	if userConfig, err = stacks.LoadConfig(app); err != nil {
 		return err
 	}
-	// The whole fixture must be a valid configuration: the README's example added beside the
+	// The whole fixture must be a valid configuration: the documented example added beside the
 	// shipped environments.
 	fullFixture, err := config.Parse(fixtureSection)
 	if err != nil {
-		return fmt.Errorf("testdata/fixture.json with the README's example: %w", err)
+		return fmt.Errorf("testdata/fixture.json with the documented example: %w", err)
 	}
 	// Both build stacks in one app, named after their application.
 	if userConfig.Name == fullFixture.Name {
@@ -165,7 +165,7 @@ func buildApp() error {
 	fixtureConfig = &config.Config{Name: fullFixture.Name, Pipeline: fullFixture.Pipeline}
 	copies := &config.Config{Name: fullFixture.Name}
 	for _, env := range fullFixture.Environments {
-		if env.Name == fixtureTLS || env.Name == readmeEnvironment {
+		if env.Name == fixtureTLS || env.Name == exampleEnvironment {
 			fixtureConfig.Environments = append(fixtureConfig.Environments, env)
 		} else {
 			copies.Environments = append(copies.Environments, env)
@@ -182,7 +182,7 @@ func buildApp() error {
 		shippedCopies = append(shippedCopies, stacks.NewEnvironmentStack(app, copies.StackName(env), copies.Name, env, opts))
 	}
 	// The fixture's own environments are built once each, as the stages of its pipeline; only the
-	// last (the README's example) is also built as a stack of its own, which is what `cdk deploy`
+	// last (the documented example) is also built as a stack of its own, which is what `cdk deploy`
 	// deploys, so TestPipelineDeploysTheSameTemplates can compare the two. Every stack costs the
 	// suite most of a second.
 	var direct *stacks.EnvironmentStack
@@ -362,9 +362,9 @@ func find(messages []message, level, pattern string) []message {
 	return out
 }
 
-// fixtureApplication is the fixture's application section with the README's example environment
+// fixtureApplication is the fixture's application section with the documented example environment
 // appended, as "Adding an environment" tells a user to do.
-func fixtureApplication(fixturePath, readmePath string) ([]byte, error) {
+func fixtureApplication(fixturePath, docPath string) ([]byte, error) {
 	data, err := os.ReadFile(fixturePath)
 	if err != nil {
 		return nil, err
@@ -373,18 +373,18 @@ func fixtureApplication(fixturePath, readmePath string) ([]byte, error) {
 	if err := json.Unmarshal(data, &section); err != nil {
 		return nil, fmt.Errorf("%s: %w", fixturePath, err)
 	}
-	example, err := readmeExample(readmePath)
+	example, err := documentedExample(docPath)
 	if err != nil {
 		return nil, err
 	}
-	readmeEnvironment, _ = example["name"].(string)
+	exampleEnvironment, _ = example["name"].(string)
 	environments, _ := section["environments"].([]any)
 	section["environments"] = append(environments, example)
 	return json.Marshal(section)
 }
 
-// readmeExample is the environment in the first JSON block under "### Adding an environment".
-func readmeExample(path string) (map[string]any, error) {
+// documentedExample is the environment in the first JSON block under "### Adding an environment".
+func documentedExample(path string) (map[string]any, error) {
 	readme, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

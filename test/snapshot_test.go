@@ -20,8 +20,8 @@ import (
 func TestSnapshot(t *testing.T) {
 	want := map[string]bool{}
 	forEachEnv(t, func(t *testing.T, b *built) {
-		if !b.user && b.stack.Env.Name == readmeEnvironment {
-			t.Skip("the README's example: covered by the assertions, not a snapshot")
+		if !b.user && b.stack.Env.Name == exampleEnvironment {
+			t.Skip("the documented example: covered by the assertions, not a snapshot")
 		}
 		want[*b.stack.StackName()+".template.json"] = true
 		compareSnapshot(t, *b.stack.StackName(), b.json)

@@ -1,5 +1,5 @@
-// Package layout checks the import directions the README states, so they stay true. Plain Go:
-// it asks the go command, and starts no jsii.
+// Package layout checks the import directions docs/architecture.md states, so they stay true.
+// Plain Go: it asks the go command, and starts no jsii.
 package layout
 
 import (
