@@ -25,6 +25,13 @@ TOOLS := node_modules/.installed
 export CGO_ENABLED := 0
 export GOFLAGS := -trimpath $(GOFLAGS)
 
+# A failed synthesis ends with two lines after the app's own message, go run's "exit status 1" and
+# the CDK CLI's "go run .: Subprocess exited with error 1": they bury the message, so make drops
+# them (the exit status stays).
+# Used as `{ CMD 2>&1 1>&3 | $(quiet_failure) >&2; } 3>&1`: stderr through the filter, stdout as it
+# is, CMD's status kept by pipefail (grep finding nothing to print is not a failure).
+quiet_failure := { grep -v -E '^(exit status [0-9]+|go run \.: Subprocess exited with error [0-9]+)$$' || true; }
+
 # A cold build is minutes of silence: say so before it starts.
 define announce_cold_build
 	@if [ "$$(go list -f '{{.Stale}}' github.com/aws/aws-cdk-go/awscdk/v2 2>/dev/null)" != false ]; then \
@@ -44,10 +51,12 @@ $(TOOLS): package.json package-lock.json
 	touch $@
 
 synth: $(TOOLS) ## Synthesize every environment into cdk.out/ (or one: make synth ENV=dev).
-	@# A fresh cdk.out, so the listing below shows only what this synthesis wrote.
-	rm -rf cdk.out
+	@# Every environment: a fresh cdk.out, so the listing below shows only what this synthesis
+	@# wrote. One environment: the others' templates stay where they are.
+	$(if $(ENV),,rm -rf cdk.out)
 	$(announce_cold_build)
-	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
+	@echo "cdk synth --quiet$(if $(ENV), -c env=$(ENV))"
+	@{ $(CDK) synth --quiet $(if $(ENV),-c env=$(ENV)) 2>&1 1>&3 | $(quiet_failure) >&2; } 3>&1
 	@ls cdk.out/*.template.json
 
 test: $(TOOLS) tools test-go shellcheck ## Run the whole test suite.
@@ -133,7 +142,8 @@ ifdef ENV
 	@# Synthesized apart from cdk.out, so that your cdk.out stays as it is.
 	$(announce_cold_build)
 	rm -rf .rehearse/cdk.out
-	$(CDK) synth --quiet -c env=$(ENV) -o .rehearse/cdk.out
+	@echo "cdk synth --quiet -c env=$(ENV) -o .rehearse/cdk.out"
+	@{ $(CDK) synth --quiet -c env=$(ENV) -o .rehearse/cdk.out 2>&1 1>&3 | $(quiet_failure) >&2; } 3>&1
 	$(REHEARSE) --template $$(ls .rehearse/cdk.out/*-$(ENV).template.json) --out $(REPORT)/$(ENV) $(ARGS)
 else
 	@# Side by side: each rehearsal mostly waits (drains, monitor durations, the bake), and

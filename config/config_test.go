@@ -245,6 +245,10 @@ func TestParseRejects(t *testing.T) {
 		{"a release longer than the delivery timeout", section(with(with(dev, "deployment", map[string]any{"config": "zonal",
 			"zonal": map[string]any{"firstZoneMonitorSeconds": 1800}, "bakeSeconds": 600}), "delivery", map[string]any{"timeoutMinutes": 30})),
 			"environments[dev].delivery.timeoutMinutes: 30 minutes is shorter than a release can take: at maxCapacity 4, 2 batches x 150 s + 1800 s of zonal monitor durations + a 600 s bake = 2700 s (raise it to at least 45 (at most 55), or shorten the monitor durations or the bake)"},
+		// 500 instances one at a time take 21 hours: no timeout holds that; the advice is what can
+		// be done (the largest fleet that fits, a faster rollout, no deployment on cdk deploy).
+		{"a fleet too large for any timeout", section(with(with(dev, "minCapacity", 2), "maxCapacity", 500)),
+			"environments[dev].delivery.timeoutMinutes: 30 minutes is shorter than a release can take: at maxCapacity 500, 500 batches x 150 s + 0 s of zonal monitor durations + a 180 s bake = 75180 s, more than the 55 minutes cdk deploy can wait (lower maxCapacity to 20, deploy more at a time (deployment.config half-at-a-time, custom or zonal), or set delivery.deployOnCdkDeploy to false and deploy with scripts/fleetctl deploy)"},
 		{"custom without minimum", section(with(dev, "deployment", map[string]any{"config": "custom"})),
 			"environments[dev].deployment.minimumHealthyHosts: is missing"},
 		{"minimum with one-at-a-time", section(with(dev, "deployment", map[string]any{"minimumHealthyHosts": map[string]any{"count": 1}})),
@@ -521,6 +525,18 @@ func TestUnwatched(t *testing.T) {
 			if !strings.HasPrefix(got[i].Message, w) {
 				t.Errorf("%s: warning %q, want it to start %q", tc.name, got[i].Message, w)
 			}
+		}
+	}
+}
+
+// The first deployment goes to every instance at once, so the grace period it needs does not grow
+// with the fleet: the warning's advice stays within the range healthCheckGraceSeconds accepts,
+// for 2 instances as for 100,000.
+func TestFirstDeploymentFitsTheGraceRange(t *testing.T) {
+	for _, n := range []int{2, 500, 100000} {
+		e := Environment{MinCapacity: n, MaxCapacity: n, AvailabilityZones: []string{"a", "b"}}
+		if need := e.FirstDeploymentSeconds(); need < 60 || need > 7200 {
+			t.Errorf("%d instances: the first deployment needs %d s, outside healthCheckGraceSeconds' 60 to 7200", n, need)
 		}
 	}
 }

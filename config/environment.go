@@ -99,7 +99,7 @@ func (v *validator) delivery(data json.RawMessage) Delivery {
 	}
 	// CloudFormation waits at most an hour for a custom resource (leave it a margin); less than
 	// 5 minutes cannot fit even a one-instance OneAtATime deployment.
-	sub.atLeast("timeoutMinutes", d.TimeoutMinutes, 5, 55)
+	sub.atLeast("timeoutMinutes", d.TimeoutMinutes, 5, MaxTimeoutMinutes)
 	// At least the running revision and the one before it, which a rollback deploys again.
 	sub.atLeast("revisionsToKeep", d.RevisionsToKeep, 2, 1000)
 	return d

@@ -78,10 +78,29 @@ func (v *validator) releaseFits(e Environment) {
 	if need <= e.Delivery.TimeoutMinutes*60 {
 		return
 	}
-	v.fail("delivery.timeoutMinutes", fmt.Sprintf("%d minutes is shorter than a release can take: at maxCapacity %d, %d batches x %d s + %d s of zonal monitor durations + a %d s bake = %d s",
-		e.Delivery.TimeoutMinutes, n, e.Batches(n), instanceDeploymentSeconds, e.MonitorSeconds(n), e.Deployment.BakeSeconds, need),
-		fmt.Sprintf("raise it to at least %d (at most 55), or shorten the monitor durations or the bake", (need+59)/60))
+	problem := fmt.Sprintf("%d minutes is shorter than a release can take: at maxCapacity %d, %d batches x %d s + %d s of zonal monitor durations + a %d s bake = %d s",
+		e.Delivery.TimeoutMinutes, n, e.Batches(n), instanceDeploymentSeconds, e.MonitorSeconds(n), e.Deployment.BakeSeconds, need)
+	if minutes := (need + 59) / 60; minutes <= MaxTimeoutMinutes {
+		v.fail("delivery.timeoutMinutes", problem, fmt.Sprintf("raise it to at least %d (at most %d), or shorten the monitor durations or the bake", minutes, MaxTimeoutMinutes))
+		return
+	}
+	// No timeout can hold it: CloudFormation waits an hour at most for a custom resource. The
+	// advice is what can be followed: the largest fleet that fits, a faster rollout, or no
+	// deployment on cdk deploy.
+	fits := n
+	for fits > 0 && e.ReleaseSeconds(fits) > MaxTimeoutMinutes*60 {
+		fits--
+	}
+	fix := "deploy more at a time (deployment.config half-at-a-time, custom or zonal), or set delivery.deployOnCdkDeploy to false and deploy with scripts/fleetctl deploy"
+	if fits >= e.MinCapacity && fits > 0 {
+		fix = fmt.Sprintf("lower maxCapacity to %d, %s", fits, fix)
+	}
+	v.fail("delivery.timeoutMinutes", problem+fmt.Sprintf(", more than the %d minutes cdk deploy can wait", MaxTimeoutMinutes), fix)
 }
+
+// MaxTimeoutMinutes is the longest `cdk deploy` may wait for a release: CloudFormation waits an
+// hour at most for a custom resource, and the handler needs a margin to report.
+const MaxTimeoutMinutes = 55
 
 // Warning is a setting that synthesis accepts but warns about: its key and what to do.
 type Warning struct{ Key, Message string }

@@ -1,10 +1,11 @@
-// Package scripts holds the behavioural tests of the shell scripts in this folder. They run the
-// scripts with bash; nothing here starts jsii.
+// Package scripts holds the behavioural tests of the shell scripts in this folder and of the
+// Makefile's own recipes. They run bash and make; nothing here starts jsii.
 package scripts
 
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,35 @@ func TestOldMake(t *testing.T) {
 	code, out := output(t, cmd)
 	if code != 2 || !strings.Contains(out, "GNU make 3.81 is too old: this Makefile needs 3.82 or later (on macOS: brew install make, then run gmake)") {
 		t.Errorf("exit %d, output %q; want exit 2 naming the fix", code, out)
+	}
+}
+
+// TestSynthOneEnvironmentKeepsTheOthers: make synth starts from an empty cdk.out; make synth
+// ENV=x leaves the other environments' templates there (make -n prints what it would run).
+func TestSynthOneEnvironmentKeepsTheOthers(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		clean bool
+	}{{[]string{"-n", "synth"}, true}, {[]string{"-n", "synth", "ENV=staging"}, false}} {
+		code, out := output(t, exec.Command("make", append([]string{"-C", ".."}, tc.args...)...))
+		if removes := strings.Contains(out, "rm -rf cdk.out"); code != 0 || removes != tc.clean {
+			t.Errorf("make %s: exit %d, removes cdk.out %v, want %v:\n%s", strings.Join(tc.args, " "), code, removes, tc.clean, out)
+		}
+	}
+}
+
+// TestFailedSynthEndsWithItsMessage: a synthesis that fails on the configuration ends with the
+// app's message, not with go run's "exit status 1" and the CDK CLI's "Subprocess exited" after it.
+func TestFailedSynthEndsWithItsMessage(t *testing.T) {
+	if _, err := os.Stat("../node_modules/.bin/cdk"); err != nil {
+		t.Fatal("the CDK CLI is not installed: run make test, which installs it")
+	}
+	code, out := output(t, exec.Command("make", "-C", "..", "--no-print-directory", "synth", "ENV=nowhere"))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	// make[1] under make test.
+	makeLine := regexp.MustCompile(`^make(\[\d+\])?: \*\*\*`)
+	if code != 2 || !strings.Contains(out, `error: -c env=nowhere: "nowhere" is not a configured environment`) ||
+		strings.Contains(out, "exit status 1") || strings.Contains(out, "Subprocess exited") || !makeLine.MatchString(lines[len(lines)-1]) {
+		t.Errorf("exit %d, output:\n%s\nwant exit 2, the app's message and make's own line last", code, out)
 	}
 }

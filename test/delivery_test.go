@@ -1,6 +1,8 @@
 package test
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -172,4 +174,17 @@ func gateRefs(t *testing.T, b *built) []any {
 		refs = append(refs, ref(logicalID(t, b, a)))
 	}
 	return refs
+}
+
+// Synthesis writes the revision's zip to the temporary folder only for the asset to be staged
+// from it: once the stacks are built (TestMain), it is gone.
+func TestNoRevisionZipLeftBehind(t *testing.T) {
+	pkg, err := revision.Zip("../assets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(os.TempDir(), "codedeploy-fleet-"+pkg.SHA256+".zip")
+	if _, err := os.Stat(left); err == nil {
+		t.Errorf("synthesis left %s", left)
+	}
 }

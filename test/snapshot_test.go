@@ -67,8 +67,9 @@ func compareSnapshot(t *testing.T, name string, template map[string]any) {
 			t.Fatalf("%v (create it with `make update-snapshots`)", err)
 		}
 		if !bytes.Equal(got, want) {
+			// Paths from the repository's root, where make and git diff are run.
 			t.Errorf("%s differs from the synthesized template; if the change is intended, run "+
-				"`make update-snapshots` and review `git diff %s`", golden, golden)
+				"`make update-snapshots` and review `git diff %s`", filepath.Join("test", golden), filepath.Join("test", golden))
 		}
 	}
 }

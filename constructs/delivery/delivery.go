@@ -117,6 +117,9 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		panic(fmt.Sprintf("delivery.New(%s): writing %s: %v", id, zipFile, err))
 	}
 	asset := awss3assets.NewAsset(d, jsii.String("Package"), &awss3assets.AssetProps{Path: jsii.String(zipFile)})
+	// The asset is staged (copied into the cloud assembly) as it is created, so the zip is not
+	// needed after this: removed, it leaves nothing in the temporary folder.
+	_ = os.Remove(zipFile)
 
 	code := awslambda.Code_FromAsset(jsii.String(filepath.Join(p.ModuleRoot, "deployer")), &awss3assets.AssetOptions{
 		// The hash of the built binary: an unchanged handler is not redeployed.
