@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,7 +169,26 @@ func (f *fake) ListDeployments(ctx context.Context, in *codedeploy.ListDeploymen
 		}
 		out.Deployments = append(out.Deployments, id)
 	}
+	out.Deployments, out.NextToken = page(out.Deployments, in.NextToken)
 	return out, nil
+}
+
+// page is one page of ids from token on: one id a page, as CodeDeploy would return them from a
+// group with many deployments, so that every test that lists more than one goes through the
+// deployer's paging.
+func page(ids []string, token *string) ([]string, *string) {
+	start := 0
+	if token != nil {
+		start, _ = strconv.Atoi(*token)
+	}
+	if start >= len(ids) {
+		return nil, nil
+	}
+	var next *string
+	if start+1 < len(ids) {
+		next = aws.String(strconv.Itoa(start + 1))
+	}
+	return ids[start : start+1], next
 }
 
 func contains(list []cdtypes.DeploymentStatus, s cdtypes.DeploymentStatus) bool {
@@ -227,6 +247,7 @@ func (f *fake) ListDeploymentTargets(_ context.Context, in *codedeploy.ListDeplo
 			out.TargetIds = append(out.TargetIds, aws.ToString(t.TargetId))
 		}
 	}
+	out.TargetIds, out.NextToken = page(out.TargetIds, in.NextToken)
 	return out, nil
 }
 

@@ -11,12 +11,17 @@
 //   - the stack's resource has no dependency and every other resource of the stack depends on it;
 //   - the load balancer's resource depends on the load balancer.
 //
-// A load balancer the stack replaced is released too, when its old protection resource is
-// deleted in the update's cleanup: CloudFormation deletes the old load balancer next. Every other
-// delete (the stack's deletion, a replaced protection resource of a kept load balancer) leaves
-// protection as it is. It also
-// enables termination protection where `cdk deploy` would not: CDK Pipelines' CloudFormation
-// actions ignore a stack's terminationProtection (aws-cdk issues 17871 and 30405).
+// A load balancer the stack no longer has is released too, when its protection resource is
+// deleted in a cleanup: one the stack replaced (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS) or one a
+// failed update had created and its rollback drops (UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS);
+// CloudFormation deletes that load balancer next. Every other delete (the stack's deletion, a
+// replaced protection resource of a kept load balancer) leaves protection as it is.
+//
+// Each resource's Protect property says whether to protect: "false" for an environment with
+// destroy: true, where a create or an update lifts the protections, so that switching destroy on
+// and deploying leaves nothing that stops the next `cdk destroy`. It also enables termination
+// protection where `cdk deploy` would not: CDK Pipelines' CloudFormation actions ignore a stack's
+// terminationProtection (aws-cdk issues 17871 and 30405).
 package protection
 
 import (
@@ -36,7 +41,7 @@ import (
 type CloudFormation interface {
 	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 	UpdateTerminationProtection(context.Context, *cloudformation.UpdateTerminationProtectionInput, ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error)
-	DescribeStackResources(context.Context, *cloudformation.DescribeStackResourcesInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackResourcesOutput, error)
+	ListStackResources(context.Context, *cloudformation.ListStackResourcesInput, ...func(*cloudformation.Options)) (*cloudformation.ListStackResourcesOutput, error)
 }
 
 // ELB is the part of the Elastic Load Balancing API the handler uses.
@@ -48,6 +53,10 @@ type ELB interface {
 // protects its stack. constructs/guard writes it (it cannot import this package without linking
 // the AWS SDK into the CDK app); contract_test.go holds the two together.
 const PropertyLoadBalancerArn = "LoadBalancerArn"
+
+// PropertyProtect is "true" or "false": whether the resource protects what it names, or lifts
+// the protection (destroy: true). A resource without it protects, as every one did before it.
+const PropertyProtect = "Protect"
 
 // Mode is the DEPLOYER_MODE under which cmd/deployer serves the protection resources; guard.Mode
 // must say the same (contract_test.go).
@@ -68,10 +77,12 @@ func (h *Handler) Handle(ctx context.Context, e cfn.Event) (string, map[string]a
 	}
 	switch e.RequestType {
 	case cfn.RequestCreate, cfn.RequestUpdate:
-		if err := h.protect(ctx, e.StackID, lb, true); err != nil {
-			return "", nil, fmt.Errorf("protecting %s: %w", target, err)
+		on := e.ResourceProperties[PropertyProtect] != "false"
+		verb := map[bool]string{true: "protecting", false: "lifting the protection of"}[on]
+		if err := h.protect(ctx, e.StackID, lb, on); err != nil {
+			return "", nil, fmt.Errorf("%s %s: %w", verb, target, err)
 		}
-		log.Printf("protected %s", target)
+		log.Printf("%s %s: done", verb, target)
 		return "protection:" + target, nil, nil
 	case cfn.RequestDelete:
 		return e.PhysicalResourceID, nil, h.release(ctx, e.StackID, lb, target)
@@ -79,9 +90,10 @@ func (h *Handler) Handle(ctx context.Context, e cfn.Event) (string, map[string]a
 	return "", nil, fmt.Errorf("unknown request type %q", e.RequestType)
 }
 
-// release lifts the protection only while a failed create rolls back. It never fails: an error
-// here would stop the very rollback it is meant to let through. What it could not do is logged,
-// and the README's "When things go wrong" gives the command that does it by hand.
+// release lifts the protection while a failed create rolls back, and a load balancer's when the
+// stack drops it. It never fails: an error here would stop the very rollback it is meant to let
+// through. What it could not do is logged (the log group outlives a failed create), and
+// docs/operations.md, "When things go wrong", gives the command that does it by hand.
 func (h *Handler) release(ctx context.Context, stackID, lb, target string) error {
 	out, err := h.CloudFormation.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackID)})
 	if err != nil || len(out.Stacks) == 0 {
@@ -89,19 +101,23 @@ func (h *Handler) release(ctx context.Context, stackID, lb, target string) error
 		return nil
 	}
 	// A failed create rolls back as ROLLBACK_IN_PROGRESS; a failed update as
-	// UPDATE_ROLLBACK_IN_PROGRESS, a deletion as DELETE_IN_PROGRESS, and an update deletes what it
-	// replaced in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS (CloudFormation user guide, "Stack status
-	// codes").
+	// UPDATE_ROLLBACK_IN_PROGRESS, a deletion as DELETE_IN_PROGRESS; an update deletes what it
+	// replaced in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, and a rolled back update what it had
+	// created in UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS (CloudFormation user guide, "Stack
+	// status codes").
+	cleanup := func(s cftypes.StackStatus) bool {
+		return s == cftypes.StackStatusUpdateCompleteCleanupInProgress || s == cftypes.StackStatusUpdateRollbackCompleteCleanupInProgress
+	}
 	switch status := out.Stacks[0].StackStatus; {
 	case status == cftypes.StackStatusRollbackInProgress:
-	case status == cftypes.StackStatusUpdateCompleteCleanupInProgress && lb != "":
+	case cleanup(status) && lb != "":
 		current, err := h.inStack(ctx, stackID, lb)
 		if err != nil || current {
 			log.Printf("left %s protected: it is still the stack's (%v)", target, err)
 			return nil
 		}
 	default:
-		log.Printf("left %s protected: stack is %s, not rolling back a failed create", target, status)
+		log.Printf("left %s protected: stack is %s, not rolling back a failed create nor dropping a load balancer", target, status)
 		return nil
 	}
 	if err := h.protect(ctx, stackID, lb, false); err != nil {
@@ -112,18 +128,27 @@ func (h *Handler) release(ctx context.Context, stackID, lb, target string) error
 	return nil
 }
 
-// inStack reports whether the stack still has a resource whose physical ID is id.
+// inStack reports whether the stack still has a resource whose physical ID is id. Every page:
+// DescribeStackResources would stop at 100 resources ("Only the first 100 resources will be
+// returned. If your stack has more resources than this, you should use ListStackResources
+// instead", CloudFormation API reference), fewer than an environment has.
 func (h *Handler) inStack(ctx context.Context, stackID, id string) (bool, error) {
-	out, err := h.CloudFormation.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stackID)})
-	if err != nil {
-		return false, err
-	}
-	for _, r := range out.StackResources {
-		if aws.ToString(r.PhysicalResourceId) == id {
-			return true, nil
+	in := &cloudformation.ListStackResourcesInput{StackName: aws.String(stackID)}
+	for {
+		out, err := h.CloudFormation.ListStackResources(ctx, in)
+		if err != nil {
+			return false, err
 		}
+		for _, r := range out.StackResourceSummaries {
+			if aws.ToString(r.PhysicalResourceId) == id {
+				return true, nil
+			}
+		}
+		if out.NextToken == nil {
+			return false, nil
+		}
+		in.NextToken = out.NextToken
 	}
-	return false, nil
 }
 
 func (h *Handler) protect(ctx context.Context, stackID, lb string, on bool) error {

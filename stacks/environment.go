@@ -43,7 +43,7 @@ type EnvironmentStack struct {
 	Deployment    *deploygroup.DeploymentGroup
 	Delivery      *delivery.Delivery
 	Dashboard     *dashboard.Dashboard
-	// Protection is nil for an environment with destroy: true.
+	// Protection protects a retained environment, and lifts the protections of a throwaway one.
 	Protection *guard.Guard
 }
 
@@ -260,15 +260,16 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Value:       jsii.String(s.Delivery.Key()),
 	})
 
-	if !env.Destroy {
-		// Termination protection (set above for `cdk deploy`, here for the pipeline too) and the
-		// load balancer's deletion protection, lifted again if the first create fails.
-		s.Protection = guard.New(stack, "Protection", guard.Props{
-			Code: s.Delivery.Code, Architecture: s.Delivery.Architecture, LoadBalancer: s.Fleet.LoadBalancer,
-			LogRetentionDays: env.LogRetentionDays,
-		})
-		defer s.Protection.ProtectStack() // once every resource of the stack exists
-	}
+	// Termination protection (set above for `cdk deploy`, here for the pipeline too) and the
+	// load balancer's deletion protection for a retained environment, lifted again if the first
+	// create fails; for a throwaway one, lifted, so that switching destroy to true and deploying
+	// leaves nothing that stops the next `cdk destroy`.
+	s.Protection = guard.New(stack, "Protection", guard.Props{
+		Code: s.Delivery.Code, Architecture: s.Delivery.Architecture, LoadBalancer: s.Fleet.LoadBalancer,
+		LoadBalancerTags: map[string]string{"App": appName, "Environment": env.Name},
+		Protect:          !env.Destroy, LogRetentionDays: env.LogRetentionDays,
+	})
+	defer s.Protection.ProtectStack() // once every resource of the stack exists
 
 	cdknag.NagSuppressions_AddResourceSuppressions(s.Fleet.Group, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-AS3"),

@@ -229,11 +229,13 @@ func TestConnectionActionMatchesTheARN(t *testing.T) {
 }
 
 // TestNothingLeftBehind: deleting a destroy: true environment deletes every resource, and a
-// retained environment's log groups and keys are retained except when its creation fails; every
-// log group keeps the environment's retention.
+// retained environment's log groups and keys are retained except when its creation fails (but
+// the protection handler's, whose account of that rollback an operator reads next); every log
+// group keeps the environment's retention.
 func TestNothingLeftBehind(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env := b.stack.Env
+		guardLogs := logicalID(t, b, b.stack.Protection.Function.LogGroup())
 		for id, r := range b.json["Resources"].(map[string]any) {
 			res := r.(map[string]any)
 			typ := res["Type"].(string)
@@ -248,6 +250,9 @@ func TestNothingLeftBehind(t *testing.T) {
 			case "AWS::Logs::LogGroup":
 				if days := at(res, "Properties", "RetentionInDays"); days != float64(env.LogRetentionDays) {
 					t.Errorf("%s keeps logs %v days, want logRetentionDays %d", id, days, env.LogRetentionDays)
+				}
+				if id == guardLogs {
+					break // TestFailedCreateCanRollBack
 				}
 				if !env.Destroy && (deletion != "RetainExceptOnCreate" || replace != "Retain") {
 					t.Errorf("%s: DeletionPolicy %q, UpdateReplacePolicy %q; want RetainExceptOnCreate and Retain", id, deletion, replace)
@@ -267,9 +272,10 @@ func TestNothingLeftBehind(t *testing.T) {
 // first create rolls back completely (nothing protected in the template for the rollback to trip
 // on) and leaves a stack the next `cdk deploy` can delete and create again: the stack's protection
 // resource is created before, and deleted after, every other resource; the load balancer's is
-// deleted before the load balancer. The fixture's environments are the pipeline's stage stacks,
-// so this also shows stacks deployed by CDK Pipelines (which ignores terminationProtection)
-// protected.
+// deleted before the load balancer. A throwaway environment (destroy: true) has the same guard,
+// which lifts both protections: switching destroy on and deploying leaves nothing that stops
+// `cdk destroy`. The fixture's environments are the pipeline's stage stacks, so this also shows
+// stacks deployed by CDK Pipelines (which ignores terminationProtection) protected.
 func TestFailedCreateCanRollBack(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, b *built) {
 		env := b.stack.Env
@@ -284,17 +290,23 @@ func TestFailedCreateCanRollBack(t *testing.T) {
 		}
 		stackGuards := resourcesOfType(b, "Custom::StackProtection")
 		lbGuards := resourcesOfType(b, "Custom::LoadBalancerProtection")
-		if env.Destroy {
-			if len(stackGuards)+len(lbGuards) != 0 {
-				t.Error("a destroy: true environment has protection resources")
-			}
-			return
-		}
 		if len(stackGuards) != 1 || len(lbGuards) != 1 {
 			t.Fatalf("%d stack and %d load balancer protection resources, want 1 each", len(stackGuards), len(lbGuards))
 		}
 		g := b.stack.Protection
 		stackGuard := logicalID(t, b, g.Stack)
+		lbGuard := resource(t, b, logicalID(t, b, g.LoadBalancer))
+		want := fmt.Sprint(!env.Destroy)
+		for _, r := range []map[string]any{resource(t, b, stackGuard), lbGuard} {
+			if got := at(r, "Properties", "Protect"); got != want {
+				t.Errorf("%s: Protect %v, want %q for destroy: %v", at(r, "Type"), got, want, env.Destroy)
+			}
+			// Minutes, not CloudFormation's default hour: a handler that cannot start must not
+			// hold a failed create's rollback for an hour.
+			if got := at(r, "Properties", "ServiceTimeout"); fmt.Sprint(got) != "300" {
+				t.Errorf("%s: ServiceTimeout %s, want 300", at(r, "Type"), show(got))
+			}
+		}
 		// What the stack's protection resource needs to exist: the handler, and nothing else.
 		own := map[string]bool{stackGuard: true}
 		for _, c := range []constructs.IConstruct{g.Function, g.Function.Role(), g.Function.LogGroup()} {
@@ -315,11 +327,22 @@ func TestFailedCreateCanRollBack(t *testing.T) {
 				t.Errorf("%s (%v) does not depend on %s: a failed create could delete the protection first", id, at(r, "Type"), stackGuard)
 			}
 		}
-		lbGuard := resource(t, b, logicalID(t, b, g.LoadBalancer))
 		if !reflectEqual(at(lbGuard, "Properties", "LoadBalancerArn"), ref(logicalID(t, b, b.stack.Fleet.LoadBalancer))) {
 			t.Errorf("the load balancer's protection names %s", show(at(lbGuard, "Properties", "LoadBalancerArn")))
 		}
-		// The handler may switch exactly these, on this stack and this load balancer.
+		// The handler's log group outlives a failed create's rollback (what the handler could not
+		// do is what an operator reads next), and goes with a throwaway environment.
+		logGroup := resource(t, b, logicalID(t, b, g.Function.LogGroup()))
+		if want := map[bool]string{false: "Retain", true: "Delete"}[env.Destroy]; at(logGroup, "DeletionPolicy") != want {
+			t.Errorf("the protection handler's log group: DeletionPolicy %v, want %s", at(logGroup, "DeletionPolicy"), want)
+		}
+		// The load balancer carries the tags the handler's permission asks for.
+		tags := map[string]string{}
+		for _, tag := range asList(at(alb, "Properties", "Tags")) {
+			tags[fmt.Sprint(at(tag, "Key"))] = fmt.Sprint(at(tag, "Value"))
+		}
+		// The handler may switch exactly these, on this stack, and on the load balancers that carry
+		// this stack's tags: the current one, and one it replaced, whose ARN it no longer names.
 		for _, p := range resourcesOfType(b, "AWS::IAM::Policy") {
 			roles := show(at(p, "Properties", "Roles"))
 			if !strings.Contains(roles, logicalID(t, b, g.Function.Role())) {
@@ -329,13 +352,18 @@ func TestFailedCreateCanRollBack(t *testing.T) {
 				for _, a := range asList(at(st, "Action")) {
 					res := show(at(st, "Resource"))
 					switch a {
-					case "cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:UpdateTerminationProtection":
+					case "cloudformation:DescribeStacks", "cloudformation:ListStackResources", "cloudformation:UpdateTerminationProtection":
 						if res != fmt.Sprintf("%q", fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/*", env.Region, env.Account, *b.stack.StackName())) {
 							t.Errorf("%s on %s", a, res)
 						}
 					case "elasticloadbalancing:ModifyLoadBalancerAttributes":
-						if !strings.Contains(res, logicalID(t, b, b.stack.Fleet.LoadBalancer)) {
+						if !strings.Contains(res, fmt.Sprintf(":elasticloadbalancing:%s:%s:loadbalancer/app/*", env.Region, env.Account)) {
 							t.Errorf("%s on %s", a, res)
+						}
+						equals, _ := at(st, "Condition", "StringEquals").(map[string]any)
+						if len(equals) != 2 || equals["aws:ResourceTag/App"] != tags["App"] || equals["aws:ResourceTag/Environment"] != tags["Environment"] ||
+							tags["Environment"] != env.Name {
+							t.Errorf("%s on load balancers tagged %v; the load balancer is tagged %v", a, equals, tags)
 						}
 					case "logs:CreateLogStream", "logs:PutLogEvents":
 					default:

@@ -58,6 +58,7 @@ func deployCmd(args []string, out io.Writer) error {
 	follow := fs.String("follow", "", "follow this existing deployment (d-XXXXXXXXX) instead of creating one")
 	poll := fs.Duration("poll", 5*time.Second, "how often to poll CodeDeploy")
 	bake := fs.Duration("bake", -1, "how long to watch the gating alarms after the deployment succeeded (default: the stack's BakeSeconds output; 0: no bake)")
+	alarms := fs.Bool("alarms", true, "watch the deployment group's gating alarms; --alarms=false overrides them off for this deployment (a repair while an alarm still fires), and no bake follows")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func deployCmd(args []string, out io.Writer) error {
 	}
 	id := *follow
 	if id == "" {
-		if id, err = t.createDeployment(pkg, out); err != nil {
+		if id, err = t.createDeployment(pkg, *alarms, out); err != nil {
 			return err
 		}
 	}
@@ -91,10 +92,14 @@ func deployCmd(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !*alarms {
+		// The bake watches the alarms this deployment was told to ignore.
+		return nil
+	}
 	return t.bake(info, *bake, *poll, out)
 }
 
-func (t *target) createDeployment(pkg revision.Package, out io.Writer) (string, error) {
+func (t *target) createDeployment(pkg revision.Package, alarms bool, out io.Writer) (string, error) {
 	bucket, key := t.outputs["RevisionBucketName"], pkg.Key("revisions/")
 	file := filepath.Join(os.TempDir(), filepath.Base(key))
 	if err := os.WriteFile(file, pkg.Zip, 0o644); err != nil {
@@ -109,11 +114,17 @@ func (t *target) createDeployment(pkg revision.Package, out io.Writer) (string, 
 			return "", err
 		}
 	}
-	var created struct{ DeploymentId string }
-	if err := t.aws.write(&created, "deploy", "create-deployment",
+	args := []string{"deploy", "create-deployment",
 		"--application-name", t.outputs["ApplicationName"], "--deployment-group-name", t.outputs["DeploymentGroupName"],
 		"--s3-location", fmt.Sprintf("bucket=%s,key=%s,bundleType=zip", bucket, key),
-		"--description", "fleetctl deploy "+key); err != nil {
+		"--description", "fleetctl deploy " + key}
+	if !alarms {
+		// CreateDeployment's overrideAlarmConfiguration, as the deployer's restore sends it (its
+		// UpdateDeploymentGroup permission is what CodeDeploy asks for it).
+		args = append(args, "--override-alarm-configuration", "enabled=false")
+	}
+	var created struct{ DeploymentId string }
+	if err := t.aws.write(&created, args...); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(out, "created deployment %s\n", created.DeploymentId)

@@ -275,3 +275,17 @@ func TestDeployBakeAlarmRestores(t *testing.T) {
 		t.Errorf("no restore %q among the calls:\n%s", want, s.calls)
 	}
 }
+
+// --alarms=false deploys with the gating alarms overridden off, as a repair needs while an alarm
+// still fires (docs/operations.md, "A failed rollback"), and does not bake: the bake would watch
+// the very alarms the deployment ignores.
+func TestDeployWithTheAlarmsOff(t *testing.T) {
+	s := replay(t, "deploy-success", "deploy", "--env", "dev", "--dir", "../../assets", "--alarms=false")
+	s.expect(t, 0, "deployment d-EXAMPLE11 succeeded")
+	if !strings.Contains(s.calls, "deploy create-deployment") || !strings.Contains(s.calls, "--override-alarm-configuration enabled=false") {
+		t.Errorf("no create-deployment with the alarms off among the calls:\n%s", s.calls)
+	}
+	if strings.Contains(s.calls, "describe-alarms") {
+		t.Errorf("baked a deployment whose alarms were off:\n%s", s.calls)
+	}
+}

@@ -1,6 +1,8 @@
 // Package guard protects a retained environment from deletion (stack termination protection,
 // load balancer deletion protection) in a way that still lets a failed first create roll back
-// and be retried: see package protection for the handler and the sequence.
+// and be retried, and lifts both when the environment stops being retained, so that the next
+// `cdk destroy` deletes it: see package protection for the handler and the sequence. Every
+// environment has a guard; Protect says whether it protects.
 package guard
 
 import (
@@ -29,11 +31,23 @@ type Props struct {
 	// Code is the handler binary (cmd/deployer), built for Architecture.
 	Code         awslambda.Code
 	Architecture awslambda.Architecture
-	// LoadBalancer gets deletion protection once it exists.
+	// LoadBalancer gets deletion protection once it exists (or has it lifted: Protect).
 	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
+	// LoadBalancerTags are tags the template gives the load balancer, every one of them: the
+	// handler may change the attributes of a load balancer that carries them all, so a load
+	// balancer this stack replaced, no longer its current one, is still within reach.
+	LoadBalancerTags map[string]string
+	// Protect turns the protections on (a retained environment) or off (a throwaway one,
+	// destroy: true): switching it off lifts them in the same deployment.
+	Protect bool
 	// LogRetentionDays of the handler's log group. Default: 90.
 	LogRetentionDays int
 }
+
+// ServiceTimeout bounds each of the guard's resources: one call or two, within the function's
+// minute. Without it a handler that fails to start leaves CloudFormation waiting the default
+// hour before a failed create can roll back.
+const ServiceTimeout = 5 * time.Minute
 
 // Guard is the handler and its two resources.
 type Guard struct {
@@ -45,14 +59,12 @@ type Guard struct {
 	// LoadBalancer turns the load balancer's deletion protection on; it depends on the load
 	// balancer, so it is deleted first.
 	LoadBalancer awscdk.CustomResource
-	// lbPolicy lets the handler change that one load balancer's attributes.
-	lbPolicy awsiam.Policy
 }
 
 // New defines the guard in scope's stack.
 func New(scope constructs.Construct, id string, p Props) *Guard {
-	if p.Code == nil || p.Architecture == nil || p.LoadBalancer == nil {
-		panic(fmt.Sprintf("guard.New(%s): Code, Architecture and LoadBalancer are required", id))
+	if p.Code == nil || p.Architecture == nil || p.LoadBalancer == nil || len(p.LoadBalancerTags) == 0 {
+		panic(fmt.Sprintf("guard.New(%s): Code, Architecture, LoadBalancer and LoadBalancerTags are required", id))
 	}
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 90
@@ -61,9 +73,12 @@ func New(scope constructs.Construct, id string, p Props) *Guard {
 	constructs.NewConstruct_Override(g, scope, jsii.String(id))
 	stack := awscdk.Stack_Of(g)
 
+	// Kept when a failed create rolls back (unlike the stack's other log groups): what the
+	// handler did, or could not do, while that rollback ran is what an operator reads next.
+	// Deleted with a throwaway environment.
 	logs := awslogs.NewLogGroup(g, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     retention.Days("guard.New("+id+")", p.LogRetentionDays),
-		RemovalPolicy: removal.RetainExceptOnCreate(false),
+		RemovalPolicy: removal.Policy(!p.Protect),
 	})
 	role := awsiam.NewRole(g, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
@@ -75,7 +90,7 @@ func New(scope constructs.Construct, id string, p Props) *Guard {
 		ResourceName: jsii.String(*stack.StackName() + "/*")})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ProtectThisStack"),
-		Actions:   jsii.Strings("cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "cloudformation:UpdateTerminationProtection"),
+		Actions:   jsii.Strings("cloudformation:DescribeStacks", "cloudformation:ListStackResources", "cloudformation:UpdateTerminationProtection"),
 		Resources: jsii.Strings(*stackArn),
 	}))
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
@@ -96,33 +111,53 @@ func New(scope constructs.Construct, id string, p Props) *Guard {
 		Timeout:      awscdk.Duration_Seconds(jsii.Number((60 * time.Second).Seconds())),
 		Environment:  &map[string]*string{"DEPLOYER_MODE": jsii.String(Mode)},
 	})
+	protect := jsii.String(fmt.Sprint(p.Protect))
 	g.Stack = awscdk.NewCustomResource(g, jsii.String("Stack"), &awscdk.CustomResourceProps{
-		ServiceToken: g.Function.FunctionArn(),
-		ResourceType: jsii.String("Custom::StackProtection"),
+		ServiceToken:   g.Function.FunctionArn(),
+		ResourceType:   jsii.String("Custom::StackProtection"),
+		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(ServiceTimeout.Seconds())),
+		Properties:     &map[string]any{"Protect": protect},
 	})
 
-	// A policy of its own, not the role's default policy: the function must not wait for the load
-	// balancer (the load balancer, like everything, waits for the stack's resource).
-	g.lbPolicy = awsiam.NewPolicy(g, jsii.String("LoadBalancerPolicy"), &awsiam.PolicyProps{
-		Roles: &[]awsiam.IRole{role},
-		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("ProtectThisLoadBalancer"),
-			Actions:   jsii.Strings("elasticloadbalancing:ModifyLoadBalancerAttributes"),
-			Resources: jsii.Strings(*p.LoadBalancer.LoadBalancerArn()),
-		})},
-	})
+	// Any load balancer of this account and region that carries every tag this stack gives its
+	// own: the one the stack has now, and one it replaced or rolled back from, which
+	// CloudFormation deletes after the protection resource that names it (ModifyLoadBalancer-
+	// Attributes on loadbalancer/app, with aws:ResourceTag/${TagKey}: Service Authorization
+	// Reference, "Actions, resources, and condition keys for Elastic Load Balancing V2"). No
+	// reference to the load balancer itself, so the function never waits for it (the load
+	// balancer, like everything, waits for the stack's resource).
+	tags := map[string]any{}
+	for k, v := range p.LoadBalancerTags {
+		tags["aws:ResourceTag/"+k] = v
+	}
+	anyLoadBalancer := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("elasticloadbalancing"),
+		Resource: jsii.String("loadbalancer"), ResourceName: jsii.String("app/*")})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("ProtectThisStacksLoadBalancers"),
+		Actions:    jsii.Strings("elasticloadbalancing:ModifyLoadBalancerAttributes"),
+		Resources:  jsii.Strings(*anyLoadBalancer),
+		Conditions: &map[string]any{"StringEquals": tags},
+	}))
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("The load balancers that carry this stack's App and Environment tags (a condition on every one): " +
+			"the current one and one the stack replaced, whose protection must be lifted before CloudFormation deletes it, " +
+			"though the stack no longer names its ARN."),
+		AppliesTo: &[]any{"Resource::" + *anyLoadBalancer},
+	}}, jsii.Bool(true))
 	g.LoadBalancer = awscdk.NewCustomResource(g, jsii.String("LoadBalancer"), &awscdk.CustomResourceProps{
-		ServiceToken: g.Function.FunctionArn(),
-		ResourceType: jsii.String("Custom::LoadBalancerProtection"),
+		ServiceToken:   g.Function.FunctionArn(),
+		ResourceType:   jsii.String("Custom::LoadBalancerProtection"),
+		ServiceTimeout: awscdk.Duration_Seconds(jsii.Number(ServiceTimeout.Seconds())),
 		Properties: &map[string]any{
 			"LoadBalancerArn": p.LoadBalancer.LoadBalancerArn(),
+			"Protect":         protect,
 			// A copy of the load balancer's attributes, so this resource is updated, and protects the
 			// load balancer again, whenever CloudFormation has modified them: whether CloudFormation
 			// resets an attribute the template leaves out is not documented.
 			"LoadBalancerAttributes": loadBalancerAttributes(p.LoadBalancer),
 		},
 	})
-	g.LoadBalancer.Node().AddDependency(g.lbPolicy)
 	return g
 }
 
@@ -143,6 +178,5 @@ func (g *Guard) ProtectStack() {
 		}
 	}
 	// Inside the guard, what the stack's protection does not serve depends on it too.
-	g.lbPolicy.Node().AddDependency(g.Stack)
 	g.LoadBalancer.Node().AddDependency(g.Stack)
 }
