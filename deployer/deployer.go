@@ -439,8 +439,15 @@ func (d *Deployer) batchGet(ctx context.Context, ids []string) ([]*cdtypes.Deplo
 func (d *Deployer) wait(e Event, state string) (Response, error) {
 	deadline, err := time.Parse(time.RFC3339, fmt.Sprint(e.Data[DataDeadline]))
 	if err == nil && d.Now().After(deadline) && state != "" {
-		return Response{}, fmt.Errorf("%s after the configured timeout (delivery.timeoutMinutes); it goes on in CodeDeploy "+
-			"and rolls back by itself if it fails: follow it with scripts/fleetctl deploy --follow", state)
+		if e.RequestType == "Create" {
+			// A failed create's rollback deletes the deployment group, and the deployment with it.
+			return Response{}, fmt.Errorf("%s after the configured timeout (delivery.timeoutMinutes); the stack's rollback "+
+				"deletes the deployment group with it: read the instances' user-data and codedeploy-deployments logs before "+
+				"the rollback deletes them, raise delivery.timeoutMinutes if the fleet was only slow, and deploy again", state)
+		}
+		return Response{}, fmt.Errorf("%s after the configured timeout (delivery.timeoutMinutes); it goes on in CodeDeploy, "+
+			"and the stack's rollback waits for it, then deploys the previous revision again: follow it with "+
+			"scripts/fleetctl deploy --env <environment> --follow <deployment id>", state)
 	}
 	return Response{IsComplete: false}, nil
 }
