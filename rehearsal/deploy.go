@@ -286,16 +286,23 @@ func (f *Fleet) alarm() string {
 // monitor waits out a monitor duration on the rehearsal's clock, watching the alarms; it returns
 // the alarm that ended it early.
 func (f *Fleet) monitor(ctx context.Context, d time.Duration) string {
-	if d <= 0 {
-		return ""
-	}
 	if f.Scaled != nil {
 		d = f.Scaled(d)
 	}
+	return WatchFor(ctx, d, f.alarm)
+}
+
+// WatchFor watches alarm (a gating alarm in ALARM, "" when none) for d, as a monitor duration and
+// a bake do, asking every pollEvery; it returns the alarm that ended the watch early, "" when
+// none did or ctx ended it.
+func WatchFor(ctx context.Context, d time.Duration, alarm func() string) string {
+	if d <= 0 {
+		return ""
+	}
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if alarm := f.alarm(); alarm != "" {
-			return alarm
+		if a := alarm(); a != "" {
+			return a
 		}
 		select {
 		case <-ctx.Done():
@@ -303,7 +310,7 @@ func (f *Fleet) monitor(ctx context.Context, d time.Duration) string {
 		case <-time.After(min(pollEvery, time.Until(deadline))):
 		}
 	}
-	return f.alarm()
+	return alarm()
 }
 
 // Terminate runs a termination deployment on in: the traffic-blocking events and ApplicationStop
@@ -488,6 +495,14 @@ func (f *Fleet) environment(id string, base map[string]string) map[string]string
 		env["DEPLOYMENT_GROUP_ID"] = f.DeploymentGroupID
 	}
 	return env
+}
+
+// Current is the name of the revision the group last deployed successfully (its revision health's
+// "current"): what CodeDeploy's rollback and the bake's restore put back.
+func (f *Fleet) Current() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.current
 }
 
 // LastGood is the revision instance last deployed successfully, if any.

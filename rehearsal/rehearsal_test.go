@@ -186,7 +186,7 @@ func TestFromTemplate(t *testing.T) {
 			Group{Min: 3, Max: 6, Zones: []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}}, 3},
 		// A one-instance fleet's load balancer 5xx alarm notifies only.
 		{"Fixture-tls", tg("/health", 45*time.Second), Rollout{Kind: FleetPercent, Value: 50}, nil,
-			[]string{"target-5xx", "unhealthy-hosts", "p99-latency"}, 60 * time.Second,
+			[]string{"target-5xx", "unhealthy-hosts", "p99-latency"}, 10 * time.Minute,
 			Group{Min: 1, Max: 4, Desired: 2, Zones: []string{"", ""}}, 2},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

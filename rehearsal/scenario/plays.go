@@ -12,7 +12,7 @@ import (
 // Each play is a scenario's story, on a fleet already serving its initial versions under load.
 
 func playRollout(p *run) {
-	previous := p.lastGood
+	previous := p.fleet.Current()
 	res, rollback := p.deployWithRollback(p.ctx, candidate)
 	if judged, missed := res.Judged(); judged != rehearsal.Succeeded {
 		p.candidateFailed(res, rollback, missed)
@@ -49,7 +49,7 @@ type badStory struct {
 // playBadRelease ships the bad release as a user would, watched by the template's alarms: the
 // verdict (checkBadRelease) comes once the load has been counted.
 func playBadRelease(p *run) {
-	previous := p.lastGood
+	previous := p.fleet.Current()
 	res, rollback := p.deployWithRollback(p.ctx, badRelease)
 	p.story = &badStory{res: res, rollback: rollback}
 	if res.Outcome == rehearsal.Succeeded {
@@ -81,7 +81,7 @@ func checkBadRelease(p *run) {
 	}
 	firstBad := p.firstBad()
 	alarmAt := func(name string) time.Time {
-		_, at, _ := p.firstAlarmNamed(name)
+		_, at, _ := p.alarmAt(name, firstBad)
 		return at
 	}
 	switch {

@@ -122,13 +122,12 @@ type run struct {
 	sc  Scenario
 	rep *ScenarioReport
 	// tg and dep are the scenario's template's.
-	tg       rehearsal.TargetGroup
-	dep      rehearsal.Deployment
-	fleet    *rehearsal.Fleet
-	members  []*sandbox.Instance
-	lb       *sandbox.Balancer
-	t0       time.Time
-	lastGood string // the deployment group's last successful version
+	tg      rehearsal.TargetGroup
+	dep     rehearsal.Deployment
+	fleet   *rehearsal.Fleet
+	members []*sandbox.Instance
+	lb      *sandbox.Balancer
+	t0      time.Time
 	// alarms evaluates the template's alarms over the scenario's requests.
 	alarms *watching
 	// release is the version the story's user deployment ships; reached are the instances where
@@ -478,9 +477,6 @@ func (p *run) deploy(ctx context.Context, version, creator string, kind deployme
 	res := p.fleet.Deploy(ctx, id, creator, rev)
 	p.fleet.Alarm = nil
 	p.net.Deployments.Put(id, map[string]string{"status": string(res.Outcome)})
-	if res.Outcome == rehearsal.Succeeded {
-		p.lastGood = version
-	}
 	if !setup {
 		p.addDeployment(res, version)
 		p.noteRestored(res, version)
@@ -522,7 +518,7 @@ func injected(res rehearsal.Result) bool {
 // revision as a new deployment (CodeDeploy user guide, "Redeploy and roll back a deployment with
 // CodeDeploy"), to the deployment group with its configuration.
 func (p *run) deployWithRollback(ctx context.Context, version string) (rehearsal.Result, *rehearsal.Result) {
-	previous := p.lastGood
+	previous := p.fleet.Current()
 	if p.release == "" {
 		p.release = version
 	}

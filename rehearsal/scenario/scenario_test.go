@@ -485,8 +485,13 @@ func TestBlastRadius(t *testing.T) {
 	rep := &ScenarioReport{Name: "bad-release", Instances: 3}
 	p := &run{session: &session{opts: Options{Scale: 10}, zones: []string{"a", "b", "c", "a"}}, rep: rep, t0: t0,
 		members: []*sandbox.Instance{{ID: "i-1"}, {ID: "i-2"}, {ID: "i-3"}},
-		release: badRelease, reached: map[string]bool{"i-1": true}, restoredAt: map[string]time.Time{"i-1": at(9)},
-		alarms: &watching{first: map[string]time.Time{"target-5xx": at(4)}}}
+		release: badRelease, reached: map[string]bool{"i-1": true}, restoredAt: map[string]time.Time{"i-1": at(9)}}
+	// The alarm lanes are the record: an ALARM before the first bad response (the load balancer's
+	// 5xx at 0.5 s) is not the detection; the target's 5xx at 4 s is.
+	rep.Alarms = []*AlarmLane{
+		{Name: "elb-5xx", Spans: []AlarmSpan{{Start: 0.5, End: 1}}},
+		{Name: "target-5xx", Spans: []AlarmSpan{{Start: 4, End: -1}}},
+	}
 	rep.Load.Each = []Request{
 		{At: 1, Code: 200, FromTarget: true}, {At: 2, Code: 500, FromTarget: true}, {At: 3, Code: 500, FromTarget: true},
 		{At: 3.5, Code: 503}, // the load balancer's own: a dropped request

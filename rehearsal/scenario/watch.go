@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +21,6 @@ type watching struct {
 	gating bool
 	mu     sync.Mutex
 	firing []string
-	// first is when each alarm first went to ALARM.
-	first map[string]time.Time
 }
 
 // startWatching evaluates the scenario's alarms until ctx ends: the deployment group's gating
@@ -46,8 +43,7 @@ func (p *run) startWatching(ctx context.Context) (wait func()) {
 	if len(alarms) == 0 {
 		return func() {}
 	}
-	w := &watching{w: &rehearsal.Watch{Alarms: alarms, Start: p.t0, Scale: p.opts.Scale, Delay: p.dep.MetricDelay},
-		gating: gating, first: map[string]time.Time{}}
+	w := &watching{w: &rehearsal.Watch{Alarms: alarms, Start: p.t0, Scale: p.opts.Scale, Delay: p.dep.MetricDelay}, gating: gating}
 	p.alarms = w
 	lanes := map[string]*AlarmLane{}
 	for _, a := range alarms {
@@ -79,9 +75,6 @@ func (p *run) startWatching(ctx context.Context) (wait func()) {
 				w.mu.Lock()
 				for _, name := range firing {
 					if !slices.Contains(w.firing, name) {
-						if _, ok := w.first[name]; !ok {
-							w.first[name] = now
-						}
 						p.mu.Lock()
 						lanes[name].Spans = append(lanes[name].Spans, AlarmSpan{Start: since(p.t0, now), End: -1})
 						p.mu.Unlock()
@@ -123,34 +116,27 @@ func (p *run) gatingAlarm() string {
 	return w.firing[0]
 }
 
-// firstAlarm is the first time any of the scenario's alarms went to ALARM at or after t.
-func (p *run) firstAlarm(after time.Time) (string, time.Time, bool) {
-	w := p.alarms
-	if w == nil {
-		return "", time.Time{}, false
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var name string
-	var at time.Time
-	for n, t := range w.first {
-		if !t.Before(after) && (at.IsZero() || t.Before(at)) {
-			name, at = n, t
+// alarmAt is the first time at or after t that an alarm went to ALARM: the alarm named, or any
+// ("" for name). The alarm lanes of the report are the record.
+func (p *run) alarmAt(name string, after time.Time) (string, time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	from := since(p.t0, after)
+	found, at := "", -1.0
+	for _, l := range p.rep.Alarms {
+		if name != "" && l.Name != name {
+			continue
+		}
+		for _, sp := range l.Spans {
+			if sp.Start >= from && (at < 0 || sp.Start < at) {
+				found, at = l.Name, sp.Start
+			}
 		}
 	}
-	return name, at, !at.IsZero()
-}
-
-// firstAlarmNamed is when alarm name first went to ALARM.
-func (p *run) firstAlarmNamed(name string) (string, time.Time, bool) {
-	w := p.alarms
-	if w == nil {
+	if at < 0 {
 		return "", time.Time{}, false
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	t, ok := w.first[name]
-	return name, t, ok
+	return found, p.at(at), true
 }
 
 // describeAlarm is an alarm's rule as the report shows it.
@@ -171,15 +157,8 @@ func (p *run) bake(ctx context.Context, res rehearsal.Result, previous string) *
 		return nil
 	}
 	start := time.Now()
-	end := start.Add(p.scaled(p.dep.Bake))
 	p.progress("   baking %s for %v (%v on the template's clock), watching %s\n", res.ID, p.scaled(p.dep.Bake).Round(time.Millisecond), p.dep.Bake, plural(len(p.dep.Alarms), "gating alarm"))
-	alarm := ""
-	for time.Now().Before(end) && ctx.Err() == nil {
-		if alarm = p.gatingAlarm(); alarm != "" {
-			break
-		}
-		sleep(ctx, min(20*time.Millisecond, time.Until(end)))
-	}
+	alarm := rehearsal.WatchFor(ctx, p.scaled(p.dep.Bake), p.gatingAlarm)
 	b := &BakeReport{Start: since(p.t0, start), End: since(p.t0, time.Now()), Alarm: alarm}
 	p.setDeployment(res.ID, func(d *DeploymentReport) { d.Bake = b })
 	if alarm == "" {
@@ -254,7 +233,7 @@ func (p *run) blastRadius() *BlastRadius {
 	if firstBad.IsZero() {
 		return br
 	}
-	if name, at, ok := p.firstAlarm(firstBad); ok {
+	if name, at, ok := p.alarmAt("", firstBad); ok {
 		// The alarms run wholly on the scaled clock.
 		d := at.Sub(firstBad).Seconds() * p.opts.Scale
 		br.DetectSeconds, br.Alarm = &d, name
@@ -373,13 +352,4 @@ func (p *run) zoneOf(instance string) string {
 // at is the time of a report's offset.
 func (p *run) at(seconds float64) time.Time {
 	return p.t0.Add(time.Duration(seconds * float64(time.Second)))
-}
-
-// alarmNames lists alarms for a message.
-func alarmNames(alarms []rehearsal.Alarm) string {
-	var names []string
-	for _, a := range alarms {
-		names = append(names, a.Name)
-	}
-	return strings.Join(names, ", ")
 }
