@@ -528,15 +528,3 @@ func TestUnwatched(t *testing.T) {
 		}
 	}
 }
-
-// The first deployment goes to every instance at once, so the grace period it needs does not grow
-// with the fleet: the warning's advice stays within the range healthCheckGraceSeconds accepts,
-// for 2 instances as for 100,000.
-func TestFirstDeploymentFitsTheGraceRange(t *testing.T) {
-	for _, n := range []int{2, 500, 100000} {
-		e := Environment{MinCapacity: n, MaxCapacity: n, AvailabilityZones: []string{"a", "b"}}
-		if need := e.FirstDeploymentSeconds(); need < 60 || need > 7200 {
-			t.Errorf("%d instances: the first deployment needs %d s, outside healthCheckGraceSeconds' 60 to 7200", n, need)
-		}
-	}
-}

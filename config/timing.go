@@ -98,6 +98,16 @@ func (v *validator) releaseFits(e Environment) {
 	v.fail("delivery.timeoutMinutes", problem+fmt.Sprintf(", more than the %d minutes cdk deploy can wait", MaxTimeoutMinutes), fix)
 }
 
+// The deployment configurations of the deployments `cdk deploy` and `fleetctl deploy` make besides
+// a release, which uses the group's. A first deployment deploys to every instance at once:
+// nothing serves yet, so nothing needs to stay in service. A restore (after a failed release, or
+// an alarm during the bake) deploys half the fleet at a time: faster than the group's rollout,
+// while half the fleet keeps serving.
+const (
+	FirstDeploymentConfig   = "CodeDeployDefault.AllAtOnce"
+	RestoreDeploymentConfig = "CodeDeployDefault.HalfAtATime"
+)
+
 // MaxTimeoutMinutes is the longest `cdk deploy` may wait for a release: CloudFormation waits an
 // hour at most for a custom resource, and the handler needs a margin to report.
 const MaxTimeoutMinutes = 55

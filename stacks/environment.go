@@ -67,8 +67,12 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 	zonesKey := fmt.Sprintf("availability-zones:account=%s:region=%s", env.Account, env.Region)
 	stack.Node().SetContext(jsii.String(zonesKey), env.AvailabilityZones)
 	tags := awscdk.Tags_Of(stack)
-	tags.Add(jsii.String("App"), jsii.String(appName), nil)
-	tags.Add(jsii.String("Environment"), jsii.String(env.Name), nil)
+	// Which application and environment a resource is: every resource's tags, and what the
+	// protection handler's permission asks a load balancer to carry.
+	identity := map[string]string{"App": appName, "Environment": env.Name}
+	for key, value := range identity {
+		tags.Add(jsii.String(key), jsii.String(value), nil)
+	}
 	for key, value := range env.Tags {
 		tags.Add(jsii.String(key), jsii.String(value), nil)
 	}
@@ -218,9 +222,8 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 	})
 
 	gates := make([]awscloudwatch.IAlarm, len(s.Deployment.Gates))
-	gateNames := make([]*string, len(s.Deployment.Gates))
 	for i, a := range s.Deployment.Gates {
-		gates[i], gateNames[i] = a, a.AlarmName()
+		gates[i] = a
 	}
 	s.Delivery = delivery.New(stack, "Delivery", delivery.Props{
 		RevisionDir:      opts.RevisionDir,
@@ -231,6 +234,8 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 		Application:      s.Deployment.Application,
 		DeploymentGroup:  s.Deployment.Group,
 		Config:           s.Deployment.Config,
+		FirstConfig:      config.FirstDeploymentConfig,
+		RestoreConfig:    config.RestoreDeploymentConfig,
 		Deploy:           env.Delivery.DeployOnCdkDeploy,
 		Bake:             time.Duration(env.Deployment.BakeSeconds) * time.Second,
 		Alarms:           gates,
@@ -245,7 +250,7 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 	// What fleetctl deploy watches after a deployment, as the resource above does.
 	awscdk.NewCfnOutput(stack, jsii.String("GatingAlarmNames"), &awscdk.CfnOutputProps{
 		Description: jsii.String("The alarms that stop a deployment, watched during the bake (comma-separated)"),
-		Value:       awscdk.Fn_Join(jsii.String(","), &gateNames),
+		Value:       s.Delivery.AlarmNames(),
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("MetricDelaySeconds"), &awscdk.CfnOutputProps{
 		Description: jsii.String("The delay assumed before a load balancer metric reaches CloudWatch, in the time the alarms need to fire (deployment.alarms.metricDelaySeconds)"),
@@ -266,7 +271,7 @@ func NewEnvironmentStack(scope constructs.Construct, id, appName string, env con
 	// leaves nothing that stops the next `cdk destroy`.
 	s.Protection = guard.New(stack, "Protection", guard.Props{
 		Code: s.Delivery.Code, Architecture: s.Delivery.Architecture, LoadBalancer: s.Fleet.LoadBalancer,
-		LoadBalancerTags: map[string]string{"App": appName, "Environment": env.Name},
+		LoadBalancerTags: identity,
 		Protect:          !env.Destroy, LogRetentionDays: env.LogRetentionDays,
 	})
 	defer s.Protection.ProtectStack() // once every resource of the stack exists

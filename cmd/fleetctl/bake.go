@@ -7,11 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// restoreConfig is the configuration a restore uses: faster than the group's rollout, while
-// half the fleet keeps serving (the revision deployment of `cdk deploy` restores with it too).
-const restoreConfig = "CodeDeployDefault.HalfAtATime"
+	"github.com/example/codedeploy-fleet/config"
+)
 
 // bake watches the stack's gating alarms (its GatingAlarmNames output) for bake after the
 // deployment succeeded (its BakeSeconds output when bake is negative): CodeDeploy watches a
@@ -19,7 +17,10 @@ const restoreConfig = "CodeDeployDefault.HalfAtATime"
 // would be watched by nothing. On an alarm the previous release is deployed again, with the
 // alarms off (the alarm still fires, and would stop it) and restoreConfig, and followed; the
 // command then fails naming the alarm. A deployment that ran with the alarms off (a first
-// deployment, a restore) is not baked: an alarm then speaks of the release it replaced.
+// deployment, a restore) is not baked: an alarm then speaks of the release it replaced. The bake
+// counts from the deployment's end, as the revision deployment of `cdk deploy` does: following
+// a deployment that ended longer ago than the bake (--follow) watches nothing, and never puts
+// back a release the stack's own rollback may be restoring already.
 func (t *target) bake(deployed info, bake, poll time.Duration, out io.Writer) error {
 	if bake < 0 {
 		seconds, _ := strconv.Atoi(t.outputs["BakeSeconds"])
@@ -38,8 +39,15 @@ func (t *target) bake(deployed info, bake, poll time.Duration, out io.Writer) er
 		fmt.Fprintf(out, "deployment %s ran with the alarms off: no bake\n", deployed.DeploymentId)
 		return nil
 	}
-	fmt.Fprintf(out, "baking: watching %s for %v\n", strings.Join(alarms, ", "), bake)
 	start := now()
+	if !deployed.CompleteTime.IsZero() && deployed.CompleteTime.Before(start) {
+		start = deployed.CompleteTime.Time
+	}
+	if now().Sub(start) >= bake {
+		fmt.Fprintf(out, "deployment %s ended %v ago: its %v bake is over\n", deployed.DeploymentId, now().Sub(start).Round(time.Second), bake)
+		return nil
+	}
+	fmt.Fprintf(out, "baking: watching %s for %v\n", strings.Join(alarms, ", "), bake)
 	for {
 		firing, err := t.firing(alarms)
 		if err != nil {
@@ -92,11 +100,11 @@ func (t *target) restore(bad info, why string, poll time.Duration, out io.Writer
 	if err := t.aws.write(&created, "deploy", "create-deployment",
 		"--application-name", t.outputs["ApplicationName"], "--deployment-group-name", t.outputs["DeploymentGroupName"],
 		"--s3-location", fmt.Sprintf("bucket=%s,key=%s,bundleType=zip", loc.Bucket, loc.Key),
-		"--deployment-config-name", restoreConfig, "--override-alarm-configuration", "enabled=false",
+		"--deployment-config-name", config.RestoreDeploymentConfig, "--override-alarm-configuration", "enabled=false",
 		"--description", "fleetctl deploy restoring "+loc.Key+" after an alarm"); err != nil {
 		return fmt.Errorf("%s; restoring %s: %w", why, loc.Key, err)
 	}
-	fmt.Fprintf(out, "restoring the previous release %s with deployment %s (alarms off, %s)\n", loc.Key, created.DeploymentId, restoreConfig)
+	fmt.Fprintf(out, "restoring the previous release %s with deployment %s (alarms off, %s)\n", loc.Key, created.DeploymentId, config.RestoreDeploymentConfig)
 	if _, err := t.followDeployment(created.DeploymentId, poll, out); err != nil {
 		return fmt.Errorf("%s; the restore of %s failed too: %w", why, loc.Key, err)
 	}

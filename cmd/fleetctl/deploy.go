@@ -141,6 +141,7 @@ type info struct {
 	Status           string
 	Creator          string
 	CreateTime       awsTime
+	CompleteTime     awsTime
 	ErrorInformation *struct{ Code, Message string }
 	Revision         *struct {
 		S3Location *struct{ Bucket, Key string }

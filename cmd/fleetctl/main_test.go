@@ -289,3 +289,14 @@ func TestDeployWithTheAlarmsOff(t *testing.T) {
 		t.Errorf("baked a deployment whose alarms were off:\n%s", s.calls)
 	}
 }
+
+// The bake counts from the deployment's end, as the stack's revision deployment does: following
+// a deployment that ended an hour ago watches nothing and puts nothing back (the stack's own
+// rollback may be restoring already).
+func TestFollowAfterTheBake(t *testing.T) {
+	s := replay(t, "deploy-follow-ended", "deploy", "--env", "dev", "--follow", "d-EXAMPLE11")
+	s.expect(t, 0, "deployment d-EXAMPLE11 succeeded", "deployment d-EXAMPLE11 ended 1h0m0s ago: its 3m0s bake is over")
+	if strings.Contains(s.calls, "describe-alarms") || strings.Contains(s.calls, "create-deployment") {
+		t.Errorf("baked or restored after the bake was over:\n%s", s.calls)
+	}
+}

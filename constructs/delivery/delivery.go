@@ -34,16 +34,6 @@ import (
 // HandlerPackage is the Go package of the Lambda handler, relative to the module root.
 const HandlerPackage = "cmd/deployer"
 
-// The deployment configurations of the deployments the resource makes besides the release
-// itself, which uses the group's. A first deployment deploys to every instance at once: nothing
-// serves yet, so nothing needs to stay in service. A restore (after a failed release, or an alarm
-// during the bake) deploys half the fleet at a time: faster than the group's rollout, while half
-// the fleet keeps serving.
-const (
-	FirstDeploymentConfig   = "CodeDeployDefault.AllAtOnce"
-	RestoreDeploymentConfig = "CodeDeployDefault.HalfAtATime"
-)
-
 // Props configures the delivery. Every field without a default is required.
 type Props struct {
 	// RevisionDir is the revision to package (appspec.yml at its root).
@@ -58,6 +48,10 @@ type Props struct {
 	Application     awscodedeploy.IServerApplication
 	DeploymentGroup awscodedeploy.IServerDeploymentGroup
 	Config          awscodedeploy.IServerDeploymentConfig
+	// FirstConfig and RestoreConfig name the predefined configurations of a first deployment and
+	// of a restore (config.FirstDeploymentConfig, config.RestoreDeploymentConfig: fleetctl's
+	// restore uses the same).
+	FirstConfig, RestoreConfig string
 	// Deploy creates a deployment; false only uploads and registers the revision. Default: false.
 	Deploy bool
 	// Bake is how long the resource keeps watching Alarms after CodeDeploy has deployed to the
@@ -94,10 +88,15 @@ type Delivery struct {
 	Code         awslambda.Code
 	Architecture awslambda.Architecture
 	key          string
+	alarmNames   *string
 }
 
 // Key is the revision's object key in the bucket, e.g. "revisions/<sha256>.zip".
 func (d *Delivery) Key() string { return d.key }
+
+// AlarmNames are the names of the alarms the bake watches, comma-separated: what `fleetctl
+// deploy` reads to bake as the resource does.
+func (d *Delivery) AlarmNames() *string { return d.alarmNames }
 
 // New defines the delivery.
 func New(scope constructs.Construct, id string, props Props) *Delivery {
@@ -112,14 +111,20 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 		panic(fmt.Sprintf("delivery.New(%s): packaging %s: %v", id, p.RevisionDir, err))
 	}
 	d.key = pkg.Key(p.Prefix)
-	zipFile := filepath.Join(os.TempDir(), "codedeploy-fleet-"+pkg.SHA256+".zip")
+	// A folder of its own: two syntheses of one revision at once (make synth beside make test)
+	// must not remove each other's zip before the asset is staged.
+	tmp, err := os.MkdirTemp("", "codedeploy-fleet-")
+	if err != nil {
+		panic(fmt.Sprintf("delivery.New(%s): %v", id, err))
+	}
+	zipFile := filepath.Join(tmp, pkg.SHA256+".zip")
 	if err := os.WriteFile(zipFile, pkg.Zip, 0o644); err != nil {
 		panic(fmt.Sprintf("delivery.New(%s): writing %s: %v", id, zipFile, err))
 	}
 	asset := awss3assets.NewAsset(d, jsii.String("Package"), &awss3assets.AssetProps{Path: jsii.String(zipFile)})
 	// The asset is staged (copied into the cloud assembly) as it is created, so the zip is not
 	// needed after this: removed, it leaves nothing in the temporary folder.
-	_ = os.Remove(zipFile)
+	_ = os.RemoveAll(tmp)
 
 	code := awslambda.Code_FromAsset(jsii.String(filepath.Join(p.ModuleRoot, "deployer")), &awss3assets.AssetOptions{
 		// The hash of the built binary: an unchanged handler is not redeployed.
@@ -179,6 +184,7 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 	for _, a := range p.Alarms {
 		alarmNames = append(alarmNames, a.AlarmName())
 	}
+	d.alarmNames = awscdk.Fn_Join(jsii.String(","), &alarmNames)
 	d.Resource = awscdk.NewCustomResource(d, jsii.String("Default"), &awscdk.CustomResourceProps{
 		ServiceToken: provider.ServiceToken(),
 		// CloudFormation waits for a custom resource at most an hour; the provider's own timeout
@@ -196,9 +202,9 @@ func New(scope constructs.Construct, id string, props Props) *Delivery {
 			"TimeoutMinutes":      strconv.Itoa(int(p.Timeout.Minutes())),
 			"RevisionsToKeep":     revisionsToKeep(p.RevisionsToKeep),
 			"BakeSeconds":         strconv.Itoa(int(p.Bake.Seconds())),
-			"AlarmNames":          awscdk.Fn_Join(jsii.String(","), &alarmNames),
-			"FirstConfig":         FirstDeploymentConfig,
-			"RestoreConfig":       RestoreDeploymentConfig,
+			"AlarmNames":          d.alarmNames,
+			"FirstConfig":         p.FirstConfig,
+			"RestoreConfig":       p.RestoreConfig,
 		},
 	})
 	for _, c := range p.DependsOn {
@@ -229,8 +235,8 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 
 	// The poller reads the group's deployments and creates the revision's deployment when the
 	// group is free (see package deployer). CreateDeployment is also authorized against the
-	// revision and the group's deployment configuration, and, because the first deployment
-	// overrides the group's alarms, against UpdateDeploymentGroup. BatchGetDeployments reads the
+	// revision and the group's deployment configuration, and, because a first deployment and a
+	// restore override the group's alarms, against UpdateDeploymentGroup. BatchGetDeployments reads the
 	// group's deployments: the revision's, and the history that finds its newest release
 	// (deploymentgroup resource type in the Service Authorization Reference, like the others
 	// here). GetDeployment is not needed: every read is a batch.
@@ -246,9 +252,11 @@ func (d *Delivery) grant(stack awscdk.Stack, p Props, asset awss3assets.Asset) {
 		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("codedeploy"), Resource: jsii.String("deploymentconfig"),
 			ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 	}
-	add(d.IsComplete, "ReadTheDeploymentConfigs", []string{"codedeploy:GetDeploymentConfig"},
-		[]*string{p.Config.DeploymentConfigArn(), configArn(FirstDeploymentConfig), configArn(RestoreDeploymentConfig)}, nil)
-	if len(p.Alarms) > 0 && p.Bake > 0 {
+	if p.Deploy {
+		add(d.IsComplete, "ReadTheDeploymentConfigs", []string{"codedeploy:GetDeploymentConfig"},
+			[]*string{p.Config.DeploymentConfigArn(), configArn(p.FirstConfig), configArn(p.RestoreConfig)}, nil)
+	}
+	if p.Deploy && len(p.Alarms) > 0 && p.Bake > 0 {
 		// The bake reads the gating alarms' states; a metric alarm is a resource of its own to
 		// DescribeAlarms (Service Authorization Reference, CloudWatch: alarm).
 		arns := []*string{}
@@ -326,7 +334,11 @@ func withDefaults(id string, p Props) Props {
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 90
 	}
-	if p.Bake < 0 || p.Bake > p.Timeout {
+	if p.FirstConfig == "" || p.RestoreConfig == "" {
+		panic(fmt.Sprintf("delivery.New(%s): FirstConfig and RestoreConfig are required", id))
+	}
+	// The bake is part of what cdk deploy waits for only when it deploys.
+	if p.Bake < 0 || p.Deploy && p.Bake > p.Timeout {
 		panic(fmt.Sprintf("delivery.New(%s): Bake %v is outside 0..Timeout (%v)", id, p.Bake, p.Timeout))
 	}
 	return p

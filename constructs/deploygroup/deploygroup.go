@@ -270,7 +270,7 @@ func deploymentConfig(scope constructs.Construct, r Rollout) awscodedeploy.IServ
 // periods out of EvaluationPeriods, so one stray error does not roll back a good revision.
 func (d *DeploymentGroup) defineAlarms(p Props) (all, gates []awscloudwatch.Alarm) {
 	name := p.ApplicationName + "-" + p.DeploymentGroupName
-	minute := awscdk.Duration_Seconds(jsii.Number(p.Alarms.Period.Seconds()))
+	period := awscdk.Duration_Seconds(jsii.Number(p.Alarms.Period.Seconds()))
 	metrics := p.TargetGroup.Metrics()
 	add := func(id, suffix, description string, metric awscloudwatch.IMetric, threshold float64, gate bool) {
 		effect := " Attached to the deployment group: stops and rolls back a deployment."
@@ -295,10 +295,10 @@ func (d *DeploymentGroup) defineAlarms(p Props) (all, gates []awscloudwatch.Alar
 	}
 	add("Target5xx", "target-5xx", "HTTP 5xx responses from the fleet.",
 		metrics.HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT,
-			&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
+			&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
 		float64(p.Alarms.Target5xxCount), true)
 	add("UnhealthyHosts", "unhealthy-hosts", "Instances failing the target group health check.",
-		metrics.UnhealthyHostCount(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum")}),
+		metrics.UnhealthyHostCount(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Maximum")}),
 		float64(p.Alarms.UnhealthyHosts), true)
 	// The load balancer's own 5xx: 502 when an instance closes or resets a connection, 503 when no
 	// instance is in service, 504 when one times out. Target5xx cannot see these, yet they are what
@@ -311,11 +311,11 @@ func (d *DeploymentGroup) defineAlarms(p Props) (all, gates []awscloudwatch.Alar
 	// group, and the 503s that follow would stop every deployment.
 	add("Elb5xx", "elb-5xx", "HTTP 5xx responses from the load balancer itself (no healthy instance, connection errors, timeouts).",
 		p.LoadBalancer.Metrics().HttpCodeElb(awselasticloadbalancingv2.HttpCodeElb_ELB_5XX_COUNT,
-			&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum")}),
+			&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")}),
 		float64(p.Alarms.ELB5xxCount), !p.Alarms.ELB5xxNotifyOnly)
 	if p.Alarms.P99Latency > 0 {
 		add("P99Latency", "p99-latency", "Slow responses (p99) from the fleet.",
-			metrics.TargetResponseTime(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("p99")}),
+			metrics.TargetResponseTime(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("p99")}),
 			p.Alarms.P99Latency.Seconds(), true)
 	}
 	return all, gates
